@@ -1,0 +1,42 @@
+#include "ddim/ddim.h"
+
+#include "ddim/ddim_elem.h"
+
+namespace vips {
+
+namespace {
+// One instantiation per option set, so each inner loop is branch-free and vectorizes.
+template <bool kGuide, bool kClamp, bool kNoise>
+void step_loop(const float* __restrict x_t, const float* __restrict eps, const float* __restrict noise,
+               const float* __restrict guidance, int64_t n, const DdimStepCoeffs c, float* __restrict x_prev,
+               float* __restrict x0) {
+#pragma omp parallel for simd schedule(static) if (n > (1 << 18))
+  for (int64_t i = 0; i < n; ++i)
+    ddim_detail::step<kGuide, kClamp, kNoise>(x_t[i], eps[i], kNoise ? noise[i] : 0.f,
+                                              kGuide ? guidance[i] : 0.f, c, x_prev[i], x0[i]);
+}
+
+template <bool kGuide, bool kClamp>
+void step_noise(const float* x_t, const float* eps, const float* noise, const float* guidance, int64_t n,
+                const DdimStepCoeffs& c, float* x_prev, float* x0) {
+  if (noise && c.out_noise != 0.f) step_loop<kGuide, kClamp, true>(x_t, eps, noise, guidance, n, c, x_prev, x0);
+  else step_loop<kGuide, kClamp, false>(x_t, eps, noise, guidance, n, c, x_prev, x0);
+}
+}  // namespace
+
+void ddim_step_cpu(const float* x_t, const float* eps, const float* noise, const float* guidance, int64_t n,
+                   const DdimStepCoeffs& c, float* x_prev, float* x0) {
+  const bool guide = guidance != nullptr && c.guidance_scale != 0.f, clamp = c.clamp > 0.f;
+  if (guide && clamp) step_noise<true, true>(x_t, eps, noise, guidance, n, c, x_prev, x0);
+  else if (guide) step_noise<true, false>(x_t, eps, noise, guidance, n, c, x_prev, x0);
+  else if (clamp) step_noise<false, true>(x_t, eps, noise, guidance, n, c, x_prev, x0);
+  else step_noise<false, false>(x_t, eps, noise, guidance, n, c, x_prev, x0);
+}
+
+void ddim_invert_cpu(const float* x_t, const float* eps, int64_t n, const DdimInvertCoeffs& c, float* x_next) {
+  const DdimInvertCoeffs cc = c;
+#pragma omp parallel for simd schedule(static) if (n > (1 << 18))
+  for (int64_t i = 0; i < n; ++i) x_next[i] = ddim_detail::invert(x_t[i], eps[i], cc);
+}
+
+}  // namespace vips

@@ -1,0 +1,122 @@
+"""The ``vips`` command line. Each command is a thin layer over the Python API.
+
+User errors (a missing file, a corrupt asset, an invalid rig) print one line on stderr and exit with code 1;
+no traceback. Bugs still show a traceback, so they can be reported.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from vips.errors import VipsError
+
+app = typer.Typer(
+    name="vips",
+    help="ViPS runtime: learned pose spaces for rigged meshes. Run `vips COMMAND --help` for each command.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=1)
+
+
+ASSET_HELP = "A rigged asset (.glb/.gltf, RigNet .txt + .obj, .usd/.usda/.usdc, .bvh), or example:NAME for a shipped one."
+
+
+def _load_quiet(path: str):  # noqa: ANN202 - returns vips.Rig
+    """Load an asset (``example:NAME`` names a shipped one); repairs are reported from rig.warnings."""
+    from vips.examples import resolve
+    from vips.io import load
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return load(resolve(path))
+
+
+@app.command()
+def info(
+    asset: str = typer.Argument(..., help=ASSET_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Print a rig summary: joints, hierarchy depth, vertices, clips, height, units and load warnings."""
+    try:
+        rig = _load_quiet(asset)
+    except VipsError as exc:
+        _fail(str(exc))
+    summary = rig.summary()
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    typer.echo(f"{asset}")
+    typer.echo(f"  joints          {summary['joints']} (root '{summary['root']}', depth {summary['hierarchy_depth']})")
+    if summary["vertices"]:
+        typer.echo(f"  mesh            {summary['vertices']} vertices, {summary['faces']} triangles, "
+                   f"up to {summary['max_influences']} influences per vertex")
+    else:
+        typer.echo("  mesh            none (skeleton only)")
+    unit = summary["meters_per_unit"]
+    typer.echo(f"  height          {summary['height']:.4g} units ({summary['height'] * unit:.4g} m)")
+    typer.echo(f"  units           {unit:g} m per unit, {summary['up_axis']} up")
+    if summary["clips"]:
+        for name, clip in summary["clips"].items():
+            typer.echo(f"  clip            {name}: {clip['frames']} frames at {clip['fps']:g} fps")
+    else:
+        typer.echo("  clips           none")
+    for w in summary["warnings"]:
+        typer.echo(f"  warning         {w}")
+
+
+@app.command()
+def convert(
+    source: str = typer.Argument(..., help=ASSET_HELP),
+    target: Path = typer.Argument(..., help="Output file: .usd/.usda/.usdc (UsdSkel) or .glb (glTF binary)."),
+    clip: Optional[str] = typer.Option(None, help="Write only this animation clip (default: every clip)."),
+) -> None:
+    """Convert a rigged asset between formats, animation clips included. The output is written atomically."""
+    from vips.io import save
+
+    try:
+        rig = _load_quiet(source)
+        poses = None
+        if clip is not None:
+            if clip not in rig.clips:
+                known = ", ".join(rig.clips) or "none"
+                _fail(f"{source}: no clip named '{clip}' (clips: {known})")
+            poses = rig.clips[clip]
+        save(rig, target, poses)
+    except VipsError as exc:
+        _fail(str(exc))
+    typer.echo(f"wrote {target} ({rig.num_joints} joints, {rig.num_vertices} vertices, "
+               f"{len(rig.clips) if clip is None else 1} clip(s))")
+
+
+@app.command()
+def examples() -> None:
+    """List the example assets shipped with vips (use them as example:NAME)."""
+    from vips.examples import list_examples
+
+    for name, path in list_examples().items():
+        typer.echo(f"example:{name}\t{path}")
+
+
+def main() -> None:
+    """Entry point of the ``vips`` script."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

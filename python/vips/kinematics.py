@@ -1,0 +1,88 @@
+"""Kinematics of a rig: poses to local transforms, forward kinematics and skinning (native kernels).
+
+A pose is stored as deltas from the rest pose (see :class:`vips.Poses`); file formats store full local
+transforms. ``local_transforms`` and ``poses_from_local`` convert between the two, so the USD and glTF
+readers and writers share one definition.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from vips import native
+from vips.poses import Poses
+from vips.rotations import quat_conjugate, quat_multiply, quat_normalize
+
+if TYPE_CHECKING:
+    from vips.rig import Rig
+
+# Non-root translations that move further than this fraction of the rig's height from the rest pose
+# cannot be represented (bone lengths are fixed by the rig) and are reported when a clip is read.
+TRANSLATION_TOLERANCE = 1e-4
+
+
+def local_transforms(rig: "Rig", poses: Poses) -> tuple[np.ndarray, np.ndarray]:
+    """Full local rotations (F, J, 4) and translations (F, J, 3) of ``poses``, float32.
+
+    Posed local rotation is ``rest_rotation * delta``; only the root's translation moves.
+    """
+    poses.check_rig(rig.num_joints, f"rig {rig.label}")
+    rotations = quat_multiply(rig.rest_rotations[None], poses.rotations).astype(np.float32)
+    translations = np.repeat(rig.rest_translations[None], poses.num_poses, axis=0)
+    translations[:, 0] += poses.root_translation
+    return np.ascontiguousarray(rotations), np.ascontiguousarray(translations, dtype=np.float32)
+
+
+def poses_from_local(
+    rig: "Rig", rotations: np.ndarray, translations: np.ndarray | None, fps: float = 30.0, name: str = "clip"
+) -> tuple[Poses, list[str]]:
+    """Poses from full local rotations (F, J, 4) and translations (F, J, 3) (None keeps the rest translations).
+
+    Returns the poses and a list of notes on what could not be represented: translated non-root joints
+    (bone lengths are fixed by the rig).
+    """
+    rotations = np.asarray(rotations, np.float64)
+    delta = quat_normalize(quat_multiply(quat_conjugate(rig.rest_rotations.astype(np.float64))[None], rotations))
+    notes: list[str] = []
+    F = rotations.shape[0]
+    root = np.zeros((F, 3))
+    if translations is not None:
+        translations = np.asarray(translations, np.float64)
+        root = translations[:, 0] - rig.rest_translations[0]
+        drift = np.linalg.norm(translations[:, 1:] - rig.rest_translations[None, 1:], axis=-1)
+        if drift.size and drift.max() > TRANSLATION_TOLERANCE * rig.height():
+            j = int(np.argmax(drift.max(axis=0))) + 1
+            notes.append(
+                f"clip '{name}' translates non-root joints (up to {drift.max():.4g} units at joint "
+                f"'{rig.joint_names[j]}'); bone lengths are fixed by the rig, so those translations were dropped"
+            )
+    return Poses(delta.astype(np.float32), root.astype(np.float32), fps, name), notes
+
+
+def world_matrices(rig: "Rig", poses: Poses) -> np.ndarray:
+    """(F, J, 4, 4) float32 world transforms of every joint for each pose (native FK)."""
+    rotations, translations = local_transforms(rig, poses)
+    return native.fk(rotations, translations, rig.parents)
+
+
+def joint_positions(rig: "Rig", poses: Poses) -> np.ndarray:
+    """(F, J, 3) float32 world positions of every joint for each pose."""
+    return np.ascontiguousarray(world_matrices(rig, poses)[:, :, :3, 3])
+
+
+def skinning_matrices(rig: "Rig", world: np.ndarray) -> np.ndarray:
+    """(F, J, 4, 4) skinning transforms ``world @ inv(bind)`` from world matrices (F, J, 4, 4)."""
+    inv_bind = np.linalg.inv(rig.bind_matrices.astype(np.float64))
+    return np.ascontiguousarray(np.matmul(world.astype(np.float64), inv_bind[None]), dtype=np.float32)
+
+
+def skin(rig: "Rig", poses: Poses) -> np.ndarray:
+    """(F, V, 3) float32 skinned mesh vertices for each pose (native LBS)."""
+    if not rig.has_mesh:
+        from vips.errors import RigError
+
+        raise RigError(f"{rig.label}: the rig has no mesh to skin")
+    transforms = skinning_matrices(rig, world_matrices(rig, poses))
+    return native.lbs(rig.vertices, rig.skin_indices, rig.skin_weights, transforms)

@@ -1,0 +1,14 @@
+"""The Python face of the native kernels (``vips._native``).
+
+Every function accepts numpy arrays, torch tensors (CPU or CUDA) and cupy arrays through DLPack without
+copying them, runs the CPU or CUDA kernel according to where the arrays live, and returns results in the
+same array library on the same device. Arguments must already have the documented dtype and be
+C-contiguous: a mismatch raises :class:`vips.errors.NativeError` naming the argument (no silent copies).
+"""
+
+from vips.native._dispatch import WITH_CUDA
+from vips.native.ddim import ddim_invert_step, ddim_step
+from vips.native.guidance import fk_energy_grad
+from vips.native.kinematics import fk, lbs
+
+__all__ = ["WITH_CUDA", "ddim_invert_step", "ddim_step", "fk", "fk_energy_grad", "lbs"]

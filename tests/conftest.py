@@ -1,0 +1,51 @@
+"""Shared fixtures: the real assets in ../shared/assets (beside the checkout) and small random rigs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ASSETS_DIR = Path(__file__).resolve().parents[2] / "shared" / "assets"
+
+
+@pytest.fixture(scope="session")
+def assets_dir() -> Path:
+    if not ASSETS_DIR.is_dir():
+        pytest.skip(f"shared assets not found at {ASSETS_DIR}")
+    return ASSETS_DIR
+
+
+def gpu_available() -> bool:
+    try:
+        import torch
+
+        return torch.cuda.is_available()
+    except ImportError:
+        return False
+
+
+def pytest_collection_modifyitems(config, items):  # noqa: ANN001 - pytest hook signature
+    if gpu_available():
+        return
+    skip = pytest.mark.skip(reason="no CUDA device on this machine")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+def random_rig_arrays(rng: np.random.Generator, num_joints: int, num_vertices: int = 0, influences: int = 4):
+    """Random topologically ordered skeleton (+ optional mesh and skin) as plain arrays, float64."""
+    from vips.rotations import quat_normalize
+
+    parents = np.array([-1] + [int(rng.integers(0, j)) for j in range(1, num_joints)], np.int32)
+    translations = rng.normal(size=(num_joints, 3)) * 0.3
+    rotations = quat_normalize(rng.normal(size=(num_joints, 4)))
+    out = {"parents": parents, "rest_translations": translations, "rest_rotations": rotations}
+    if num_vertices:
+        out["vertices"] = rng.normal(size=(num_vertices, 3))
+        out["skin_indices"] = rng.integers(0, num_joints, size=(num_vertices, influences)).astype(np.int32)
+        w = rng.random((num_vertices, influences)) + 0.05
+        out["skin_weights"] = w / w.sum(axis=1, keepdims=True)
+    return out
