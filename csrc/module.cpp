@@ -10,6 +10,7 @@ void bind_lbs(nb::module_&);
 void bind_knn(nb::module_&);
 void bind_fk_energy(nb::module_&);
 void bind_ddim(nb::module_&);
+void bind_raster(nb::module_&);
 }  // namespace vips::bind
 
 NB_MODULE(_native, m) {
@@ -24,4 +25,5 @@ NB_MODULE(_native, m) {
   vips::bind::bind_knn(m);
   vips::bind::bind_fk_energy(m);
   vips::bind::bind_ddim(m);
+  vips::bind::bind_raster(m);
 }

@@ -14,7 +14,9 @@ __global__ void fk_kernel(const float* __restrict__ q, const float* __restrict__
     quat_to_affine(q + (b * J + j) * 4, t + b * tstride + 3 * j, local);
     float* w = world + (b * J + j) * 16;
     const int32_t p = parents[j];
-    if (p < 0) {
+    // The binding checks topological order only for host arrays; a bad device parent must not read out of
+    // bounds, so it is treated as a root.
+    if (p < 0 || p >= j) {
       for (int k = 0; k < 16; ++k) w[k] = local[k];
     } else {
       affine_mul(world + (b * J + p) * 16, local, w);

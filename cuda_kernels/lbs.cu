@@ -15,8 +15,10 @@ __global__ void lbs_kernel(const float* __restrict__ vertices, const int32_t* __
   float a0 = 0.f, a1 = 0.f, a2 = 0.f;
   for (int64_t k = 0; k < K; ++k) {
     const float w = weights[K * v + k];
-    if (w == 0.f) continue;
-    const float* m = transforms + (p * J + indices[K * v + k]) * 16;
+    const int32_t j = indices[K * v + k];
+    // Indices are range-checked only for host arrays; an out-of-range device index is skipped, not read.
+    if (w == 0.f || j < 0 || j >= J) continue;
+    const float* m = transforms + (p * J + j) * 16;
     a0 += w * (__ldg(m + 0) * x + __ldg(m + 1) * y + __ldg(m + 2) * z + __ldg(m + 3));
     a1 += w * (__ldg(m + 4) * x + __ldg(m + 5) * y + __ldg(m + 6) * z + __ldg(m + 7));
     a2 += w * (__ldg(m + 8) * x + __ldg(m + 9) * y + __ldg(m + 10) * z + __ldg(m + 11));

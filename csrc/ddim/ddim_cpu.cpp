@@ -1,19 +1,30 @@
 #include "ddim/ddim.h"
 
+#include <algorithm>
+
 #include "ddim/ddim_elem.h"
 
 namespace vips {
 
 namespace {
+// Elements per parallel work item: large enough to amortize scheduling, small enough that a thread which
+// loses its core to another process holds up only a small run (dynamic schedule, one barrier).
+constexpr int64_t kBlock = 1 << 15;
+
 // One instantiation per option set, so each inner loop is branch-free and vectorizes.
 template <bool kGuide, bool kClamp, bool kNoise>
 void step_loop(const float* __restrict x_t, const float* __restrict eps, const float* __restrict noise,
                const float* __restrict guidance, int64_t n, const DdimStepCoeffs c, float* __restrict x_prev,
                float* __restrict x0) {
-#pragma omp parallel for simd schedule(static) if (n > (1 << 18))
-  for (int64_t i = 0; i < n; ++i)
-    ddim_detail::step<kGuide, kClamp, kNoise>(x_t[i], eps[i], kNoise ? noise[i] : 0.f,
-                                              kGuide ? guidance[i] : 0.f, c, x_prev[i], x0[i]);
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(dynamic, 1) if (n > (1 << 18))
+  for (int64_t blk = 0; blk < blocks; ++blk) {
+    const int64_t end = std::min(n, (blk + 1) * kBlock);
+#pragma omp simd
+    for (int64_t i = blk * kBlock; i < end; ++i)
+      ddim_detail::step<kGuide, kClamp, kNoise>(x_t[i], eps[i], kNoise ? noise[i] : 0.f,
+                                                kGuide ? guidance[i] : 0.f, c, x_prev[i], x0[i]);
+  }
 }
 
 template <bool kGuide, bool kClamp>
@@ -35,8 +46,13 @@ void ddim_step_cpu(const float* x_t, const float* eps, const float* noise, const
 
 void ddim_invert_cpu(const float* x_t, const float* eps, int64_t n, const DdimInvertCoeffs& c, float* x_next) {
   const DdimInvertCoeffs cc = c;
-#pragma omp parallel for simd schedule(static) if (n > (1 << 18))
-  for (int64_t i = 0; i < n; ++i) x_next[i] = ddim_detail::invert(x_t[i], eps[i], cc);
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+#pragma omp parallel for schedule(dynamic, 1) if (n > (1 << 18))
+  for (int64_t blk = 0; blk < blocks; ++blk) {
+    const int64_t end = std::min(n, (blk + 1) * kBlock);
+#pragma omp simd
+    for (int64_t i = blk * kBlock; i < end; ++i) x_next[i] = ddim_detail::invert(x_t[i], eps[i], cc);
+  }
 }
 
 }  // namespace vips

@@ -6,7 +6,8 @@ namespace vips {
 
 void fk_cpu(const float* local_rotations, const float* local_translations, int64_t translation_batch_stride,
             const int32_t* parents, int64_t B, int64_t J, float* world) {
-#pragma omp parallel for schedule(static) if (B * J > 4096)
+  // Dynamic runs of poses: a thread that loses its core to another process holds up only its current run.
+#pragma omp parallel for schedule(dynamic, 16) if (B * J > 4096)
   for (int64_t b = 0; b < B; ++b) {
     const float* q = local_rotations + b * J * 4;
     const float* t = local_translations + b * translation_batch_stride;

@@ -19,11 +19,12 @@ void fk_energy_cpu(const float* local_rotations, const float* local_translations
                    int64_t target_batch_stride, const float* handle_weights, int64_t B, int64_t J, int64_t H,
                    float* energy, float* positions, float* grad_rotation, float* grad_translation) {
   // Double accumulation on the CPU costs little (J is small) and keeps the gradient a clean reference for
-  // the float32 CUDA kernel.
+  // the float32 CUDA kernel. Dynamic runs of poses and `nowait`: the only barrier is the region's end, and a
+  // thread that loses its core to another process holds up only its current run.
 #pragma omp parallel if (B * (J + H) > 8192)
   {
     std::vector<double> scratch(std::size_t(J) * fk_energy_detail::kStride);
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, 16) nowait
     for (int64_t b = 0; b < B; ++b) {
       const double e = fk_energy_detail::pose_energy_grad<double>(
           local_rotations + b * J * 4, local_translations + b * translation_batch_stride, parents, handle_joints,

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <mutex>
 #include <vector>
 
 namespace vips {
@@ -40,6 +41,7 @@ struct BestOne {
   int32_t i = -1;
   float kth() const { return d; }
   void push(float dd, int32_t ii) { d = dd; i = ii; }
+  void reset() { d = kInf; i = -1; }
   void write(float* dist, int64_t* idx) const { dist[0] = d; idx[0] = i; }
 };
 
@@ -48,7 +50,8 @@ struct BestMany {
   float d[kKnnMaxK];
   int32_t i[kKnnMaxK];
   int K;
-  explicit BestMany(int k) : K(k) {
+  explicit BestMany(int k) : K(k) { reset(); }
+  void reset() {
     std::fill(d, d + K, kInf);
     std::fill(i, i + K, -1);
   }
@@ -75,9 +78,12 @@ class Grid {
  public:
   void build(const float* pts, int64_t n);
 
-  // Fills `best` with the nearest points to q. Returns nothing; best.kth() is the final threshold.
+  // Searches shells of cells up to max_radius around q's cell. Returns true when `best` is final, false
+  // when the answer may lie farther (the caller then asks the kd-tree).
   template <class Best>
-  void query(const float* q, Best& best) const;
+  bool query(const float* q, Best& best, int64_t max_radius) const;
+  bool all_identical() const { return n_ > 0 && identical_; }
+  double mean_occupancy() const { return occupancy_; }
 
  private:
   int64_t cell_of(double v, int axis) const {
@@ -112,6 +118,8 @@ class Grid {
   }
 
   int64_t n_ = 0;
+  bool identical_ = false;
+  double occupancy_ = 0.0;  // mean points per occupied cell
   double lo_[3] = {0, 0, 0};
   double h_ = 1.0, inv_h_ = 0.0;
   int64_t dims_[3] = {1, 1, 1};
@@ -157,8 +165,11 @@ void Grid::build(const float* pts, int64_t n) {
   n_ = n;
   if (n == 0) return;
   double hi[3];
-  for (int a = 0; a < 3; ++a) lo_[a] = hi[a] = pts[a];
-  for (int64_t p = 1; p < n; ++p)
+  for (int a = 0; a < 3; ++a) {
+    lo_[a] = std::numeric_limits<double>::infinity();
+    hi[a] = -lo_[a];
+  }
+  for (int64_t p = 0; p < n; ++p)
     for (int a = 0; a < 3; ++a) {
       const double v = pts[3 * p + a];
       if (v < lo_[a]) lo_[a] = v;
@@ -173,6 +184,8 @@ void Grid::build(const float* pts, int64_t n) {
     dims_[0] = dims_[1] = dims_[2] = 1;
     h_ = 1.0;
     inv_h_ = 0.0;
+    identical_ = emax == 0.0 && std::isfinite(lo_[0] + lo_[1] + lo_[2]);
+    occupancy_ = n < kBruteForceBelow ? 0.0 : double(n);  // large one-cell clouds go to the kd-tree
     sort_into_cells(pts);
     return;
   }
@@ -192,6 +205,7 @@ void Grid::build(const float* pts, int64_t n) {
     inv_h_ = 1.0 / h;
     const int64_t occupied = sort_into_cells(pts);
     const double mean = double(n) / double(std::max<int64_t>(occupied, 1));
+    occupancy_ = mean;
     if (refine == 3 || mean <= kRefineAbove) return;
     // Points concentrated on a surface or in clusters: shrink the cells (as for a surface, occupancy
     // falls with the square of the cell size) as far as the cap allows.
@@ -204,14 +218,19 @@ void Grid::build(const float* pts, int64_t n) {
 }
 
 template <class Best>
-void Grid::query(const float* q, Best& best) const {
-  if (n_ == 0) return;
+bool Grid::query(const float* q, Best& best, int64_t max_radius) const {
   const float qx = q[0], qy = q[1], qz = q[2];
   const double qd[3] = {qx, qy, qz};
   const int64_t c[3] = {cell_of(qd[0], 0), cell_of(qd[1], 1), cell_of(qd[2], 2)};
+  // Squared distance from q to the grid's box along each axis (non-zero for queries outside it).
+  double outside2[3];
+  for (int a = 0; a < 3; ++a) {
+    const double g = shrink(std::max({lo_[a] - qd[a], qd[a] - (lo_[a] + double(dims_[a]) * h_), 0.0}));
+    outside2[a] = g * g;
+  }
   int64_t rmax = 0;
   for (int a = 0; a < 3; ++a) rmax = std::max({rmax, c[a], dims_[a] - 1 - c[a]});
-  for (int64_t r = 0; r <= rmax; ++r) {
+  for (int64_t r = 0; r <= std::min(rmax, max_radius); ++r) {
     const int64_t x0 = std::max<int64_t>(c[0] - r, 0), x1 = std::min(c[0] + r, dims_[0] - 1);
     const int64_t y0 = std::max<int64_t>(c[1] - r, 0), y1 = std::min(c[1] + r, dims_[1] - 1);
     const int64_t z0 = std::max<int64_t>(c[2] - r, 0), z1 = std::min(c[2] + r, dims_[2] - 1);
@@ -232,25 +251,161 @@ void Grid::query(const float* q, Best& best) const {
         }
         const int64_t row = (z * dims_[1] + y) * dims_[0];
         if (z_on || y == c[1] - r || y == c[1] + r) {
-          if (ta <= tb && scan(row + ta, row + tb, qx, qy, qz, best)) return;
+          if (ta <= tb && scan(row + ta, row + tb, qx, qy, qz, best)) return true;
         } else {
           const int64_t xl = c[0] - r, xr = c[0] + r;
-          if (xl >= ta && xl <= tb && scan(row + xl, row + xl, qx, qy, qz, best)) return;
-          if (xr >= ta && xr <= tb && scan(row + xr, row + xr, qx, qy, qz, best)) return;
+          if (xl >= ta && xl <= tb && scan(row + xl, row + xl, qx, qy, qz, best)) return true;
+          if (xr >= ta && xr <= tb && scan(row + xr, row + xr, qx, qy, qz, best)) return true;
         }
       }
     }
-    // Every cell outside the cube is at least `bound` away; stop once the K-th best is no farther.
-    double bound = std::numeric_limits<double>::infinity();
+    // The cells outside the cube form up to six slabs; stop once the K-th best is no farther than the
+    // nearest slab (its distance counts the other axes too, which matters for queries outside the grid).
+    double bound2 = std::numeric_limits<double>::infinity();
     for (int a = 0; a < 3; ++a) {
-      if (c[a] - r > 0) bound = std::min(bound, qd[a] - (lo_[a] + double(c[a] - r) * h_));
-      if (c[a] + r < dims_[a] - 1) bound = std::min(bound, lo_[a] + double(c[a] + r + 1) * h_ - qd[a]);
+      const double rest = outside2[(a + 1) % 3] + outside2[(a + 2) % 3];
+      if (c[a] - r > 0) {
+        const double g = shrink(qd[a] - (lo_[a] + double(c[a] - r) * h_));
+        bound2 = std::min(bound2, g * g + rest);
+      }
+      if (c[a] + r < dims_[a] - 1) {
+        const double g = shrink(lo_[a] + double(c[a] + r + 1) * h_ - qd[a]);
+        bound2 = std::min(bound2, g * g + rest);
+      }
     }
-    if (bound == std::numeric_limits<double>::infinity()) return;  // the cube covers the whole grid
-    bound = shrink(bound);
-    if (double(best.kth()) <= bound * bound) return;
+    if (bound2 == std::numeric_limits<double>::infinity()) return true;  // the cube covers the whole grid
+    if (double(best.kth()) <= bound2) return true;
   }
+  return false;
 }
+
+// A kd-tree over the same cloud: the fallback for queries far from the cloud's points (where grid shells
+// would walk many empty cells) and for clouds the grid cannot resolve (points on a line, tight clusters).
+// Median splits on the widest axis; leaves of up to kLeaf points stored contiguously.
+class KdTree {
+ public:
+  void build(const float* pts, int64_t n) {
+    n_ = n;
+    pts_.resize(size_t(n));
+    for (int64_t p = 0; p < n; ++p) pts_[size_t(p)] = {pts[3 * p], pts[3 * p + 1], pts[3 * p + 2], int32_t(p)};
+    size_t cap = 1;
+    while (int64_t(cap) * kLeaf < n) cap *= 2;
+    split_.assign(cap + 1, 0.f);
+    axis_.assign(cap + 1, 0);
+    build_node(0, 0, n, 0);
+  }
+
+  template <class Best>
+  void query(const float* q, Best& best) const {
+    float off[3] = {0.f, 0.f, 0.f};
+    search(0, 0, n_, q, off, best);
+  }
+
+ private:
+  static constexpr int64_t kLeaf = 8;
+  static float coord(const GridPoint& p, int axis) { return axis == 0 ? p.x : axis == 1 ? p.y : p.z; }
+
+  void build_node(size_t node, int64_t lo, int64_t hi, int depth) {
+    if (hi - lo <= kLeaf) return;
+    float mn[3] = {kInf, kInf, kInf}, mx[3] = {-kInf, -kInf, -kInf};
+    for (int64_t p = lo; p < hi; ++p)
+      for (int a = 0; a < 3; ++a) {
+        const float v = coord(pts_[size_t(p)], a);
+        mn[a] = std::min(mn[a], v);
+        mx[a] = std::max(mx[a], v);
+      }
+    // Widest axis; on ties (duplicate points) rotate with depth so every axis gets split.
+    int axis = depth % 3;
+    for (int a = 0; a < 3; ++a)
+      if (mx[a] - mn[a] > mx[axis] - mn[axis]) axis = a;
+    const int64_t mid = (lo + hi) / 2;
+    std::nth_element(pts_.begin() + lo, pts_.begin() + mid, pts_.begin() + hi,
+                     [axis](const GridPoint& u, const GridPoint& v) { return coord(u, axis) < coord(v, axis); });
+    split_[node] = coord(pts_[size_t(mid)], axis);
+    axis_[node] = uint8_t(axis);
+    build_node(2 * node + 1, lo, mid, depth + 1);
+    build_node(2 * node + 2, mid, hi, depth + 1);
+  }
+
+  // off holds, per axis, q minus the split plane last crossed on the way down (0 if none). The far-side
+  // bound uses the same float expression as sqdist; rounding is monotone, so it never exceeds the distance
+  // of a point in that subtree and the pruning needs no margin.
+  template <class Best>
+  bool search(size_t node, int64_t lo, int64_t hi, const float* q, float* off, Best& best) const {
+    if (hi - lo <= kLeaf) {
+      for (int64_t p = lo; p < hi; ++p) {
+        const float d = sqdist(q[0], q[1], q[2], pts_[size_t(p)]);
+        if (d < best.kth()) {
+          best.push(d, pts_[size_t(p)].index);
+          if (best.kth() == 0.f) return true;
+        }
+      }
+      return false;
+    }
+    const int axis = axis_[node];
+    const int64_t mid = (lo + hi) / 2;
+    const float diff = q[axis] - split_[node];
+    const bool left_first = diff < 0.f;
+    if (left_first ? search(2 * node + 1, lo, mid, q, off, best) : search(2 * node + 2, mid, hi, q, off, best))
+      return true;
+    const float old = off[axis];
+    off[axis] = diff;
+    const float rd = (off[0] * off[0] + off[1] * off[1]) + off[2] * off[2];
+    bool done = false;
+    if (rd < best.kth())
+      done = left_first ? search(2 * node + 2, mid, hi, q, off, best) : search(2 * node + 1, lo, mid, q, off, best);
+    off[axis] = old;
+    return done;
+  }
+
+  int64_t n_ = 0;
+  std::vector<GridPoint> pts_;
+  std::vector<float> split_;
+  std::vector<uint8_t> axis_;
+};
+
+// One cloud of b: a grid for the common local queries, a kd-tree (built on first need) for the rest.
+class Cloud {
+ public:
+  void build(const float* pts, int64_t n) {
+    pts_ = pts;
+    n_ = n;
+    if (n == 0) return;
+    grid_.build(pts, n);
+    identical_ = grid_.all_identical();
+    tree_only_ = !identical_ && grid_.mean_occupancy() > kTreeAbove;
+    if (tree_only_) ensure_tree();
+  }
+
+  template <class Best>
+  void query(const float* q, Best& best) {
+    if (n_ == 0) return;
+    if (identical_) {  // every point ties: the first K indices
+      const GridPoint p0 = {pts_[0], pts_[1], pts_[2], 0};
+      const float d = sqdist(q[0], q[1], q[2], p0);
+      for (int64_t k = 0; k < std::min<int64_t>(n_, kKnnMaxK) && d < best.kth(); ++k) best.push(d, int32_t(k));
+      return;
+    }
+    if (!tree_only_ && grid_.query(q, best, kLocalShells)) return;
+    ensure_tree();
+    best.reset();
+    tree_.query(q, best);
+  }
+
+ private:
+  static constexpr int64_t kLocalShells = 3;
+  static constexpr double kTreeAbove = 16.0;
+  void ensure_tree() {
+    std::call_once(tree_built_, [this] { tree_.build(pts_, n_); });
+  }
+
+  const float* pts_ = nullptr;
+  int64_t n_ = 0;
+  bool identical_ = false, tree_only_ = false;
+  Grid grid_;
+  KdTree tree_;
+  std::once_flag tree_built_;
+};
 
 void fill_empty(float* dist, int64_t* idx, int64_t K) {
   for (int64_t k = 0; k < K; ++k) {
@@ -264,29 +419,29 @@ void fill_empty(float* dist, int64_t* idx, int64_t K) {
 void knn_cpu(const float* a, const float* b, const int64_t* lengths_a, const int64_t* lengths_b, int64_t B,
              int64_t N, int64_t M, int64_t K, float* dist, int64_t* idx) {
   if (B == 0 || N == 0) return;
-  std::vector<Grid> grids(static_cast<size_t>(B));
+  std::vector<Cloud> clouds(static_cast<size_t>(B));
   // Queries go in chunks so both the batch and the points within one cloud spread over the threads.
   const int64_t chunk = 128;
   const int64_t chunks = (N + chunk - 1) / chunk;
 #pragma omp parallel
   {
 #pragma omp for schedule(dynamic, 1)
-    for (int64_t i = 0; i < B; ++i) grids[size_t(i)].build(b + i * M * 3, lengths_b[i]);
+    for (int64_t i = 0; i < B; ++i) clouds[size_t(i)].build(b + i * M * 3, lengths_b[i]);
 #pragma omp for schedule(dynamic, 1)
     for (int64_t t = 0; t < B * chunks; ++t) {
       const int64_t i = t / chunks, n0 = (t % chunks) * chunk, n1 = std::min(N, n0 + chunk);
-      const Grid& grid = grids[size_t(i)];
+      Cloud& cloud = clouds[size_t(i)];
       for (int64_t n = n0; n < n1; ++n) {
         const int64_t o = (i * N + n) * K;
         if (n >= lengths_a[i]) {
           fill_empty(dist + o, idx + o, K);
         } else if (K == 1) {
           BestOne best;
-          grid.query(a + (i * N + n) * 3, best);
+          cloud.query(a + (i * N + n) * 3, best);
           best.write(dist + o, idx + o);
         } else {
           BestMany best{int(K)};
-          grid.query(a + (i * N + n) * 3, best);
+          cloud.query(a + (i * N + n) * 3, best);
           best.write(dist + o, idx + o);
         }
       }

@@ -100,6 +100,45 @@ def convert(
                f"{len(rig.clips) if clip is None else 1} clip(s))")
 
 
+dataset_app = typer.Typer(help="Build pose datasets for training.", no_args_is_help=True)
+app.add_typer(dataset_app, name="dataset")
+
+
+@dataset_app.command("build")
+def dataset_build(
+    out: Path = typer.Option(..., "--out", help="Output folder (shards/ and manifest.json); resumed if it exists."),
+    species: int = typer.Option(110, help="Number of procedural species."),
+    individuals: int = typer.Option(2, help="Individuals per species."),
+    sequences: int = typer.Option(6, help="Motion sequences per individual (every program at least once)."),
+    frames: int = typer.Option(90, help="Frames per sequence."),
+    engine: str = typer.Option("local", help="local (process pool) or ray (RAY_ADDRESS, else a local cluster)."),
+    workers: Optional[int] = typer.Option(None, help="Local worker processes (default: all cores)."),
+    seed: int = typer.Option(0, help="Dataset seed."),
+) -> None:
+    """Build the pose dataset: procedural creatures in motion, near-duplicates removed, split by species."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from vips.data.dataset import BuildSettings, build_dataset
+
+    settings = BuildSettings(species=species, individuals=individuals, sequences=sequences, frames=frames, seed=seed)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  transient=True) as bar:
+        task = bar.add_task("building", total=None)
+
+        def update(done: int, total: int, name: str) -> None:
+            bar.update(task, completed=done, total=total, description=f"building {name}")
+
+        try:
+            manifest = build_dataset(out, settings, engine=engine, workers=workers, progress=update)
+        except VipsError as exc:
+            _fail(str(exc))
+    typer.echo(f"{out}: {manifest['poses']} poses, {manifest['species']} species, {manifest['individuals']} "
+               f"individuals ({manifest['poses_per_split']}); {len(manifest['failures'])} failed; "
+               f"{manifest['seconds_this_run']} s")
+    if manifest["failures"]:
+        raise typer.Exit(code=1)
+
+
 @app.command()
 def examples() -> None:
     """List the example assets shipped with vips (use them as example:NAME)."""

@@ -80,7 +80,8 @@ def read_obj(path: str | os.PathLike[str]) -> tuple[np.ndarray, np.ndarray]:
         if tokens[0] == "v":
             if len(tokens) < 4:
                 raise AssetError(f"{where}: a 'v' line needs three coordinates, got {len(tokens) - 1}")
-            vertices.append(tuple(parse_float(t, where, "vertex coordinate") for t in tokens[1:4]))  # type: ignore[arg-type]
+            x, y, z = (parse_float(t, where, "vertex coordinate") for t in tokens[1:4])
+            vertices.append((x, y, z))
         elif tokens[0] == "f":
             if len(tokens) < 4:
                 raise AssetError(f"{where}: a face needs at least three corners, got {len(tokens) - 1}")

@@ -1,0 +1,1 @@
+"""Data generation for training the pose prior: motion sources (procedural creatures, ...)."""

@@ -1,0 +1,255 @@
+"""Building the pose dataset: procedural creatures in motion, near-duplicates removed, split by species.
+
+One job per individual (species, individual): make the creature, run each of its motion programs, drop
+near-duplicate poses, write a shard (see :mod:`vips.data.shards`). Jobs run in a local process pool or as
+Ray tasks; both give the same files, because every job is seeded from its own identity. Finished shards
+whose settings match are skipped, so a killed build resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vips.errors import VipsError
+from vips.io.atomic import write_bytes_atomic
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    """What a dataset build makes. Changing any field invalidates finished shards (they are rebuilt)."""
+
+    species: int = 110
+    individuals: int = 2
+    sequences: int = 6
+    frames: int = 90
+    fps: float = 30.0
+    dedupe_eps: float = 0.01
+    generic_name_fraction: float = 0.3
+    val_fraction: float = 0.1
+    test_fraction: float = 0.1
+    seed: int = 0
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(asdict(self), sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Job:
+    species: str
+    plan: str
+    individual: int
+    split: str
+    settings: BuildSettings
+
+    @property
+    def shard_name(self) -> str:
+        return f"{self.species}__{self.individual:03d}"
+
+    @property
+    def seed(self) -> int:
+        key = f"{self.settings.seed}/{self.species}/{self.individual}".encode()
+        return int.from_bytes(hashlib.sha256(key).digest()[:4], "little")
+
+
+def split_for_species(name: str, plan: str, settings: BuildSettings) -> str:
+    """Deterministic split by species: a hash of the name picks val or test, so a species never straddles."""
+    u = int.from_bytes(hashlib.sha256(f"{settings.seed}/{name}".encode()).digest()[:8], "little") / 2**64
+    if u < settings.test_fraction:
+        return "test"
+    if u < settings.test_fraction + settings.val_fraction:
+        return "val"
+    return "train"
+
+
+def plan_jobs(settings: BuildSettings) -> list[Job]:
+    """The jobs of a build: the first ``settings.species`` species, ``settings.individuals`` each."""
+    from vips.data.creatures import list_species
+
+    species = list_species()[: settings.species]
+    if len(species) < settings.species:
+        raise VipsError(f"only {len(species)} species are available; asked for {settings.species}")
+    return [
+        Job(s.name, s.plan, i, split_for_species(s.name, s.plan, settings), settings)
+        for s in species
+        for i in range(settings.individuals)
+    ]
+
+
+def run_job(job: Job, out_dir: str) -> dict[str, Any]:
+    """Make one individual's shard. Returns its summary (also written as the shard's sidecar)."""
+    from vips.data.creatures import make_creature, motion, programs_for
+    from vips.data.dedupe import near_duplicate_mask
+    from vips.data.shards import Shard, write_shard
+    from vips.kinematics import joint_positions
+    from vips.poses import Poses
+
+    started = time.perf_counter()
+    rng = np.random.default_rng(job.seed)
+    generic = bool(rng.random() < job.settings.generic_name_fraction)
+    creature = make_creature(job.species, job.individual, generic_names=generic)
+    rig = creature.rig
+    programs = list(programs_for(creature))
+    # Every program at least once, then random ones, so each individual covers its whole repertoire.
+    chosen = programs + [programs[i] for i in rng.integers(0, len(programs), max(0, job.settings.sequences - len(programs)))]
+    clips, clip_ids, frames, sequences = [], [], [], []
+    for c, program in enumerate(chosen):
+        seq = motion(creature, program, job.settings.frames, fps=job.settings.fps, seed=int(rng.integers(2**31)))
+        sequences.append(seq)
+        clips.append({"program": program, "frames": len(seq)})
+        clip_ids.append(np.full(len(seq), c, np.int32))
+        frames.append(np.arange(len(seq), dtype=np.int32))
+    poses = Poses.concatenate(sequences)
+    clip = np.concatenate(clip_ids)
+    frame = np.concatenate(frames)
+    height = rig.height()
+    positions = joint_positions(rig, poses)
+    positions = (positions - positions[:, :1]) / height
+    keep = near_duplicate_mask(positions, job.settings.dedupe_eps)
+    meta = {
+        "source": "procedural",
+        "species": job.species,
+        "plan": job.plan,
+        "individual": job.individual,
+        "split": job.split,
+        "generic_names": generic,
+        "joints": rig.num_joints,
+        "clips": clips,
+        "poses_generated": int(len(poses)),
+        "poses": int(keep.sum()),
+        "near_duplicates_removed": int((~keep).sum()),
+        "fit_error": None,
+        "settings": job.settings.digest(),
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    kept = Poses(poses.rotations[keep], poses.root_translation[keep], job.settings.fps, job.shard_name)
+    write_shard(Path(out_dir) / "shards" / f"{job.shard_name}.npz", Shard(rig, kept, clip[keep], frame[keep], meta))
+    return meta
+
+
+
+def _finished(out_dir: Path, job: Job) -> bool:
+    sidecar = out_dir / "shards" / f"{job.shard_name}.json"
+    if not sidecar.is_file() or not sidecar.with_suffix(".npz").is_file():
+        return False
+    try:
+        return json.loads(sidecar.read_text()).get("settings") == job.settings.digest()
+    except (OSError, ValueError):
+        return False
+
+
+def _run_local(jobs: list[Job], out_dir: Path, workers: int) -> Iterable[tuple[Job, dict | Exception]]:
+    if workers <= 1:
+        for job in jobs:
+            try:
+                yield job, run_job(job, str(out_dir))
+            except Exception as exc:  # noqa: BLE001 - one bad job must not stop the build; it is reported
+                yield job, exc
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(run_job, job, str(out_dir)): job for job in jobs}
+        for fut in as_completed(futures):
+            try:
+                yield futures[fut], fut.result()
+            except Exception as exc:  # noqa: BLE001 - reported in the manifest
+                yield futures[fut], exc
+
+
+def _run_ray(jobs: list[Job], out_dir: Path) -> Iterable[tuple[Job, dict | Exception]]:
+    try:
+        import ray
+    except ImportError:
+        raise VipsError("--engine ray needs Ray: pip install 'vips-runtime[dist]'") from None
+    if not ray.is_initialized():
+        # RAY_ADDRESS (Ray's usual setting) selects a cluster; without it a local one is started.
+        ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False, log_to_driver=False)
+    remote = ray.remote(run_job)
+    pending = {remote.remote(job, str(out_dir)): job for job in jobs}
+    while pending:
+        done, _ = ray.wait(list(pending), num_returns=1)
+        for ref in done:
+            job = pending.pop(ref)
+            try:
+                yield job, ray.get(ref)
+            except Exception as exc:  # noqa: BLE001 - reported in the manifest
+                yield job, exc
+
+
+def build_dataset(
+    out_dir: str | os.PathLike[str],
+    settings: BuildSettings = BuildSettings(),
+    engine: str = "local",
+    workers: int | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> dict[str, Any]:
+    """Build (or resume) a dataset in ``out_dir``: ``shards/*.npz`` + ``manifest.json``. Returns the manifest.
+
+    Args:
+        settings: what to build; shards built with other settings are rebuilt.
+        engine: "local" (process pool of ``workers``, default the machine's cores) or "ray".
+        progress: called as ``progress(done, total, shard_name)`` after each job.
+    """
+    out = Path(out_dir)
+    (out / "shards").mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    jobs = plan_jobs(settings)
+    todo = [j for j in jobs if not _finished(out, j)]
+    failures: dict[str, str] = {}
+    done = len(jobs) - len(todo)
+    if progress:
+        progress(done, len(jobs), "")
+    if engine == "ray":
+        results = _run_ray(todo, out)
+    elif engine == "local":
+        results = _run_local(todo, out, workers or os.cpu_count() or 1)
+    else:
+        raise VipsError(f"unknown engine '{engine}': use 'local' or 'ray'")
+    for job, result in results:
+        done += 1
+        if isinstance(result, Exception):
+            failures[job.shard_name] = f"{type(result).__name__}: {result}"
+        if progress:
+            progress(done, len(jobs), job.shard_name)
+    manifest = write_manifest(out, jobs, failures, settings)
+    manifest["seconds_this_run"] = round(time.perf_counter() - started, 1)
+    return manifest
+
+
+def write_manifest(out: Path, jobs: list[Job], failures: dict[str, str], settings: BuildSettings) -> dict[str, Any]:
+    """Gather the shard sidecars into ``manifest.json`` (provenance, counts, splits, failures)."""
+    shards, totals = [], {s: 0 for s in SPLITS}
+    for job in jobs:
+        sidecar = out / "shards" / f"{job.shard_name}.json"
+        if job.shard_name in failures or not sidecar.is_file():
+            continue
+        meta = json.loads(sidecar.read_text())
+        meta["file"] = f"shards/{job.shard_name}.npz"
+        shards.append(meta)
+        totals[meta["split"]] += meta["poses"]
+    species = {s["species"]: s["split"] for s in shards}
+    manifest = {
+        "format": "vips-pose-dataset/1",
+        "settings": asdict(settings),
+        "settings_digest": settings.digest(),
+        "poses": sum(totals.values()),
+        "poses_per_split": totals,
+        "species": len(species),
+        "species_per_split": {s: sorted(n for n, sp in species.items() if sp == s) for s in SPLITS},
+        "individuals": len(shards),
+        "near_duplicates_removed": sum(s["near_duplicates_removed"] for s in shards),
+        "shards": shards,
+        "failures": [{"shard": k, "reason": v} for k, v in sorted(failures.items())],
+    }
+    write_bytes_atomic(out / "manifest.json", json.dumps(manifest, indent=1).encode())
+    return manifest

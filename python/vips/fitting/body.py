@@ -1,0 +1,176 @@
+"""The rig as a differentiable torch model: 6D joint rotations -> joints, skinned vertices, surface samples.
+
+Fitting works in a *normalized* frame: asset coordinates minus the rest mesh's centre, divided by the rig
+height, so every threshold and weight reads as a fraction of the rig's height. :class:`Body` precomputes
+what the optimizer needs once per rig: rest and bind transforms, sparse skin weights, area-weighted surface
+samples (a face and barycentric coordinates each) and the mesh edges among the vertices those samples use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from vips.errors import RigError
+from vips.rotations import quat_to_matrix
+
+if TYPE_CHECKING:
+    from vips.rig import Rig
+
+
+def rot6d_to_matrix_torch(d6: torch.Tensor) -> torch.Tensor:
+    """(..., 6) -> (..., 3, 3) by Gram-Schmidt; the 6D form is the first two columns (as vips.rotations)."""
+    a1, a2 = d6[..., :3], d6[..., 3:]
+    b1 = a1 / a1.norm(dim=-1, keepdim=True).clamp_min(1e-8)
+    a2 = a2 - (b1 * a2).sum(-1, keepdim=True) * b1
+    b2 = a2 / a2.norm(dim=-1, keepdim=True).clamp_min(1e-8)
+    b3 = torch.cross(b1, b2, dim=-1)
+    return torch.stack([b1, b2, b3], dim=-1)
+
+
+def sample_surface(
+    vertices: np.ndarray, faces: np.ndarray, count: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Area-weighted random surface samples: (count,) face indices and (count, 3) barycentric coordinates."""
+    tri = vertices[faces].astype(np.float64)
+    area = 0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    total = area.sum()
+    p = area / total if total > 0 else np.full(len(faces), 1.0 / len(faces))
+    face = rng.choice(len(faces), size=count, p=p)
+    u, v = rng.random(count), rng.random(count)
+    flip = u + v > 1
+    u[flip], v[flip] = 1 - u[flip], 1 - v[flip]
+    bary = np.stack([1 - u - v, u, v], axis=1)
+    return face.astype(np.int64), bary.astype(np.float32)
+
+
+def observable_joints(rig: "Rig") -> np.ndarray:
+    """(J,) bool: joints whose rotation moves some skinned vertex (it or a descendant carries weight)."""
+    J = rig.num_joints
+    weighted = np.zeros(J, bool)
+    idx = rig.skin_indices[rig.skin_weights > 0]
+    weighted[np.unique(idx)] = True
+    # A joint's rotation moves its own vertices only if they are off its origin; moving descendants suffices.
+    moves = weighted.copy()
+    for j in range(J - 1, 0, -1):
+        if moves[j] and rig.parents[j] >= 0:
+            moves[rig.parents[j]] = True
+    return moves
+
+
+class Body:
+    """Differentiable skinning of one rig in the normalized frame.
+
+    Args:
+        rig: a rig with a mesh and skin weights.
+        num_samples: surface samples used for Chamfer terms.
+        seed: seed of the surface sampling.
+
+    Attributes (torch, float32, normalized units):
+        center (3,) and height: the normalization (asset = normalized * height + center).
+        samples_face (M,) and samples_bary (M, 3): the surface samples on the active vertices.
+        edges (E, 2) and rest_edge_length (E,): mesh edges among the active vertices.
+        observable (J,) bool: joints whose rotation changes the mesh.
+    """
+
+    def __init__(self, rig: "Rig", num_samples: int = 1500, seed: int = 0) -> None:
+        if not rig.has_mesh or rig.faces is None or len(rig.faces) == 0 or rig.skin_indices is None:
+            raise RigError(f"{rig.label}: fitting needs a rig with a triangle mesh and skin weights")
+        self.rig = rig
+        self.num_joints = rig.num_joints
+        verts = rig.vertices.astype(np.float64)
+        self.height = float(rig.height())
+        self.center_np = 0.5 * (verts.min(0) + verts.max(0))
+        rng = np.random.default_rng(seed)
+        face, bary = sample_surface(verts, rig.faces, num_samples, rng)
+        # Only the vertices of sampled faces are skinned while optimizing (big meshes stay cheap).
+        active = np.unique(rig.faces[face].reshape(-1))
+        remap = -np.ones(len(verts), np.int64)
+        remap[active] = np.arange(len(active))
+        self.active_vertices = active
+        tri = remap[rig.faces[face]]
+        edges = np.concatenate([rig.faces[:, [0, 1]], rig.faces[:, [1, 2]], rig.faces[:, [2, 0]]])
+        edges = np.unique(np.sort(edges, axis=1), axis=0)
+        edges = remap[edges]
+        edges = edges[(edges >= 0).all(axis=1)]
+        vn = (verts[active] - self.center_np) / self.height
+        rest_len = np.linalg.norm(vn[edges[:, 0]] - vn[edges[:, 1]], axis=1)
+        keep = rest_len > 1e-6
+        self.vertices = torch.tensor(vn, dtype=torch.float32)
+        self.skin_idx = torch.tensor(rig.skin_indices[active], dtype=torch.long)
+        self.skin_w = torch.tensor(rig.skin_weights[active], dtype=torch.float32)
+        self.sample_tri = torch.tensor(tri, dtype=torch.long)
+        self.sample_bary = torch.tensor(bary, dtype=torch.float32)
+        self.edges = torch.tensor(edges[keep], dtype=torch.long)
+        self.rest_edge_length = torch.tensor(rest_len[keep], dtype=torch.float32)
+        self.observable = torch.tensor(observable_joints(rig))
+        self.center = torch.tensor(self.center_np, dtype=torch.float32)
+
+        parents = rig.parents.astype(np.int64)
+        self.parents = parents
+        depth = rig.depths()
+        self.levels = [
+            (torch.tensor(np.nonzero(depth == d)[0]), torch.tensor(parents[depth == d]))
+            for d in range(1, int(depth.max(initial=0)) + 1)
+        ]
+        self.rest_rot = torch.tensor(quat_to_matrix(rig.rest_rotations.astype(np.float64)), dtype=torch.float32)
+        t = rig.rest_translations.astype(np.float64) / self.height
+        t[0] = (rig.rest_translations[0] - self.center_np) / self.height
+        self.rest_trans = torch.tensor(t, dtype=torch.float32)
+        bind = rig.bind_matrices.astype(np.float64).copy()
+        bind[:, :3, 3] = (bind[:, :3, 3] - self.center_np) / self.height
+        inv_bind = np.linalg.inv(bind)
+        self.inv_bind_rot = torch.tensor(inv_bind[:, :3, :3], dtype=torch.float32)
+        self.inv_bind_trans = torch.tensor(inv_bind[:, :3, 3], dtype=torch.float32)
+
+    # ----- unit conversions -------------------------------------------------------------------------
+    def to_normalized(self, points: np.ndarray) -> np.ndarray:
+        """(..., 3) asset coordinates -> normalized coordinates, float32."""
+        return ((np.asarray(points, np.float64) - self.center_np) / self.height).astype(np.float32)
+
+    def to_asset(self, points: np.ndarray) -> np.ndarray:
+        """(..., 3) normalized coordinates -> asset coordinates, float32."""
+        return (np.asarray(points, np.float64) * self.height + self.center_np).astype(np.float32)
+
+    # ----- the differentiable model -----------------------------------------------------------------
+    def forward_kinematics(self, rot6d: torch.Tensor, root_offset: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """World rotations (F, J, 3, 3) and positions (F, J, 3), normalized units.
+
+        Args:
+            rot6d: (F, J, 6) delta rotations (6D form) from each joint's rest local rotation.
+            root_offset: (F, 3) root translation offset, normalized units.
+        """
+        F = rot6d.shape[0]
+        local_r = self.rest_rot[None] @ rot6d_to_matrix_torch(rot6d)
+        trans = self.rest_trans[None].expand(F, -1, -1)
+        trans = torch.cat([trans[:, :1] + root_offset[:, None], trans[:, 1:]], dim=1)
+        world_r, world_t = local_r, trans
+        for idx, par in self.levels:
+            pr = world_r[:, par]
+            new_r = pr @ local_r[:, idx]
+            new_t = (pr @ trans[:, idx, :, None])[..., 0] + world_t[:, par]
+            world_r = world_r.index_copy(1, idx, new_r)
+            world_t = world_t.index_copy(1, idx, new_t)
+        return world_r, world_t
+
+    def skin(self, world_r: torch.Tensor, world_t: torch.Tensor) -> torch.Tensor:
+        """(F, Va, 3) skinned active vertices from world transforms (F, J, 3, 3) and (F, J, 3)."""
+        a = world_r @ self.inv_bind_rot[None]
+        b = (world_r @ self.inv_bind_trans[None, :, :, None])[..., 0] + world_t
+        w = self.skin_w[None, :, :, None]
+        blend_a = (a[:, self.skin_idx] * w[..., None]).sum(2)
+        blend_b = (b[:, self.skin_idx] * w).sum(2)
+        return (blend_a @ self.vertices[None, :, :, None])[..., 0] + blend_b
+
+    def surface(self, verts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Surface samples (F, M, 3) and their unit face normals (F, M, 3) from skinned vertices (F, Va, 3)."""
+        tri = verts[:, self.sample_tri]  # (F, M, 3, 3)
+        pts = (tri * self.sample_bary[None, :, :, None]).sum(2)
+        n = torch.cross(tri[:, :, 1] - tri[:, :, 0], tri[:, :, 2] - tri[:, :, 0], dim=-1)
+        return pts, n / n.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+
+    def edge_lengths(self, verts: torch.Tensor) -> torch.Tensor:
+        """(F, E) lengths of the mesh edges among the active vertices."""
+        return (verts[:, self.edges[:, 0]] - verts[:, self.edges[:, 1]]).norm(dim=-1)

@@ -1,0 +1,395 @@
+"""Batched Chamfer pose fitting: each frame's pose so the skinned rig matches the frame's point cloud.
+
+Per frame we optimize every joint's local rotation (a delta from the rest rotation, in the continuous 6D
+form, twist included), the root translation and a per-frame scale correction of the frame's alignment,
+minimizing (all lengths in fractions of the rig height, see :class:`vips.fitting.body.Body`):
+
+* Chamfer, both directions, robust: Geman-McClure ``rho(d2) = s2 * d2 / (d2 + s2)`` on squared distances,
+  with ``s`` annealed from coarse to fine. Cloud -> model uses a point-to-plane blend on the model's face
+  normals (samples of a surface, not of its vertices); model -> cloud lets the back side of the body, which
+  a single view never sees, fall into the flat part of the robust loss. Nearest neighbours come from the
+  native kernel at every iteration; distances are recomputed in torch so gradients flow.
+* mesh edge lengths against the rest mesh (keeps skinning from collapsing or stretching the surface);
+* temporal smoothness (joint accelerations) and a weak pull towards the initialization (for joints the
+  data does not see).
+
+Schedule: frame 0 is fitted from the rest pose, coarse to fine (root only first, then every joint). Then
+chunks of a few frames, each initialized from the last fitted frame (constant-velocity extrapolation) and
+aligned to the last fitted *mesh* by trimmed similarity ICP, are fitted as one batch. A final pass refines
+all frames together (batched), with second-order smoothness over the whole sequence.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+import torch
+
+from vips.errors import PoseError
+from vips.fitting.alignment import Similarity, initial_alignment, similarity_icp
+from vips.fitting.body import Body, rot6d_to_matrix_torch
+from vips.fitting.nn import nearest
+from vips.poses import Poses
+from vips.rotations import matrix_to_quat, quat_to_rot6d
+
+if TYPE_CHECKING:
+    from vips.rig import Rig
+
+ProgressFn = Callable[[str, int, int], None]
+
+
+@dataclass
+class FitSettings:
+    """Knobs of :func:`fit_poses` (defaults are what the evaluation uses).
+
+    Lengths (``sigma_*``) are fractions of the rig height; iterations are Adam steps.
+    """
+
+    num_samples: int = 1500
+    max_points: int = 1500
+    chunk: int = 4
+    first_iterations: int = 240
+    chunk_iterations: int = 50
+    refine_iterations: int = 40
+    lr_rotation: float = 0.03
+    lr_translation: float = 0.01
+    lr_scale: float = 0.01
+    sigma_start: float = 0.05
+    sigma_end: float = 0.012
+    plane_weight: float = 0.7
+    w_cloud_to_model: float = 1.0
+    w_model_to_cloud: float = 0.5
+    w_edge: float = 0.02
+    w_smooth: float = 0.2
+    w_prior: float = 1e-5
+    refine_scale: bool = True
+    first_frame_search_deg: float = 0.0
+    icp_trim: float = 0.7
+    min_points: int = 20
+    seed: int = 0
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit_poses` returns; unpacks as ``poses, errors = fit_poses(...)``.
+
+    Attributes:
+        poses: F fitted poses (deltas from the rest pose, root offset in asset units).
+        errors: (F,) float32 fit error per frame: RMS of the closest 90% of cloud-to-model distances, as a
+            fraction of the rig height (NaN for frames that could not be fitted).
+        alignments: F similarities taking each input frame into the rig's world space.
+        failed: indices of frames that could not be fitted (too few points); their pose repeats a neighbour.
+    """
+
+    poses: Poses
+    errors: np.ndarray
+    alignments: list[Similarity]
+    failed: list[int] = field(default_factory=list)
+
+    def __iter__(self):  # noqa: ANN204 - tuple-style unpacking
+        return iter((self.poses, self.errors))
+
+
+def geman_mcclure(d2: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Robust penalty on squared distances: ~d2 for d << sigma, saturating at sigma^2."""
+    s2 = sigma * sigma
+    return s2 * d2 / (d2 + s2)
+
+
+class _Frames:
+    """Clouds of a batch in normalized coordinates, padded: (B, N, 3) plus (B,) lengths and centroids."""
+
+    def __init__(self, clouds: list[np.ndarray]) -> None:
+        n = max(max(len(c) for c in clouds), 1)
+        pad = np.zeros((len(clouds), n, 3), np.float32)
+        mask = np.zeros((len(clouds), n), bool)
+        for i, c in enumerate(clouds):
+            pad[i, : len(c)] = c
+            mask[i, : len(c)] = True
+        self.points = torch.tensor(pad)
+        self.mask = torch.tensor(mask)
+        self.lengths = torch.tensor([len(c) for c in clouds], dtype=torch.long)
+        cen = [np.median(c, axis=0) if len(c) else np.zeros(3) for c in clouds]
+        self.centroid = torch.tensor(np.asarray(cen, np.float32))
+
+
+def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    m = mask.to(values.dtype)
+    return (values * m).sum(-1) / m.sum(-1).clamp_min(1)
+
+
+class _Problem:
+    """One batched optimization over B frames of the same rig."""
+
+    def __init__(
+        self,
+        body: Body,
+        frames: _Frames,
+        init6d: torch.Tensor,
+        init_root: torch.Tensor,
+        settings: FitSettings,
+        context_joints: torch.Tensor | None = None,
+    ) -> None:
+        self.body, self.frames, self.s = body, frames, settings
+        self.rot = init6d.clone().requires_grad_(True)
+        self.root = init_root.clone().requires_grad_(True)
+        self.log_scale = torch.zeros(init6d.shape[0], requires_grad=True)
+        self.init6d = init6d.clone()
+        self.context = context_joints  # (C, J, 3) fixed joints of the frames just before the batch
+        self.obs = body.observable
+
+    def cloud(self) -> torch.Tensor:
+        c = self.frames.centroid[:, None]
+        return c + torch.exp(self.log_scale)[:, None, None] * (self.frames.points - c)
+
+    def evaluate(self, sigma: float, with_grad: bool = True) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        s = self.s
+        wr, wt = self.body.forward_kinematics(self.rot, self.root)
+        verts = self.body.skin(wr, wt)
+        model, normals = self.body.surface(verts)
+        cloud = self.cloud()
+        B, M = model.shape[0], model.shape[1]
+        lengths_m = torch.full((B,), M, dtype=torch.long)
+        _, i_cm = nearest(cloud, model, self.frames.lengths, lengths_m)
+        _, i_mc = nearest(model, cloud, lengths_m, self.frames.lengths)
+        i_cm = torch.from_numpy(np.maximum(i_cm, 0))
+        i_mc = torch.from_numpy(np.maximum(i_mc, 0))
+        near = torch.gather(model, 1, i_cm[..., None].expand(-1, -1, 3))
+        n = torch.gather(normals, 1, i_cm[..., None].expand(-1, -1, 3))
+        diff = cloud - near
+        plane = (diff * n).sum(-1) ** 2
+        d2_cm = (1 - s.plane_weight) * (diff * diff).sum(-1) + s.plane_weight * plane
+        c2m = _masked_mean(geman_mcclure(d2_cm, sigma), self.frames.mask)
+        back = torch.gather(cloud, 1, i_mc[..., None].expand(-1, -1, 3))
+        d2_mc = ((model - back) ** 2).sum(-1)
+        m2c = geman_mcclure(d2_mc, sigma).mean(-1)
+        has = (self.frames.lengths > 0).to(c2m.dtype)
+        data = (s.w_cloud_to_model * c2m + s.w_model_to_cloud * m2c) * has
+        strain = self.body.edge_lengths(verts) / self.body.rest_edge_length - 1
+        edge = (strain**2).mean(-1)
+        joints = wt[:, self.obs]
+        seq = joints if self.context is None else torch.cat([self.context[:, self.obs], joints], 0)
+        smooth = torch.zeros(())
+        if seq.shape[0] >= 3:
+            acc = seq[2:] - 2 * seq[1:-1] + seq[:-2]
+            smooth = (acc**2).sum(-1).mean()
+        elif seq.shape[0] == 2:
+            smooth = 0.1 * ((seq[1:] - seq[:-1]) ** 2).sum(-1).mean()
+        prior = ((self.rot - self.init6d) ** 2).sum((-1, -2))
+        total = data.sum() + s.w_edge * edge.sum() + s.w_smooth * smooth * B + s.w_prior * prior.sum()
+        return total, {"c2m": d2_cm.detach(), "mask": self.frames.mask, "model": model.detach()}
+
+    def optimize(
+        self, iterations: int, root_only_until: int = 0, sigma_start: float | None = None, tick: Callable[[], None] | None = None
+    ) -> None:
+        s = self.s
+        groups = [
+            {"params": [self.rot], "lr": s.lr_rotation},
+            {"params": [self.root], "lr": s.lr_translation},
+        ]
+        if s.refine_scale:
+            groups.append({"params": [self.log_scale], "lr": s.lr_scale})
+        opt = torch.optim.Adam(groups)
+        base = [g["lr"] for g in opt.param_groups]
+        s0 = sigma_start or s.sigma_start
+        root_mask = torch.zeros(self.body.num_joints, 1)
+        root_mask[0] = 1
+        for it in range(iterations):
+            frac = it / max(iterations - 1, 1)
+            sigma = math.exp(math.log(s0) + min(frac / 0.7, 1.0) * (math.log(s.sigma_end) - math.log(s0)))
+            for g, lr in zip(opt.param_groups, base):
+                g["lr"] = lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
+            opt.zero_grad(set_to_none=True)
+            loss, _ = self.evaluate(sigma)
+            loss.backward()
+            if it < root_only_until:
+                self.rot.grad *= root_mask
+            opt.step()
+            if tick is not None:
+                tick()
+
+    def result(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(B, J, 6) rotations, (B, 3) root offsets, (B,) scales, (B,) fit errors (fraction of height)."""
+        with torch.no_grad():
+            _, info = self.evaluate(self.s.sigma_end)
+            d = info["c2m"].sqrt()
+            errors = []
+            for b in range(d.shape[0]):
+                v = d[b][info["mask"][b]].numpy()
+                if len(v) == 0:
+                    errors.append(np.nan)
+                    continue
+                v = np.sort(v)[: max(1, int(0.9 * len(v)))]
+                errors.append(float(np.sqrt((v**2).mean())))
+        return (
+            self.rot.detach().clone(),
+            self.root.detach().clone(),
+            torch.exp(self.log_scale).detach().numpy().astype(np.float64),
+            np.asarray(errors),
+        )
+
+
+def _subsample(cloud: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    if len(cloud) <= count:
+        return cloud
+    return cloud[rng.choice(len(cloud), count, replace=False)]
+
+
+def _model_points(body: Body, rot: torch.Tensor, root: torch.Tensor) -> np.ndarray:
+    """(M, 3) asset-space surface samples of one pose."""
+    with torch.no_grad():
+        wr, wt = body.forward_kinematics(rot[None], root[None])
+        pts, _ = body.surface(body.skin(wr, wt))
+    return body.to_asset(pts[0].numpy())
+
+
+def _scale_about(centroid_asset: np.ndarray, scale: float) -> Similarity:
+    return Similarity(scale, np.eye(3), centroid_asset * (1 - scale))
+
+
+def _rest_params(body: Body) -> tuple[torch.Tensor, torch.Tensor]:
+    rot = torch.zeros(body.num_joints, 6)
+    rot[:, 0] = 1
+    rot[:, 4] = 1
+    return rot, torch.zeros(3)
+
+
+def _poses_from_params(body: Body, rot: torch.Tensor, root: torch.Tensor, fps: float, name: str) -> Poses:
+    quats = matrix_to_quat(rot6d_to_matrix_torch(rot).double().numpy())
+    return Poses(quats.astype(np.float32), (root.double().numpy() * body.height).astype(np.float32), fps, name)
+
+
+def params_from_poses(body: Body, poses: Poses) -> tuple[torch.Tensor, torch.Tensor]:
+    """(F, J, 6) and (F, 3) optimizer parameters of ``poses`` (root offset in normalized units)."""
+    rot = torch.tensor(quat_to_rot6d(poses.rotations.astype(np.float64)), dtype=torch.float32)
+    return rot, torch.tensor(poses.root_translation / body.height, dtype=torch.float32)
+
+
+def fit_poses(
+    rig: "Rig",
+    frames: list[np.ndarray],
+    settings: FitSettings | None = None,
+    alignments: list[Similarity] | None = None,
+    progress: ProgressFn | None = None,
+    fps: float = 30.0,
+) -> FitResult:
+    """Fit one pose of ``rig`` to every frame.
+
+    Args:
+        rig: the rigged first frame (mesh, skeleton and skin weights).
+        frames: F point clouds (N_f, 3) (or mesh vertices / surface samples), in file order, each in its
+            own coordinate frame; no correspondence between frames is needed.
+        settings: :class:`FitSettings` (defaults when None).
+        alignments: F known similarities from frame to world (skips alignment), or None to estimate them.
+        progress: called as ``progress(stage, done, total)`` with stage "fit" (frames) then "refine"
+            (iterations).
+        fps: frame rate stored in the returned poses.
+
+    Returns:
+        A :class:`FitResult` (unpacks as ``poses, errors``).
+    """
+    s = settings or FitSettings()
+    F = len(frames)
+    if F == 0:
+        raise PoseError("fit_poses: no frames to fit")
+    body = Body(rig, s.num_samples, s.seed)
+    rng = np.random.default_rng(s.seed)
+    raw = [_subsample(np.asarray(c, np.float64).reshape(-1, 3), s.max_points, rng) for c in frames]
+    failed = [f for f, c in enumerate(raw) if len(c) < s.min_points or not np.isfinite(c).all()]
+    good = [f for f in range(F) if f not in failed]
+    if not good:
+        raise PoseError(f"fit_poses: none of the {F} frames has {s.min_points} or more finite points")
+
+    sims: list[Similarity | None] = [None] * F
+    rots = torch.zeros(F, body.num_joints, 6)
+    roots = torch.zeros(F, 3)
+    rest_rot, rest_root = _rest_params(body)
+    report = progress or (lambda stage, done, total: None)
+
+    # Frame 0 (first good frame): from the rest pose, coarse to fine.
+    f0 = good[0]
+    if alignments is not None:
+        sims[f0] = alignments[f0]
+    else:
+        rest_pts = _model_points(body, rest_rot, rest_root)
+        if s.first_frame_search_deg > 0:
+            sims[f0] = initial_alignment(raw[f0], rest_pts, s.first_frame_search_deg, trim=s.icp_trim)[0]
+        else:
+            sims[f0] = similarity_icp(raw[f0], rest_pts, Similarity(), trim=s.icp_trim)[0]
+    done_frames: list[int] = []
+
+    def fit_batch(idx: list[int], init_rot: torch.Tensor, init_root: torch.Tensor, iters: int,
+                  root_only: int = 0, sigma0: float | None = None) -> None:
+        clouds = [body.to_normalized(sims[f].apply(raw[f])) for f in idx]
+        ctx = None
+        if done_frames:
+            prev = done_frames[-2:]
+            with torch.no_grad():
+                ctx = body.forward_kinematics(rots[prev], roots[prev])[1]
+        prob = _Problem(body, _Frames(clouds), init_rot, init_root, s, ctx)
+        prob.optimize(iters, root_only, sigma0)
+        r6, rt, scale, _ = prob.result()
+        for k, f in enumerate(idx):
+            rots[f], roots[f] = r6[k], rt[k]
+            cen = body.to_asset(prob.frames.centroid[k].numpy()).astype(np.float64)
+            sims[f] = _scale_about(cen, float(scale[k])).compose(sims[f])
+        done_frames.extend(idx)
+
+    fit_batch([f0], rest_rot[None], rest_root[None], s.first_iterations, s.first_iterations // 4, 0.08)
+    report("fit", 1, len(good))
+
+    rest = good[1:]
+    for start in range(0, len(rest), s.chunk):
+        idx = rest[start : start + s.chunk]
+        last = done_frames[-1]
+        target = _model_points(body, rots[last], roots[last])
+        for f in idx:
+            if alignments is not None:
+                sims[f] = alignments[f]
+            else:
+                sims[f] = similarity_icp(raw[f], target, sims[last], trim=s.icp_trim)[0]
+        # Constant-velocity start, damped: the next frames usually keep moving the same way.
+        if len(done_frames) >= 2:
+            vel_r = rots[last] - rots[done_frames[-2]]
+            vel_t = roots[last] - roots[done_frames[-2]]
+        else:
+            vel_r, vel_t = torch.zeros_like(rots[last]), torch.zeros_like(roots[last])
+        steps = torch.arange(1, len(idx) + 1, dtype=torch.float32)
+        init_rot = rots[last][None] + 0.5 * steps[:, None, None] * vel_r[None]
+        init_root = roots[last][None] + 0.5 * steps[:, None] * vel_t[None]
+        fit_batch(idx, init_rot, init_root, s.chunk_iterations)
+        report("fit", len(done_frames), len(good))
+
+    # Whole-sequence refinement, batched over all frames.
+    order = good
+    errors = np.full(F, np.nan)
+    if s.refine_iterations > 0 and len(order) > 1:
+        clouds = [body.to_normalized(sims[f].apply(raw[f])) for f in order]
+        prob = _Problem(body, _Frames(clouds), rots[order], roots[order], s)
+        ticks = [0]
+
+        def tick() -> None:
+            ticks[0] += 1
+            report("refine", ticks[0], s.refine_iterations)
+
+        prob.optimize(s.refine_iterations, 0, s.sigma_end * 1.5, tick)
+        r6, rt, scale, err = prob.result()
+        for k, f in enumerate(order):
+            rots[f], roots[f] = r6[k], rt[k]
+            cen = body.to_asset(prob.frames.centroid[k].numpy()).astype(np.float64)
+            sims[f] = _scale_about(cen, float(scale[k])).compose(sims[f])
+            errors[f] = err[k]
+    else:
+        clouds = [body.to_normalized(sims[f].apply(raw[f])) for f in order]
+        prob = _Problem(body, _Frames(clouds), rots[order], roots[order], s)
+        errors[order] = prob.result()[3]
+
+    # Failed frames repeat the nearest fitted neighbour so the sequence stays complete; callers drop them.
+    for f in failed:
+        src = min(good, key=lambda g: abs(g - f))
+        rots[f], roots[f], sims[f] = rots[src], roots[src], Similarity()
+    poses = _poses_from_params(body, rots, roots, fps, "fitted")
+    return FitResult(poses, errors.astype(np.float32), sims, failed)  # type: ignore[arg-type]

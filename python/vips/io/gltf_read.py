@@ -1,0 +1,596 @@
+"""glTF 2.0 reader: skeleton, rest and bind pose, skinned mesh and animation clips of a .glb / .gltf file.
+
+How glTF maps onto a :class:`vips.Rig` (rig world space = glTF scene space: Y up, metres):
+
+- Joints are the skin's joints, plus the nodes between them in the node tree, plus (when the skin has several
+  top-level joints) their lowest common ancestor and the nodes on the way to it; a synthetic joint "root" joins
+  what still has several roots.
+- Rig world matrices are the nodes' global matrices (float64) with scale removed: the nearest rotation of each
+  linear part (polar decomposition) and the untouched translation. Non-joint ancestors (an up-axis node above
+  the skeleton) are thereby folded into the root joint. With ``G`` the glTF global matrix, ``W`` its cleaned
+  rigid part and ``IBM`` the inverse bind matrix, glTF skins with ``G @ IBM = W @ (inv(W) @ G @ IBM)``, so the
+  rig's bind matrix is ``inv(inv(W) @ G @ IBM)`` and the rest pose skins exactly as glTF does, whatever the
+  scale. Posed frames stay exact while ``inv(W) @ G`` keeps its rest value (any rigid motion of uniformly
+  scaled nodes); animated or non-uniform scale that changes it is reported with :meth:`Rig.warn`.
+- The mesh's own space is mapped into scene space by the world matrix ``M`` of the first mesh node that uses
+  the skin: vertices become ``M @ v`` and skin-joint bind matrices ``M @ bind``. Skinning is unchanged
+  (``inv(M @ bind) @ M @ v = inv(bind) @ v``) and the rest mesh lines up with the joints.
+- Clips are sampled at a uniform rate; non-root joint translations and scales cannot be represented (bone
+  lengths are fixed by the rig) and are reported.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vips.errors import AssetError
+from vips.io.gltf_format import GltfDocument, parse_file
+from vips.kinematics import poses_from_local
+from vips.rig import MAX_INFLUENCES, Rig
+from vips.rotations import compose_affine, decompose_affine, matrix_to_quat, quat_normalize, quat_slerp
+
+SCALE_TOLERANCE = 1e-3
+MAX_FPS = 240
+MAX_FRAMES = 100_000
+SYNTHETIC = -1  # node index of the synthetic root joint
+
+
+def read_gltf(path: Path) -> Rig:
+    """Read a glTF 2.0 file (.glb or .gltf) into a :class:`Rig` (see the module docstring for the mapping).
+
+    Raises :class:`vips.errors.AssetError` (naming ``path``) for structurally broken files or files without a
+    skin, and :class:`vips.errors.RigError` when the result fails rig validation.
+    """
+    path = Path(path)
+    doc = parse_file(path)
+    return _Reader(doc).rig()
+
+
+class _Reader:
+    def __init__(self, doc: GltfDocument) -> None:
+        self.doc = doc
+        self.nodes = doc.array("nodes")
+        self.notes: list[str] = []
+        self.parent = self._node_parents()
+        self.local = [self._node_matrix(i) for i in range(len(self.nodes))]
+        self.world = self._world_matrices(self.local)
+
+    # ----- node tree ------------------------------------------------------------------------------
+    def node(self, i: int) -> dict[str, Any]:
+        return self.doc.item("nodes", i, "a node")
+
+    def _node_parents(self) -> np.ndarray:
+        n = len(self.nodes)
+        parent = np.full(n, -1, np.int64)
+        for i in range(n):
+            children = self.node(i).get("children", [])
+            if not isinstance(children, list):
+                raise self.doc.fail(f"node {i} has an invalid 'children' list")
+            for c in children:
+                c = self.doc.index(c, n, f"node {i}'s children")
+                if parent[c] >= 0 or c == i:
+                    raise self.doc.fail(f"node {c} has more than one parent (the nodes must form a tree)")
+                parent[c] = i
+        for i in range(n):  # a walk longer than n steps goes round a cycle
+            k, steps = i, 0
+            while k >= 0:
+                k, steps = int(parent[k]), steps + 1
+                if steps > n:
+                    raise self.doc.fail(f"the node hierarchy has a cycle through node {i}")
+        return parent
+
+    def _node_matrix(self, i: int) -> np.ndarray:
+        node, what = self.node(i), f"node {i}"
+        matrix = self.doc.numbers(node, "matrix", 16, what)
+        if matrix is not None:
+            return matrix.reshape(4, 4).T.copy()  # glTF stores column-major
+        t, r, s = self._node_trs(i)
+        return compose_affine(r, t, s)
+
+    def _node_trs(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(translation (3,), rotation (w, x, y, z), scale (3,)) of node ``i``, float64."""
+        node, what = self.node(i), f"node {i}"
+        matrix = self.doc.numbers(node, "matrix", 16, what)
+        if matrix is not None:
+            r, t, s = decompose_affine(matrix.reshape(4, 4).T)
+            return t, r, s
+        t = self.doc.numbers(node, "translation", 3, what)
+        r = self.doc.numbers(node, "rotation", 4, what)
+        s = self.doc.numbers(node, "scale", 3, what)
+        t = np.zeros(3) if t is None else t
+        r = np.array([1.0, 0, 0, 0]) if r is None else _wxyz(r)
+        if np.linalg.norm(r) < 1e-6:
+            raise self.doc.fail(f"node {i} has a zero rotation quaternion")
+        s = np.ones(3) if s is None else s
+        return t, r, s
+
+    def _world_matrices(self, local: list[np.ndarray]) -> np.ndarray:
+        """(N, ..., 4, 4) global matrices from per-node local matrices of shape (..., 4, 4)."""
+        world: list[np.ndarray | None] = [None] * len(local)
+        for i in range(len(local)):
+            chain = []
+            k = i
+            while k >= 0 and world[k] is None:
+                chain.append(k)
+                k = int(self.parent[k])
+            for k in reversed(chain):
+                p = int(self.parent[k])
+                world[k] = local[k] if p < 0 else world[p] @ local[k]
+        return np.asarray(world) if world else np.zeros((0, 4, 4))
+
+    def ancestors(self, i: int) -> list[int]:
+        """Ancestors of node ``i``, nearest first."""
+        out, k = [], int(self.parent[i])
+        while k >= 0:
+            out.append(k)
+            k = int(self.parent[k])
+        return out
+
+    # ----- skin and skeleton ----------------------------------------------------------------------
+    def choose_skin(self) -> tuple[int, list[int]]:
+        """(skin index, mesh nodes using it)."""
+        skins = self.doc.array("skins")
+        if not skins:
+            has_mesh = bool(self.doc.array("meshes"))
+            what = "it has meshes but no skin" if has_mesh else "it has no skin"
+            raise self.doc.fail(f"no skin: {what}, so there is no rig to read (export it with its armature)")
+        users: dict[int, list[int]] = {}
+        for i in range(len(self.nodes)):
+            node = self.node(i)
+            if "skin" in node:
+                s = self.doc.index(node["skin"], len(skins), f"node {i}'s skin")
+                if "mesh" in node:
+                    self.doc.index(node["mesh"], len(self.doc.array("meshes")), f"node {i}'s mesh")
+                    users.setdefault(s, []).append(i)
+        if not users:
+            return 0, []
+        skin = min(users)
+        if len(users) > 1:
+            self.notes.append(f"the file has {len(users)} skinned meshes with different skins; only skin {skin} was read")
+        return skin, users[skin]
+
+    def skeleton(self, skin_joints: list[int]) -> tuple[list[int], np.ndarray]:
+        """(joint nodes in rig order with SYNTHETIC for a synthetic root, rig parents (J,))."""
+        members = set(skin_joints)
+        for j in skin_joints:  # nodes sitting between two skin joints become joints too
+            path = []
+            for a in self.ancestors(j):
+                if a in members:
+                    members.update(path)
+                    break
+                path.append(a)
+        roots = sorted(j for j in members if int(self.parent[j]) not in members)
+        if len(roots) > 1:
+            lca = self._common_ancestor(roots)
+            if lca is not None:
+                for r in roots:
+                    for a in self.ancestors(r):
+                        members.add(a)
+                        if a == lca:
+                            break
+                roots = [lca]
+        children: dict[int, list[int]] = {}
+        for i in range(len(self.nodes)):
+            p = int(self.parent[i])
+            if i in members and p in members:
+                children.setdefault(p, []).append(i)
+        order: list[int] = [SYNTHETIC] if len(roots) > 1 else []
+        stack = list(reversed(roots))
+        while stack:
+            k = stack.pop()
+            order.append(k)
+            stack.extend(reversed(children.get(k, [])))
+        order = self._skin_order(order, skin_joints)
+        position = {k: j for j, k in enumerate(order)}
+        parents = np.array(
+            [-1 if k == SYNTHETIC else position.get(int(self.parent[k]), 0 if order[0] == SYNTHETIC else -1) for k in order],
+            np.int32,
+        )
+        return order, parents
+
+    def _skin_order(self, dfs: list[int], skin_joints: list[int]) -> list[int]:
+        """The skin's own joint order (added joints just before their first skin descendant) when that puts
+        parents first, so rig joint j is skin joint j where possible; else the depth-first order ``dfs``."""
+        rank = {k: i for i, k in enumerate(skin_joints)}
+        key = {k: float(rank.get(k, np.inf)) for k in dfs}
+        for k in skin_joints:
+            for a in self.ancestors(k):
+                if a in key and a not in rank:
+                    key[a] = min(key[a], rank[k])
+        key[SYNTHETIC] = -np.inf
+        depth = {k: (0 if k == SYNTHETIC else len(self.ancestors(k))) for k in dfs}
+        order = sorted(dfs, key=lambda k: (key[k], depth[k]))
+        seen: set[int] = {SYNTHETIC}
+        for k in order:
+            if k != SYNTHETIC and int(self.parent[k]) in key and int(self.parent[k]) not in seen:
+                return dfs
+            seen.add(k)
+        return order
+
+    def _common_ancestor(self, roots: list[int]) -> int | None:
+        paths = [[r, *self.ancestors(r)] for r in roots]
+        shared = set(paths[0]).intersection(*map(set, paths[1:]))
+        for k in paths[0]:  # nearest first, so the first shared node is the lowest
+            if k in shared:
+                return k
+        return None
+
+    def joint_names(self, order: list[int]) -> list[str]:
+        """Node names (``joint_<node>`` when unnamed) made unique; the synthetic root gets the name "root"
+        unless a node already has it (node names win, in rig order)."""
+        bases = []
+        for k in order:
+            raw = None if k == SYNTHETIC else self.node(k).get("name")
+            bases.append(raw.strip() if isinstance(raw, str) and raw.strip() else f"joint_{k}")
+        names: list[str | None] = [None] * len(order)
+        used: set[str] = set()
+        for j in sorted(range(len(order)), key=lambda j: order[j] == SYNTHETIC):
+            base = "root" if order[j] == SYNTHETIC else bases[j]
+            name, n = base, 1
+            while name in used:
+                name, n = f"{base}_{n}", n + 1
+            used.add(name)
+            names[j] = name
+        return names  # type: ignore[return-value]
+
+    # ----- transforms -----------------------------------------------------------------------------
+    @staticmethod
+    def joint_world(world: np.ndarray, order: list[int]) -> np.ndarray:
+        """(..., J, 4, 4) glTF global matrices of the joints (identity for a synthetic root) from (N, ..., 4, 4)."""
+        shape = world.shape[1:-2]
+        eye = np.broadcast_to(np.eye(4), shape + (4, 4))
+        return np.stack([eye if k == SYNTHETIC else world[k] for k in order], axis=-3)
+
+    def rigid(self, g: np.ndarray, names: list[str]) -> np.ndarray:
+        """(..., J, 4, 4) nearest rigid transforms (rotation by polar decomposition, same translation)."""
+        if not np.isfinite(g).all():
+            j = int(np.argwhere(~np.isfinite(g))[0][-3])
+            raise self.doc.fail(f"joint '{names[j]}' has a transform that overflows (huge translation or scale)")
+        lin = g[..., :3, :3]
+        u, sigma, vt = np.linalg.svd(lin)
+        det = np.linalg.det(u @ vt)
+        u[..., :, 2] *= np.where(det < 0, -1.0, 1.0)[..., None]
+        if (sigma[..., -1] <= 1e-12 * np.maximum(sigma[..., 0], 1e-300)).any():
+            j = int(np.argwhere(sigma[..., -1] <= 1e-12 * np.maximum(sigma[..., 0], 1e-300))[0][-1])
+            raise self.doc.fail(f"joint '{names[j]}' has a zero scale (its transform cannot be inverted)")
+        out = np.zeros_like(g)
+        out[..., :3, :3] = u @ vt
+        out[..., :3, 3] = g[..., :3, 3]
+        out[..., 3, 3] = 1
+        return out
+
+    @staticmethod
+    def rig_locals(w: np.ndarray, parents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(..., J, 4) rotations and (..., J, 3) translations of each rigid world matrix in its parent's frame."""
+        local = w.copy()
+        for j, p in enumerate(parents):
+            if p >= 0:
+                pr, pt = w[..., p, :3, :3], w[..., p, :3, 3]
+                local[..., j, :3, :3] = np.swapaxes(pr, -1, -2) @ w[..., j, :3, :3]
+                local[..., j, :3, 3] = (np.swapaxes(pr, -1, -2) @ (w[..., j, :3, 3] - pt)[..., None])[..., 0]
+        return matrix_to_quat(local[..., :3, :3]), local[..., :3, 3]
+
+    def check_scale(self, residual: np.ndarray, names: list[str]) -> None:
+        """Warn when a joint's scale is not uniform (rest pose): animation cannot reproduce it exactly."""
+        lin = residual[..., :3, :3]
+        sigma = np.linalg.svd(lin, compute_uv=False)
+        mean = np.cbrt(np.abs(np.linalg.det(lin)))
+        spread = np.abs(sigma - mean[..., None]).max(axis=-1) / mean
+        mirrored = np.linalg.det(lin) < 0
+        if (spread > SCALE_TOLERANCE).any() or mirrored.any():
+            j = int(np.argmax(spread + mirrored))
+            self.notes.append(
+                f"joint '{names[j]}' has a non-uniform or mirroring scale in the rest pose; the rest pose skins "
+                "exactly, but poses that rotate it may skin differently from glTF viewers"
+            )
+
+    # ----- the rig --------------------------------------------------------------------------------
+    def rig(self) -> Rig:
+        doc = self.doc
+        skin_index, mesh_nodes = self.choose_skin()
+        skin = doc.item("skins", skin_index, "a node's skin")
+        raw_joints = skin.get("joints")
+        if not isinstance(raw_joints, list) or not raw_joints:
+            raise doc.fail(f"skin {skin_index} has no joints")
+        skin_joints = [doc.index(j, len(self.nodes), f"skin {skin_index}'s joints") for j in raw_joints]
+        if len(set(skin_joints)) != len(skin_joints):
+            raise doc.fail(f"skin {skin_index} lists the same joint node twice")
+        order, parents = self.skeleton(skin_joints)
+        names = self.joint_names(order)
+        position = {k: j for j, k in enumerate(order)}
+        skin_to_rig = np.array([position[k] for k in skin_joints], np.int64)
+
+        g = self.joint_world(self.world, order)
+        w = self.rigid(g, names)
+        residual = np.linalg.inv(w) @ g  # inv(W) @ G: the scale part that the rig cannot hold
+        self.check_scale(residual, names)
+        rotations, translations = self.rig_locals(w, parents)
+
+        mesh_space = np.eye(4)
+        if mesh_nodes:
+            mesh_space = self.world[mesh_nodes[0]]
+            if not np.isfinite(mesh_space).all() or not abs(np.linalg.det(mesh_space[:3, :3])) >= 1e-12:
+                self.notes.append(f"mesh node {mesh_nodes[0]} has a zero scale; its transform was ignored")
+                mesh_space = np.eye(4)
+        bind = w.copy()
+        ibm = self.inverse_bind(skin, skin_index, len(skin_joints))
+        for s, j in enumerate(skin_to_rig):
+            bind[j] = mesh_space @ np.linalg.inv(residual[j] @ ibm[s])
+
+        vertices = faces = skin_indices = skin_weights = None
+        if mesh_nodes:
+            vertices, faces, skin_indices, skin_weights = self.mesh(mesh_nodes, len(skin_joints))
+            vertices = vertices @ mesh_space[:3, :3].T + mesh_space[:3, 3]
+            skin_indices = skin_to_rig[skin_indices]
+
+        rig = Rig(
+            joint_names=names,
+            parents=parents,
+            rest_translations=translations,
+            rest_rotations=rotations,
+            bind_matrices=bind,
+            vertices=vertices,
+            faces=faces,
+            skin_indices=skin_indices,
+            skin_weights=skin_weights,
+            up_axis="Y",
+            meters_per_unit=1.0,
+            name=doc.path.stem,
+            source=str(doc.path),
+        )
+        for note in self.notes:
+            rig.warn(note)
+        self.read_clips(rig, order, residual)
+        return rig
+
+    def inverse_bind(self, skin: dict[str, Any], skin_index: int, count: int) -> np.ndarray:
+        if "inverseBindMatrices" not in skin:
+            return np.broadcast_to(np.eye(4), (count, 4, 4))
+        what = f"skin {skin_index}'s inverseBindMatrices"
+        acc = self.doc.index(skin["inverseBindMatrices"], len(self.doc.array("accessors")), what)
+        dtype, atype = self.doc.accessor_info(acc)
+        if atype != "MAT4" or dtype.kind != "f":
+            raise self.doc.fail(f"{what} must be a float MAT4 accessor, not {atype} of {dtype}")
+        ibm = self.doc.accessor(acc, what)
+        if ibm.shape[0] < count:
+            raise self.doc.fail(f"{what} has {ibm.shape[0]} matrices for {count} joints")
+        ibm = ibm[:count].copy()
+        ibm[:, 3] = (0, 0, 0, 1)
+        if not np.isfinite(ibm).all():
+            raise self.doc.fail(f"{what} holds NaN or infinite values")
+        det = np.linalg.det(ibm[:, :3, :3])
+        if (np.abs(det) < 1e-12 * np.abs(ibm[:, :3, :3]).max(axis=(1, 2)) ** 3 + 1e-300).any():
+            raise self.doc.fail(f"{what}: matrix {int(np.argmin(np.abs(det)))} is singular")
+        return ibm
+
+    # ----- mesh -----------------------------------------------------------------------------------
+    def mesh(self, mesh_nodes: list[int], num_skin_joints: int) -> tuple[np.ndarray, ...]:
+        """Concatenated triangles of every mesh node: vertices (V, 3), faces (F, 3), skin indices into the
+        skin's joint list (V, K) and weights (V, K)."""
+        doc = self.doc
+        parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        for n in mesh_nodes:
+            m = int(self.node(n)["mesh"])
+            mesh = doc.item("meshes", m, f"node {n}'s mesh")
+            prims = mesh.get("primitives")
+            if not isinstance(prims, list) or not prims:
+                raise doc.fail(f"mesh {m} has no primitives")
+            for p, prim in enumerate(prims):
+                if not isinstance(prim, dict):
+                    raise doc.fail(f"mesh {m} primitive {p} is not an object")
+                mode = prim.get("mode", 4)
+                if mode not in (0, 4):
+                    self.notes.append(f"mesh {m} primitive {p} has mode {mode!r} (not triangles or points); it was skipped")
+                    continue
+                parts.append(self.primitive(prim, f"mesh {m} primitive {p}", num_skin_joints, points=mode == 0))
+        if not parts:
+            raise doc.fail("the skinned meshes have no triangle (or point) primitives")
+        k = max(part[2].shape[1] for part in parts)
+        vertices, faces, indices, weights, offset = [], [], [], [], 0
+        for v, f, i, w in parts:
+            pad = ((0, 0), (0, k - i.shape[1]))
+            vertices.append(v)
+            faces.append(f + offset)
+            indices.append(np.pad(i, pad))
+            weights.append(np.pad(w, pad))
+            offset += len(v)
+        return np.concatenate(vertices), np.concatenate(faces), np.concatenate(indices), np.concatenate(weights)
+
+    def primitive(
+        self, prim: dict[str, Any], what: str, num_skin_joints: int, points: bool = False
+    ) -> tuple[np.ndarray, ...]:
+        """(vertices, faces, skin-joint indices, weights) of one primitive; POINTS give vertices only."""
+        doc = self.doc
+        attrs = prim.get("attributes")
+        if not isinstance(attrs, dict) or "POSITION" not in attrs:
+            raise doc.fail(f"{what} has no POSITION attribute")
+        positions = doc.accessor(attrs["POSITION"], f"{what} POSITION")
+        if positions.ndim != 2 or positions.shape[1] != 3:
+            raise doc.fail(f"{what} POSITION must be VEC3")
+        V = positions.shape[0]
+        if "indices" in prim:
+            idx = doc.accessor(prim["indices"], f"{what} indices")
+            if idx.ndim != 1 or idx.dtype.kind != "i":
+                raise doc.fail(f"{what} indices must be an unsigned integer SCALAR accessor")
+        else:
+            idx = np.arange(V)
+        if points:
+            idx = np.zeros(0, np.int64)
+        if len(idx) % 3:
+            raise doc.fail(f"{what} has {len(idx)} indices, not a multiple of 3 (triangles)")
+        if idx.size and (idx.min() < 0 or idx.max() >= V):
+            raise doc.fail(f"{what} indices refer to vertex {int(idx.max())}, but it has {V} vertices")
+        sets = [s for s in range(MAX_INFLUENCES // 4) if f"JOINTS_{s}" in attrs]
+        if 0 not in sets or any(f"WEIGHTS_{s}" not in attrs for s in sets):
+            raise doc.fail(f"{what} has no JOINTS_0/WEIGHTS_0 skin attributes")
+        joints, weights = [], []
+        for s in sets:
+            j = doc.accessor(attrs[f"JOINTS_{s}"], f"{what} JOINTS_{s}")
+            w = doc.accessor(attrs[f"WEIGHTS_{s}"], f"{what} WEIGHTS_{s}", normalize=True)
+            for arr, label in ((j, f"JOINTS_{s}"), (w, f"WEIGHTS_{s}")):
+                if arr.shape != (V, 4):
+                    raise doc.fail(f"{what} {label} must be VEC4 with {V} elements, got shape {arr.shape}")
+            if j.dtype.kind != "i":
+                raise doc.fail(f"{what} JOINTS_{s} must hold unsigned integers")
+            joints.append(j)
+            weights.append(w)
+        j, w = np.concatenate(joints, axis=1), np.concatenate(weights, axis=1)
+        if not np.isfinite(w).all():
+            raise doc.fail(f"{what} has NaN or infinite skin weights")
+        used = w > 0
+        bad = used & ((j < 0) | (j >= num_skin_joints))
+        if bad.any():
+            v = int(np.argwhere(bad)[0, 0])
+            raise doc.fail(f"{what}: vertex {v} uses joint {int(j[bad][0])}, but the skin has {num_skin_joints} joints")
+        j = np.where(used, j, 0)
+        return positions, idx.reshape(-1, 3), j, w
+
+    # ----- animation ------------------------------------------------------------------------------
+    def read_clips(self, rig: Rig, order: list[int], rest_residual: np.ndarray) -> None:
+        anims = self.doc.array("animations")
+        skeleton_nodes = {k for k in order if k != SYNTHETIC}
+        for k in list(skeleton_nodes):
+            skeleton_nodes.update(self.ancestors(k))
+        for a in range(len(anims)):
+            anim = self.doc.item("animations", a, "animation")
+            name = anim.get("name")
+            name = name if isinstance(name, str) and name else f"clip_{a}"
+            base, n = name, 1
+            while name in rig.clips:
+                name, n = f"{base}_{n}", n + 1
+            clip = self.clip(anim, a, name, rig, order, skeleton_nodes, rest_residual)
+            if clip is not None:
+                rig.clips[name] = clip
+
+    def clip(self, anim, a, name, rig, order, skeleton_nodes, rest_residual):  # noqa: ANN001, ANN201
+        doc = self.doc
+        channels, samplers = anim.get("channels"), anim.get("samplers")
+        if not isinstance(channels, list) or not isinstance(samplers, list):
+            raise doc.fail(f"animation {a} needs 'channels' and 'samplers' lists")
+        tracks: list[tuple[int, str, np.ndarray, np.ndarray, str]] = []
+        for c, ch in enumerate(channels):
+            what = f"animation {a} channel {c}"
+            target = ch.get("target") if isinstance(ch, dict) else None
+            if not isinstance(target, dict):
+                raise doc.fail(f"{what} has no target")
+            path = target.get("path")
+            if path not in ("translation", "rotation", "scale", "weights"):
+                raise doc.fail(f"{what} has an invalid target path {path!r}")
+            if "node" not in target or path == "weights":
+                continue
+            node = doc.index(target["node"], len(self.nodes), what)
+            if node not in skeleton_nodes:
+                continue
+            s = doc.index(ch.get("sampler"), len(samplers), what)
+            times, values, mode = self.sampler(samplers[s], f"animation {a} sampler {s}", path)
+            tracks.append((node, path, times, values, mode))
+        if not tracks:
+            return None
+        fps, times = self.frame_times([t[2] for t in tracks], name)
+        F = len(times)
+        frames: dict[int, list[np.ndarray]] = {}
+        slot = {"translation": 0, "rotation": 1, "scale": 2}
+        for node, path, keys, values, mode in tracks:
+            if node not in frames:
+                frames[node] = [np.broadcast_to(x, (F, x.size)) for x in self._node_trs(node)]
+            frames[node][slot[path]] = sample(keys, values, mode, times, path == "rotation")
+        local = [np.broadcast_to(m, (F, 4, 4)) for m in self.local]
+        for k, (t, r, s) in frames.items():
+            local[k] = compose_affine(r, t, s)
+        world = self._world_matrices(local)
+        g = self.joint_world(world, order)
+        w = self.rigid(g, rig.joint_names)
+        rotations, translations = self.rig_locals(w, rig.parents)
+        residual = np.linalg.inv(w) @ g
+        deviation = np.abs(residual - rest_residual[None]).max(axis=(0, 2, 3))
+        if deviation.max() > SCALE_TOLERANCE:
+            j = int(np.argmax(deviation))
+            rig.warn(
+                f"clip '{name}' scales joint '{rig.joint_names[j]}' away from its rest scale; the rig has no scale, "
+                "so it was dropped (skinning differs from glTF viewers)"
+            )
+        poses, notes = poses_from_local(rig, rotations, translations, fps=fps, name=name)
+        for note in notes:
+            rig.warn(note)
+        return poses
+
+    def sampler(self, spec: Any, what: str, path: str) -> tuple[np.ndarray, np.ndarray, str]:
+        """(key times (T,), values (T, C) or (T, 3, C) for CUBICSPLINE, interpolation)."""
+        doc = self.doc
+        if not isinstance(spec, dict):
+            raise doc.fail(f"{what} is not an object")
+        mode = spec.get("interpolation", "LINEAR")
+        if mode not in ("LINEAR", "STEP", "CUBICSPLINE"):
+            raise doc.fail(f"{what} has an unknown interpolation {mode!r}")
+        times = doc.accessor(spec.get("input"), f"{what} input")
+        if times.ndim != 1 or times.dtype.kind != "f" or not np.isfinite(times).all():
+            raise doc.fail(f"{what} input must be finite float SCALAR times")
+        if np.any(np.diff(times) < 0):
+            raise doc.fail(f"{what} input times are not increasing")
+        values = doc.accessor(spec.get("output"), f"{what} output", normalize=True)
+        width = 4 if path == "rotation" else 3
+        per = 3 if mode == "CUBICSPLINE" else 1
+        if values.ndim != 2 or values.shape[1] != width or values.shape[0] != per * len(times):
+            raise doc.fail(
+                f"{what} output must hold {per * len(times)} VEC{width} values for {len(times)} key times"
+            )
+        if not np.isfinite(values).all():
+            raise doc.fail(f"{what} output holds NaN or infinite values")
+        if path == "rotation":
+            values = _wxyz(values)
+        if mode == "CUBICSPLINE":
+            values = values.reshape(len(times), 3, width)
+        return times, values, mode
+
+    def frame_times(self, key_times: list[np.ndarray], name: str) -> tuple[float, np.ndarray]:
+        """(fps, uniform sample times from 0 to the last key) for a clip."""
+        steps = np.concatenate([np.diff(np.unique(t)) for t in key_times])
+        steps = steps[steps > 1e-9]
+        fps = 30.0 if steps.size == 0 else float(min(max(round(1.0 / float(np.median(steps))), 1), MAX_FPS))
+        end = max(float(t[-1]) for t in key_times)
+        count = int(np.ceil(end * fps - 1e-6)) + 1 if end > 0 else 1
+        if count > MAX_FRAMES:
+            raise self.doc.fail(f"clip '{name}' would have {count} frames (it lasts {end:g} s); corrupt key times?")
+        return fps, np.arange(count) / fps
+
+
+def _wxyz(q: np.ndarray) -> np.ndarray:
+    """glTF (x, y, z, w) -> (w, x, y, z)."""
+    return np.concatenate([q[..., 3:], q[..., :3]], axis=-1)
+
+
+def sample(keys: np.ndarray, values: np.ndarray, mode: str, times: np.ndarray, rotation: bool) -> np.ndarray:
+    """Values (F, C) of one glTF sampler at ``times`` (F,); clamped outside the keys.
+
+    Args:
+        keys: (T,) increasing key times.
+        values: (T, C), or (T, 3, C) (in-tangent, value, out-tangent) for CUBICSPLINE.
+        mode: "LINEAR" (slerp for rotations), "STEP" or "CUBICSPLINE" (Hermite, glTF Appendix C).
+        rotation: values are (w, x, y, z) quaternions; results are normalized.
+    """
+    points = values[:, 1] if mode == "CUBICSPLINE" else values
+    if len(keys) == 1:
+        out = np.repeat(points[:1], len(times), axis=0)
+        return quat_normalize(out) if rotation else out
+    k = np.clip(np.searchsorted(keys, times, side="right") - 1, 0, len(keys) - 2)
+    dt = keys[k + 1] - keys[k]
+    u = np.clip((times - keys[k]) / np.where(dt > 0, dt, 1), 0, 1)
+    u = np.where(dt > 0, u, 1.0)[:, None]
+    a, b = points[k], points[k + 1]
+    if mode == "STEP":
+        out = np.where(u >= 1, b, a)
+    elif mode == "LINEAR":
+        out = quat_slerp(a, b, u[:, 0]) if rotation else a + (b - a) * u
+    else:
+        u2, u3 = u * u, u * u * u
+        span = dt[:, None]
+        out = (
+            (2 * u3 - 3 * u2 + 1) * a
+            + (u3 - 2 * u2 + u) * span * values[k, 2]
+            + (-2 * u3 + 3 * u2) * b
+            + (u3 - u2) * span * values[k + 1, 0]
+        )
+    return quat_normalize(out) if rotation else out

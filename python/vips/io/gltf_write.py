@@ -1,0 +1,199 @@
+"""glTF 2.0 binary (.glb) writer: one skinned mesh, its skin and joint nodes, and animations.
+
+Layout of the file: an optional top node converting the rig's units and up axis to glTF's Y-up metres
+(rotation and uniform scale), the joint nodes (rest pose as TRS, quaternions x, y, z, w) under it, the mesh
+node beside the skeleton, one skin whose inverse bind matrices are ``inv(bind)`` (column-major), one scene.
+Every array gets its own tightly packed, 4-byte aligned buffer view in the single binary chunk.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vips.errors import PoseError, RigError
+from vips.io.atomic import write_bytes_atomic
+from vips.io.gltf_format import ARRAY_BUFFER, DTYPE_COMPONENTS, ELEMENT_ARRAY_BUFFER, build_glb, pad4
+from vips.kinematics import local_transforms
+from vips.poses import Poses
+from vips.rig import Rig
+
+_TYPES = {1: "SCALAR", 2: "VEC2", 3: "VEC3", 4: "VEC4", 16: "MAT4"}
+
+
+def write_glb(rig: Rig, path: Path, poses: Poses | None = None) -> None:
+    """Write ``rig`` as a binary glTF file at ``path``, atomically.
+
+    Args:
+        rig: the rig; its mesh (if any) becomes one skinned mesh with up to 8 influences (JOINTS_0/1 as
+            UNSIGNED_SHORT, WEIGHTS_0/1 as FLOAT).
+        path: the .glb file to write (replaced only once the new file is complete).
+        poses: written as one animation named ``poses.name`` with pose k at time k / fps (rotation channels for
+            every joint, translation for the root); None writes every clip in ``rig.clips`` instead.
+
+    Raises :class:`vips.errors.PoseError` when ``poses`` does not fit the rig; nothing is written then.
+    """
+    clips = [poses] if poses is not None else list(rig.clips.values())
+    for clip in clips:
+        clip.check_rig(rig.num_joints, f"rig {rig.label}")
+        if not (np.isfinite(clip.fps) and clip.fps > 0):
+            raise PoseError(f"poses '{clip.name}': fps must be a positive number to be written, got {clip.fps}")
+    _check_finite(rig)
+    write_bytes_atomic(path, glb_bytes(rig, clips))
+
+
+def _check_finite(rig: Rig) -> None:
+    """A rig changed after construction may hold NaN; glTF has no way to store it."""
+    arrays = {
+        "rest translations": rig.rest_translations,
+        "rest rotations": rig.rest_rotations,
+        "bind matrices": rig.bind_matrices,
+        "vertices": rig.vertices,
+        "skin weights": rig.skin_weights,
+    }
+    for what, array in arrays.items():
+        if array is not None and not np.isfinite(np.asarray(array, np.float64)).all():
+            raise RigError(f"{rig.label}: the {what} hold NaN or infinite values; cannot write a glTF file")
+
+
+class _Builder:
+    """Accumulates the binary chunk, buffer views and accessors."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.views: list[dict[str, Any]] = []
+        self.accessors: list[dict[str, Any]] = []
+
+    def add(self, array: np.ndarray, target: int | None = None, bounds: bool = False) -> int:
+        """Append ``array`` (count, n) or (count,) as an accessor; returns its index."""
+        array = np.ascontiguousarray(array)
+        data = array.astype(array.dtype.newbyteorder("<"), copy=False).tobytes()
+        view: dict[str, Any] = {"buffer": 0, "byteOffset": self.size, "byteLength": len(data)}
+        if target is not None:
+            view["target"] = target
+        self.views.append(view)
+        self.chunks.append(data + b"\0" * (pad4(len(data)) - len(data)))
+        self.size += pad4(len(data))
+        width = 1 if array.ndim == 1 else int(np.prod(array.shape[1:]))
+        accessor: dict[str, Any] = {
+            "bufferView": len(self.views) - 1,
+            "componentType": DTYPE_COMPONENTS[np.dtype(array.dtype).newbyteorder("<").str],
+            "count": int(array.shape[0]),
+            "type": _TYPES[width],
+        }
+        if bounds:
+            flat = array.reshape(array.shape[0], -1)
+            cast = float if array.dtype.kind == "f" else int
+            accessor["min"] = [cast(x) for x in flat.min(axis=0)]
+            accessor["max"] = [cast(x) for x in flat.max(axis=0)]
+        self.accessors.append(accessor)
+        return len(self.accessors) - 1
+
+    def binary(self) -> bytes:
+        return b"".join(self.chunks)
+
+
+def _xyzw(q: np.ndarray) -> np.ndarray:
+    """(w, x, y, z) -> glTF (x, y, z, w)."""
+    return np.concatenate([q[..., 1:], q[..., :1]], axis=-1)
+
+
+def _to_gltf_frame(rig: Rig) -> dict[str, Any] | None:
+    """The node converting the rig's frame to glTF's Y-up metres, or None when it already is."""
+    node: dict[str, Any] = {"name": f"{rig.name or 'rig'}_to_gltf"}
+    if rig.up_axis == "Z":
+        s = float(np.sqrt(0.5))
+        node["rotation"] = [-s, 0.0, 0.0, s]  # -90 degrees about X takes +Z up to +Y up
+    if rig.meters_per_unit != 1.0:
+        node["scale"] = [rig.meters_per_unit] * 3
+    return node if len(node) > 1 else None
+
+
+def glb_bytes(rig: Rig, clips: list[Poses]) -> bytes:
+    """The complete .glb file of ``rig`` with ``clips`` as animations."""
+    b = _Builder()
+    nodes: list[dict[str, Any]] = []
+    top = _to_gltf_frame(rig)
+    if top is not None:
+        nodes.append(top)
+    first_joint = len(nodes)
+    joint_nodes: list[dict[str, Any]] = []
+    for j in range(rig.num_joints):
+        joint_nodes.append(
+            {
+                "name": rig.joint_names[j],
+                "translation": [float(x) for x in rig.rest_translations[j]],
+                "rotation": [float(x) for x in _xyzw(rig.rest_rotations[j].astype(np.float64))],
+            }
+        )
+    for j, p in enumerate(rig.parents):
+        if p >= 0:
+            joint_nodes[p].setdefault("children", []).append(first_joint + j)
+    nodes.extend(joint_nodes)
+    scene_roots = [first_joint]
+
+    inverse_bind = np.linalg.inv(rig.bind_matrices.astype(np.float64))
+    # glTF matrices are column-major: the transpose's rows are the columns.
+    ibm = b.add(inverse_bind.transpose(0, 2, 1).reshape(-1, 16).astype(np.float32))
+    skin = {"joints": list(range(first_joint, first_joint + rig.num_joints)), "inverseBindMatrices": ibm,
+            "skeleton": first_joint}
+    gltf: dict[str, Any] = {
+        "asset": {"version": "2.0", "generator": "vips"},
+        "scene": 0,
+        "nodes": nodes,
+        "skins": [skin],
+    }
+    if rig.has_mesh:
+        nodes.append({"name": rig.name or "mesh", "mesh": 0, "skin": 0})
+        scene_roots.append(len(nodes) - 1)
+        gltf["meshes"] = [{"name": rig.name or "mesh", "primitives": [_primitive(b, rig)]}]
+    if top is not None:
+        top["children"] = scene_roots
+        scene_roots = [0]
+    gltf["scenes"] = [{"nodes": scene_roots}]
+    animations = [_animation(b, rig, clip, first_joint) for clip in clips]
+    if animations:
+        gltf["animations"] = animations
+    binary = b.binary()
+    gltf["buffers"] = [{"byteLength": len(binary)}]
+    gltf["bufferViews"] = b.views
+    gltf["accessors"] = b.accessors
+    return build_glb(gltf, binary)
+
+
+def _primitive(b: _Builder, rig: Rig) -> dict[str, Any]:
+    V = rig.num_vertices
+    attributes = {"POSITION": b.add(rig.vertices.astype(np.float32), ARRAY_BUFFER, bounds=True)}
+    K = rig.skin_indices.shape[1]
+    sets = 1 if K <= 4 else 2
+    indices = np.zeros((V, 4 * sets), np.uint16)
+    weights = np.zeros((V, 4 * sets), np.float32)
+    indices[:, :K] = rig.skin_indices
+    weights[:, :K] = rig.skin_weights
+    indices[weights == 0] = 0
+    for s in range(sets):
+        attributes[f"JOINTS_{s}"] = b.add(indices[:, 4 * s : 4 * s + 4], ARRAY_BUFFER)
+        attributes[f"WEIGHTS_{s}"] = b.add(weights[:, 4 * s : 4 * s + 4], ARRAY_BUFFER)
+    if rig.faces is None or not len(rig.faces):
+        return {"attributes": attributes, "mode": 0}  # a point cloud: no triangles to index
+    indices_accessor = b.add(rig.faces.reshape(-1).astype(np.uint32), ELEMENT_ARRAY_BUFFER, bounds=True)
+    return {"attributes": attributes, "indices": indices_accessor, "mode": 4}
+
+
+def _animation(b: _Builder, rig: Rig, poses: Poses, first_joint: int) -> dict[str, Any]:
+    rotations, translations = local_transforms(rig, poses)
+    times = b.add(np.arange(poses.num_poses, dtype=np.float32) / np.float32(poses.fps), bounds=True)
+    samplers: list[dict[str, Any]] = []
+    channels: list[dict[str, Any]] = []
+
+    def channel(node: int, path: str, values: np.ndarray) -> None:
+        samplers.append({"input": times, "output": b.add(values.astype(np.float32)), "interpolation": "LINEAR"})
+        channels.append({"sampler": len(samplers) - 1, "target": {"node": node, "path": path}})
+
+    channel(first_joint, "translation", translations[:, 0])
+    for j in range(rig.num_joints):
+        channel(first_joint + j, "rotation", _xyzw(rotations[:, j].astype(np.float64)))
+    return {"name": poses.name, "channels": channels, "samplers": samplers}

@@ -1,0 +1,10 @@
+"""UsdSkel input and output (usd-core): :func:`read_usd`, :func:`write_usd` and :func:`author_rig`.
+
+The reader lives in :mod:`vips.io.usd_read`, the writer in :mod:`vips.io.usd_write`; this module is the
+public face. See /work/shared/USD_NOTES.md for the UsdSkel facts both follow.
+"""
+
+from vips.io.usd_read import read_usd
+from vips.io.usd_write import author_rig, write_usd
+
+__all__ = ["author_rig", "read_usd", "write_usd"]

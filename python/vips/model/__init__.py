@@ -1,0 +1,13 @@
+"""The pose model for training and research (torch). The torch-free runtime lives in :mod:`vips.runtime`.
+
+- :mod:`vips.model.network`: :class:`RigEncoder`, :class:`PoseDenoiser`, :class:`PoseModel`, :class:`ModelConfig`.
+- :mod:`vips.model.weights`: safetensors weights files.
+- :mod:`vips.model.data`: pose groups, dataset directories, batching by rig.
+- :mod:`vips.model.train`: the training loop (``train(config) -> run_dir``; DDP under torchrun).
+- :mod:`vips.model.export`: ONNX export of the two networks and the ONNX-vs-torch check.
+"""
+
+from vips.model.network import ModelConfig, PoseDenoiser, PoseModel, RigEncoder
+from vips.model.weights import load_weights, save_weights
+
+__all__ = ["ModelConfig", "PoseDenoiser", "PoseModel", "RigEncoder", "load_weights", "save_weights"]
