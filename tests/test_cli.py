@@ -46,17 +46,25 @@ def test_convert_writes_usd_and_glb(tmp_path: Path) -> None:
         assert json.loads(info.stdout)["vertices"] == 3273
 
 
+def _written(path: Path, data: bytes | None) -> Path:
+    if data is not None:
+        path.write_bytes(data)
+    return path
+
+
 @pytest.mark.parametrize(
-    "make_input, expected",
+    "name, data, expected",
     [
-        (lambda d: d / "missing.glb", "no such file"),
-        (lambda d: (d / "empty.glb").write_bytes(b"") or d / "empty.glb", "empty"),
-        (lambda d: (d / "junk.glb").write_bytes(b"glTF" + os.urandom(64)) or d / "junk.glb", ""),
-        (lambda d: (d / "notes.txt").write_text("hello world\n") or d / "notes.txt", "not a format"),
+        ("missing.glb", None, "no such file"),
+        ("empty.glb", b"", "empty"),
+        ("junk.glb", b"glTF" + bytes(range(64)), "junk.glb"),
+        ("notes.txt", b"hello world\n", "not a format"),
     ],
 )
-def test_bad_input_exits_nonzero_with_one_line_and_writes_nothing(tmp_path: Path, make_input, expected: str) -> None:
-    source = make_input(tmp_path)
+def test_bad_input_exits_nonzero_with_one_line_and_writes_nothing(
+    tmp_path: Path, name: str, data: bytes | None, expected: str
+) -> None:
+    source = _written(tmp_path / name, data)
     target = tmp_path / "out.usda"
     for args in (("info", str(source)), ("convert", str(source), str(target))):
         out = run_vips(*args)

@@ -659,7 +659,9 @@ def test_truncated_glb_raises_vips_error(tmp_path_factory: pytest.TempPathFactor
         st.tuples(st.one_of(st.integers(0, 27727), st.integers(0, 491143)), st.integers(0, 7)), min_size=1, max_size=4
     )
 )
-def test_bit_flipped_glb_raises_only_vips_errors(tmp_path_factory: pytest.TempPathFactory, flips) -> None:  # noqa: ANN001
+def test_bit_flipped_glb_raises_only_vips_errors(
+    tmp_path_factory: pytest.TempPathFactory, flips: list[tuple[int, int]]
+) -> None:
     data = bytearray(CESIUM.read_bytes())
     for pos, bit in flips:
         data[pos] ^= 1 << bit

@@ -345,8 +345,8 @@ def _hand_made_stage(
         skel.CreateJointNamesAttr().Set(names)
     topo = UsdSkel.Topology(joints)
     parents = list(topo.GetParentIndices())
-    rest = [Gf.Matrix4d(Gf.Rotation(Gf.Vec3d(*rng.normal(size=3)), float(rng.uniform(-90, 90))), Gf.Vec3d(*rng.normal(size=3)))
-            for _ in joints]
+    spins = [Gf.Rotation(Gf.Vec3d(*rng.normal(size=3)), float(rng.uniform(-90, 90))) for _ in joints]
+    rest = [Gf.Matrix4d(spin, Gf.Vec3d(*rng.normal(size=3))) for spin in spins]
     rest[0] = Gf.Matrix4d(Gf.Vec4d(root_scale, root_scale, root_scale, 1)) * rest[0]
     world = []
     for j, p in enumerate(parents):
@@ -356,8 +356,10 @@ def _hand_made_stage(
     anim = UsdSkel.Animation.Define(stage, "/R/Skel/Anim")
     anim.CreateJointsAttr().Set(joints[1:])  # a partial animation: the first joint keeps its rest
     for t in (0.0, 2.0):
-        anim.CreateRotationsAttr().Set(Vt.QuatfArray([Gf.Quatf(*quat_normalize(rng.normal(size=4))) for _ in joints[1:]]), t)
-    anim.CreateTranslationsAttr().Set(Vt.Vec3fArray([Gf.Vec3f(*rest[j].ExtractTranslation()) for j in range(1, len(joints))]))
+        quats = [Gf.Quatf(*quat_normalize(rng.normal(size=4))) for _ in joints[1:]]
+        anim.CreateRotationsAttr().Set(Vt.QuatfArray(quats), t)
+    moves = [Gf.Vec3f(*rest[j].ExtractTranslation()) for j in range(1, len(joints))]
+    anim.CreateTranslationsAttr().Set(Vt.Vec3fArray(moves))
     anim.CreateScalesAttr().Set(Vt.Vec3hArray([Gf.Vec3h(1, 1, 1)] * (len(joints) - 1)))
     if bound:
         UsdSkel.BindingAPI(skel.GetPrim()).CreateAnimationSourceRel().SetTargets([anim.GetPath()])
@@ -443,6 +445,25 @@ def test_truncated_usdc_is_an_asset_error(tmp_path: Path) -> None:
         bad.write_bytes(data[:cut])
         with pytest.raises(AssetError, match=bad.name):
             read_usd(bad)
+
+
+@pytest.mark.parametrize("suffix", [".usda", ".usdc"])
+def test_corrupted_files_raise_vips_errors(tmp_path: Path, suffix: str) -> None:
+    """Random byte damage gives a rig or a VipsError naming the file, never another exception."""
+    good = tmp_path / f"good{suffix}"
+    write_usd(random_rig(33), good)
+    data = good.read_bytes()
+    rng = np.random.default_rng(7)
+    for i in range(25):
+        damaged = bytearray(data)
+        for _ in range(int(rng.integers(1, 6))):
+            damaged[int(rng.integers(0, len(damaged)))] = int(rng.integers(0, 256))
+        bad = tmp_path / f"bad{i}{suffix}"
+        bad.write_bytes(bytes(damaged))
+        try:
+            load_quiet(bad)
+        except vips.VipsError as exc:
+            assert bad.name in str(exc)
 
 
 def test_stage_without_skeleton_is_an_asset_error(tmp_path: Path) -> None:

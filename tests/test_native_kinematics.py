@@ -102,6 +102,19 @@ def test_lbs_all_zero_weights_give_zero():
     np.testing.assert_array_equal(out, 0)
 
 
+def test_lbs_writes_into_out():
+    rng = np.random.default_rng(8)
+    vertices = rng.normal(size=(30, 3)).astype(np.float32)
+    idx = rng.integers(0, 5, size=(30, 2)).astype(np.int32)
+    w = np.full((30, 2), 0.5, np.float32)
+    mats = rng.normal(size=(9, 5, 4, 4)).astype(np.float32)
+    out = np.full((9, 30, 3), np.nan, np.float32)
+    assert lbs(vertices, idx, w, mats, out=out) is out
+    np.testing.assert_array_equal(out, lbs(vertices, idx, w, mats))
+    with pytest.raises(NativeError, match="'out'"):
+        lbs(vertices, idx, w, mats, out=out[:, :20])
+
+
 def test_torch_cpu_in_torch_out():
     torch = pytest.importorskip("torch")
     rng = np.random.default_rng(4)

@@ -288,6 +288,15 @@ class KdTree {
     n_ = n;
     pts_.resize(size_t(n));
     for (int64_t p = 0; p < n; ++p) pts_[size_t(p)] = {pts[3 * p], pts[3 * p + 1], pts[3 * p + 2], int32_t(p)};
+    for (int a = 0; a < 3; ++a) {
+      lo_[a] = kInf;
+      hi_[a] = -kInf;
+    }
+    for (const GridPoint& p : pts_)
+      for (int a = 0; a < 3; ++a) {
+        lo_[a] = std::min(lo_[a], coord(p, a));
+        hi_[a] = std::max(hi_[a], coord(p, a));
+      }
     size_t cap = 1;
     while (int64_t(cap) * kLeaf < n) cap *= 2;
     split_.assign(cap + 1, 0.f);
@@ -297,7 +306,9 @@ class KdTree {
 
   template <class Best>
   void query(const float* q, Best& best) const {
-    float off[3] = {0.f, 0.f, 0.f};
+    // Start from the offset to the cloud's bounding box, so queries far outside it prune on every axis.
+    float off[3];
+    for (int a = 0; a < 3; ++a) off[a] = q[a] - std::min(std::max(q[a], lo_[a]), hi_[a]);
     search(0, 0, n_, q, off, best);
   }
 
@@ -327,7 +338,8 @@ class KdTree {
     build_node(2 * node + 2, mid, hi, depth + 1);
   }
 
-  // off holds, per axis, q minus the split plane last crossed on the way down (0 if none). The far-side
+  // off holds, per axis, a lower bound on |q - p| along that axis for every point p of the subtree (from
+  // the bounding box and the split planes crossed on the way down). The far-side
   // bound uses the same float expression as sqdist; rounding is monotone, so it never exceeds the distance
   // of a point in that subtree and the pruning needs no margin.
   template <class Best>
@@ -349,7 +361,7 @@ class KdTree {
     if (left_first ? search(2 * node + 1, lo, mid, q, off, best) : search(2 * node + 2, mid, hi, q, off, best))
       return true;
     const float old = off[axis];
-    off[axis] = diff;
+    if (std::fabs(diff) > std::fabs(old)) off[axis] = diff;  // both bound the far side; keep the larger
     const float rd = (off[0] * off[0] + off[1] * off[1]) + off[2] * off[2];
     bool done = false;
     if (rd < best.kth())
@@ -359,6 +371,7 @@ class KdTree {
   }
 
   int64_t n_ = 0;
+  float lo_[3] = {0, 0, 0}, hi_[3] = {0, 0, 0};  // bounding box of the cloud
   std::vector<GridPoint> pts_;
   std::vector<float> split_;
   std::vector<uint8_t> axis_;

@@ -246,11 +246,34 @@ def lateral_axis(points: np.ndarray, parents: np.ndarray, height: float) -> np.n
     costs = [cost(a) for a in angles]
     best = float(angles[int(np.argmin(costs))])
     step = np.pi / 24
-    for _ in range(6):  # pattern search down to ~0.5 degree
+    for _ in range(6):  # pattern search down to ~0.2 degree
         trial = [best - step, best, best + step]
         best = trial[int(np.argmin([cost(a) for a in trial]))]
         step /= 2
-    return np.array([np.cos(best), 0.0, np.sin(best)])
+    n = np.array([np.cos(best), np.sin(best)])
+    dy = (points[:, None, 1] - points[None, :, 1]) ** 2
+    n = _refine_normal(h, n, np.where(same, dy, np.inf), height)
+    return np.array([n[0], 0.0, n[1]])
+
+
+def _refine_normal(h: np.ndarray, n: np.ndarray, extra: np.ndarray, height: float) -> np.ndarray:
+    """Snap a mirror normal to the mean direction between mutually matched mirror pairs (exact for a
+    symmetric rig, so the canonical frame does not inherit the search's step size). ``extra`` (J, J) holds
+    the squared vertical distances, inf between joints that may not pair."""
+    s = h @ n
+    mirrored = h - 2 * (s - s.mean())[:, None] * n
+    d = ((mirrored[:, None, :] - h[None, :, :]) ** 2).sum(-1) + extra
+    best = np.argmin(d, axis=1)
+    idx = np.arange(len(h))
+    diff = h - h[best]
+    ok = (best[best] == idx) & (best != idx) & (np.sqrt(d[idx, best]) < MIRROR_TOLERANCE * height)
+    ok &= np.linalg.norm(diff, axis=1) > 1e-6 * height
+    if not ok.any():
+        return n
+    diff = diff[ok] * np.sign(diff[ok] @ n)[:, None]
+    m = diff.sum(0)
+    norm = np.linalg.norm(m)
+    return m / norm if norm > 0 else n
 
 
 def _facing_sign(q: np.ndarray, parents: np.ndarray, height: float, facing: np.ndarray, verts) -> float:

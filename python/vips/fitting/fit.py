@@ -121,6 +121,33 @@ def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (values * m).sum(-1) / m.sum(-1).clamp_min(1)
 
 
+class _Adam:
+    """Adam (Kingma & Ba) on a few tensors, one learning rate each.
+
+    Ours rather than torch.optim's because importing torch.optim pulls in torch._dynamo (seconds at start-up,
+    which every ``vips fit`` run and test would pay).
+    """
+
+    def __init__(self, params: list[torch.Tensor], lrs: list[float], betas: tuple[float, float] = (0.9, 0.999)) -> None:
+        self.params, self.lrs, self.betas = params, lrs, betas
+        self.m = [torch.zeros_like(p) for p in params]
+        self.v = [torch.zeros_like(p) for p in params]
+        self.t = 0
+
+    @torch.no_grad()
+    def step(self, lr_factor: float = 1.0) -> None:
+        self.t += 1
+        b1, b2 = self.betas
+        for p, lr, m, v in zip(self.params, self.lrs, self.m, self.v):
+            if p.grad is None:
+                continue
+            m.mul_(b1).add_(p.grad, alpha=1 - b1)
+            v.mul_(b2).addcmul_(p.grad, p.grad, value=1 - b2)
+            m_hat = m / (1 - b1**self.t)
+            v_hat = v / (1 - b2**self.t)
+            p.sub_(lr * lr_factor * m_hat / (v_hat.sqrt() + 1e-8))
+
+
 class _Problem:
     """One batched optimization over B frames of the same rig."""
 
@@ -186,28 +213,21 @@ class _Problem:
         self, iterations: int, root_only_until: int = 0, sigma_start: float | None = None, tick: Callable[[], None] | None = None
     ) -> None:
         s = self.s
-        groups = [
-            {"params": [self.rot], "lr": s.lr_rotation},
-            {"params": [self.root], "lr": s.lr_translation},
-        ]
-        if s.refine_scale:
-            groups.append({"params": [self.log_scale], "lr": s.lr_scale})
-        opt = torch.optim.Adam(groups)
-        base = [g["lr"] for g in opt.param_groups]
+        params = [self.rot, self.root] + ([self.log_scale] if s.refine_scale else [])
+        opt = _Adam(params, [s.lr_rotation, s.lr_translation, s.lr_scale])
         s0 = sigma_start or s.sigma_start
         root_mask = torch.zeros(self.body.num_joints, 1)
         root_mask[0] = 1
         for it in range(iterations):
             frac = it / max(iterations - 1, 1)
             sigma = math.exp(math.log(s0) + min(frac / 0.7, 1.0) * (math.log(s.sigma_end) - math.log(s0)))
-            for g, lr in zip(opt.param_groups, base):
-                g["lr"] = lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
-            opt.zero_grad(set_to_none=True)
+            for p in params:
+                p.grad = None
             loss, _ = self.evaluate(sigma)
             loss.backward()
             if it < root_only_until:
                 self.rot.grad *= root_mask
-            opt.step()
+            opt.step(0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
             if tick is not None:
                 tick()
 

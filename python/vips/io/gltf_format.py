@@ -183,7 +183,9 @@ class GltfDocument:
             if stride > 252 or stride % 4:
                 raise self.fail(f"{label} has byteStride {stride}; it must be a multiple of 4 in [4, 252]")
         if offset + length > len(data):
-            raise self.fail(f"{label} spans bytes [{offset}, {offset + length}) outside its buffer of {len(data)} bytes")
+            raise self.fail(
+                f"{label} spans bytes [{offset}, {offset + length}) outside its buffer of {len(data)} bytes"
+            )
         return data, offset, length, stride
 
     # ----- accessors ------------------------------------------------------------------------------
@@ -237,7 +239,11 @@ class GltfDocument:
                     f"{label} needs bytes [{offset}, {end}) of its bufferView, which has only {view_length} bytes"
                 )
             raw = np.ndarray(
-                (count, cols, rows), dtype, buffer=data, offset=view_offset + offset, strides=(stride, column_bytes, size)
+                (count, cols, rows),
+                dtype,
+                buffer=data,
+                offset=view_offset + offset,
+                strides=(stride, column_bytes, size),
             )
             values = np.array(raw)
         else:

@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from vips.errors import AssetError
 from vips.io.gltf_format import GltfDocument, parse_file
 from vips.kinematics import poses_from_local
+from vips.poses import Poses
 from vips.rig import MAX_INFLUENCES, Rig
 from vips.rotations import compose_affine, decompose_affine, matrix_to_quat, quat_normalize, quat_slerp
 
@@ -107,10 +107,13 @@ class _Reader:
         s = np.ones(3) if s is None else s
         return t, r, s
 
-    def _world_matrices(self, local: list[np.ndarray]) -> np.ndarray:
-        """(N, ..., 4, 4) global matrices from per-node local matrices of shape (..., 4, 4)."""
+    def _world_matrices(self, local: list[np.ndarray | None]) -> list[np.ndarray | None]:
+        """Global matrices (..., 4, 4) of the nodes from their local matrices; None where the local is None
+        (callers leave out nodes whose ancestors they do not need)."""
         world: list[np.ndarray | None] = [None] * len(local)
         for i in range(len(local)):
+            if local[i] is None:
+                continue
             chain = []
             k = i
             while k >= 0 and world[k] is None:
@@ -119,7 +122,7 @@ class _Reader:
             for k in reversed(chain):
                 p = int(self.parent[k])
                 world[k] = local[k] if p < 0 else world[p] @ local[k]
-        return np.asarray(world) if world else np.zeros((0, 4, 4))
+        return world
 
     def ancestors(self, i: int) -> list[int]:
         """Ancestors of node ``i``, nearest first."""
@@ -149,7 +152,9 @@ class _Reader:
             return 0, []
         skin = min(users)
         if len(users) > 1:
-            self.notes.append(f"the file has {len(users)} skinned meshes with different skins; only skin {skin} was read")
+            self.notes.append(
+                f"the file has {len(users)} skinned meshes with different skins; only skin {skin} was read"
+            )
         return skin, users[skin]
 
     def skeleton(self, skin_joints: list[int]) -> tuple[list[int], np.ndarray]:
@@ -185,9 +190,10 @@ class _Reader:
             stack.extend(reversed(children.get(k, [])))
         order = self._skin_order(order, skin_joints)
         position = {k: j for j, k in enumerate(order)}
+        # A top-level joint hangs from the synthetic root (index 0) when there is one.
+        top = 0 if order[0] == SYNTHETIC else -1
         parents = np.array(
-            [-1 if k == SYNTHETIC else position.get(int(self.parent[k]), 0 if order[0] == SYNTHETIC else -1) for k in order],
-            np.int32,
+            [-1 if k == SYNTHETIC else position.get(int(self.parent[k]), top) for k in order], np.int32
         )
         return order, parents
 
@@ -238,9 +244,9 @@ class _Reader:
 
     # ----- transforms -----------------------------------------------------------------------------
     @staticmethod
-    def joint_world(world: np.ndarray, order: list[int]) -> np.ndarray:
-        """(..., J, 4, 4) glTF global matrices of the joints (identity for a synthetic root) from (N, ..., 4, 4)."""
-        shape = world.shape[1:-2]
+    def joint_world(world: list[np.ndarray | None], order: list[int]) -> np.ndarray:
+        """(..., J, 4, 4) glTF global matrices of the joints (identity for a synthetic root)."""
+        shape = next(world[k] for k in order if k != SYNTHETIC).shape[:-2]
         eye = np.broadcast_to(np.eye(4), shape + (4, 4))
         return np.stack([eye if k == SYNTHETIC else world[k] for k in order], axis=-3)
 
@@ -383,7 +389,9 @@ class _Reader:
                     raise doc.fail(f"mesh {m} primitive {p} is not an object")
                 mode = prim.get("mode", 4)
                 if mode not in (0, 4):
-                    self.notes.append(f"mesh {m} primitive {p} has mode {mode!r} (not triangles or points); it was skipped")
+                    self.notes.append(
+                        f"mesh {m} primitive {p} has mode {mode!r} (not triangles or points); it was skipped"
+                    )
                     continue
                 parts.append(self.primitive(prim, f"mesh {m} primitive {p}", num_skin_joints, points=mode == 0))
         if not parts:
@@ -465,7 +473,17 @@ class _Reader:
             if clip is not None:
                 rig.clips[name] = clip
 
-    def clip(self, anim, a, name, rig, order, skeleton_nodes, rest_residual):  # noqa: ANN001, ANN201
+    def clip(
+        self,
+        anim: dict[str, Any],
+        a: int,
+        name: str,
+        rig: Rig,
+        order: list[int],
+        skeleton_nodes: set[int],
+        rest_residual: np.ndarray,
+    ) -> Poses | None:
+        """Animation ``a`` sampled at a uniform rate as poses of ``rig``; None when it moves no skeleton node."""
         doc = self.doc
         channels, samplers = anim.get("channels"), anim.get("samplers")
         if not isinstance(channels, list) or not isinstance(samplers, list):
@@ -497,7 +515,10 @@ class _Reader:
             if node not in frames:
                 frames[node] = [np.broadcast_to(x, (F, x.size)) for x in self._node_trs(node)]
             frames[node][slot[path]] = sample(keys, values, mode, times, path == "rotation")
-        local = [np.broadcast_to(m, (F, 4, 4)) for m in self.local]
+        # Only the skeleton and its ancestors matter; other nodes stay None and are not computed.
+        local: list[np.ndarray | None] = [
+            np.broadcast_to(m, (F, 4, 4)) if i in skeleton_nodes else None for i, m in enumerate(self.local)
+        ]
         for k, (t, r, s) in frames.items():
             local[k] = compose_affine(r, t, s)
         world = self._world_matrices(local)

@@ -66,6 +66,10 @@ def read_usd(path: Path) -> Rig:
         return _read(path)
     except Tf.ErrorException as exc:  # corrupt data that usd-core only notices while values are read
         raise AssetError(f"{path}: usd-core failed while reading it ({describe_error(exc)})") from None
+    except np.linalg.LinAlgError:  # NaN or singular joint / bind matrices
+        raise AssetError(f"{path}: a joint transform is singular or not finite; the skeleton cannot be read") from None
+    except MemoryError:  # a corrupt array length in a .usdc claims billions of elements
+        raise AssetError(f"{path}: the file claims more data than fits in memory; it is probably corrupt") from None
 
 
 def _read(path: Path) -> Rig:

@@ -38,12 +38,18 @@ LOG = "log.jsonl"
 
 @dataclass
 class TrainConfig:
-    """Everything a training run needs (stored as ``config.json`` in the run directory)."""
+    """Everything a training run needs (stored as ``config.json`` in the run directory).
+
+    ``steps`` is the length of the run (the learning-rate schedule spans it); ``stop_at`` > 0 stops after that
+    many steps so a long run can be trained in chunks (resume with the same config and a larger ``stop_at``).
+    ``threads`` > 0 sets torch's intra-op threads (1 per process is fastest on a small, busy CPU).
+    """
 
     out: str
     data: str | None = None
     model: ModelConfig = field(default_factory=ModelConfig)
     steps: int = 2000
+    stop_at: int = 0
     rigs_per_batch: int = 4
     poses_per_rig: int = 16
     lr: float = 1e-3
@@ -186,7 +192,8 @@ def train(config: TrainConfig, groups: list[PoseGroup] | None = None) -> Path:
     progress = _Progress(config.steps, start, enabled=config.progress and rank == 0)
     t0, losses = time.perf_counter(), []
     try:
-        for step in range(start, config.steps):
+        end = min(config.steps, config.stop_at) if config.stop_at > 0 else config.steps
+        for step in range(start, end):
             rng = np.random.default_rng([config.seed, rank, step])
             gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
             batch = _to_torch(make_batch(groups, probs, config.rigs_per_batch, config.poses_per_rig, rng), device)
@@ -203,12 +210,12 @@ def train(config: TrainConfig, groups: list[PoseGroup] | None = None) -> Path:
             losses.append(loss.item())
             done = step + 1
             progress.update(done, losses[-1])
-            if log is not None and (done % config.log_every == 0 or done == config.steps):
+            if log is not None and (done % config.log_every == 0 or done == end):
                 log.write(json.dumps({"step": done, "loss": float(np.mean(losses)), "lr": lr,
                                       "elapsed_s": round(time.perf_counter() - t0, 3), "world_size": world}) + "\n")
                 log.flush()
                 losses = []
-            if rank == 0 and (done % config.checkpoint_every == 0 or done == config.steps):
+            if rank == 0 and (done % config.checkpoint_every == 0 or done == end):
                 save_checkpoint(run / CHECKPOINT, model, ema, optimizer, done, config)
                 save_weights(ema, run / WEIGHTS, {"step": str(done)})
     finally:

@@ -24,7 +24,7 @@ def fk(local_rotations: Any, local_translations: Any, parents: Any) -> Any:
     return out
 
 
-def lbs(vertices: Any, skin_indices: Any, skin_weights: Any, joint_matrices: Any) -> Any:
+def lbs(vertices: Any, skin_indices: Any, skin_weights: Any, joint_matrices: Any, out: Any = None) -> Any:
     """Linear blend skinning, batched over poses.
 
     Args:
@@ -32,10 +32,13 @@ def lbs(vertices: Any, skin_indices: Any, skin_weights: Any, joint_matrices: Any
         skin_indices: (V, K) int32 joint indices, K <= 8.
         skin_weights: (V, K) float32 weights (rows should sum to one; zero weights are skipped).
         joint_matrices: (P, J, 4, 4) float32 skinning transforms (posed world @ inverse bind).
+        out: optional (P, V, 3) float32 C-contiguous array to write into (same library and device). Reusing
+            one across calls saves the page faults of a fresh large array, often a large share of the time.
 
     Returns:
-        (P, V, 3) float32 skinned vertices.
+        (P, V, 3) float32 skinned vertices (``out`` when given).
     """
-    out = empty_like_lib(vertices, (joint_matrices.shape[0], vertices.shape[0], 3))
+    if out is None:
+        out = empty_like_lib(vertices, (joint_matrices.shape[0], vertices.shape[0], 3))
     call("lbs", vertices, skin_indices, skin_weights, joint_matrices, out)
     return out

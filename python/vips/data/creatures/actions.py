@@ -117,26 +117,30 @@ def _fold_legs(ctx: MotionContext, amount) -> None:
 
 
 def jump(ctx: MotionContext) -> None:
-    """Crouch, take off, fly on a parabola, land and recover."""
-    x = np.linspace(0, 1, ctx.frames)
-    a, b = ctx.uniform(0.25, 0.35), ctx.uniform(0.6, 0.7)  # take-off and landing times (fraction of clip)
-    crouch = smoothstep(x / a) * (1 - smoothstep((x - a) / 0.06)) + smoothstep((x - b) / 0.05) * (
-        1 - smoothstep((x - b - 0.05) / 0.2))
-    air = np.clip((x - a) / (b - a), 0, 1)
-    height = ctx.uniform(0.3, 0.6) * ctx.scale() * 4 * air * (1 - air)
+    """Crouch, take off, fly on a parabola, land and recover; repeated if the clip is long enough."""
+    crouch_s, air_h = ctx.uniform(0.35, 0.55), ctx.uniform(0.3, 0.6) * ctx.scale()
+    air_s = max(2 * np.sqrt(2 * air_h / 9.81), 0.6)  # small creatures hang a little longer than physics says
+    start = ctx.uniform(0.05, 0.3)
+    cycle = start + crouch_s + air_s + 1.3
+    t = ctx.t % cycle - start
+    a, b = crouch_s, crouch_s + air_s  # take-off and landing times (s)
+    crouch = smoothstep(t / crouch_s) * (1 - smoothstep((t - a) / 0.3)) + 0.8 * smoothstep((t - b) / 0.3) * (
+        1 - smoothstep((t - b - 0.3) / 0.6))
+    air = np.clip((t - a) / air_s, 0, 1)
+    arc = 4 * air * (1 - air)
     gaits.relax(ctx)
     _fold_legs(ctx, 1.1 * crouch)
-    tuck = np.sin(np.pi * air) * 0.4
-    _fold_legs(ctx, tuck)
+    _fold_legs(ctx, 0.4 * np.sin(np.pi * air))
     ctx.add_chain(ctx.part("spine"), 0, 0.2 * crouch)
     ctx.angles[:, 0, 0] += -0.15 * np.sin(np.pi * air) + 0.1 * crouch
     for arm in ctx.limbs("arm"):
         if ctx.creature.plan == "biped":
-            ctx.add(arm.joints[1], 0, 0.6 * crouch - 1.2 * np.sin(np.pi * air))
+            ctx.add(arm.joints[1], 0, 0.6 * crouch - 0.9 * np.sin(np.pi * air))
     for wing in ctx.limbs("wing"):
         ctx.add(wing.joints[0], 2, 0.8 * np.sin(np.pi * air) - 0.3 * crouch)
-    ctx.move(np.full(ctx.frames, ctx.uniform(-0.3, 0.3)), ctx.uniform(0.0, 1.5) * ctx.scale() * (air > 0) * (air < 1))
-    ctx.offset[:, 1] = height
+    flying = (air > 0) & (air < 1)
+    ctx.move(np.full(ctx.frames, ctx.uniform(-0.3, 0.3)), ctx.uniform(0.0, 1.5) * ctx.scale() / air_s * flying)
+    ctx.offset[:, 1] = air_h * arc
 
 
 def sit(ctx: MotionContext) -> None:

@@ -78,6 +78,10 @@ def _rig_from_builder(b: Builder, name: str) -> tuple[Rig, JointLimits]:
     rotations[:, 0] = 1
     verts, faces = build_mesh(b.prims)
     idx, w = skin_weights(verts, b.prims, len(parents))
+    # Parts thickened to the grid may dip below the ground: stand the whole creature on y = 0.
+    lift = np.array([0.0, -verts[:, 1].min(), 0.0])
+    verts = verts + lift
+    translations[0] += lift
     rig = Rig(list(b.names), parents, translations, rotations, vertices=verts, faces=faces, skin_indices=idx,
               skin_weights=w, up_axis="Y", meters_per_unit=1.0, name=name)
     return rig, b.limits()

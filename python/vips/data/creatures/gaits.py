@@ -113,7 +113,8 @@ def legged(ctx: MotionContext, gait: str, heading: np.ndarray | None = None, amp
 
 def _wave(ctx: MotionContext, chain: list[int], axis: int, amp, freq: float, t: np.ndarray, phase: float,
           wavelength: float, first: int = 0) -> np.ndarray:
-    """A travelling wave along ``chain``: world bend angle ``amp_i sin(2 pi (f t - (i + first) / wavelength) + 2 pi phase)``
+    """A travelling wave along ``chain``: world bend angle
+    ``amp_i sin(2 pi (f t - (i + first) / wavelength) + 2 pi phase)``
     turned into local angles (each joint adds the difference to its parent). Returns the bend of element 0."""
     amp = np.broadcast_to(np.asarray(amp, float), (len(chain) + 1,))
     bend = [amp[i] * np.sin(TWO_PI * (freq * t - (i + first) / wavelength + phase)) for i in range(len(chain) + 1)]
@@ -187,8 +188,7 @@ def _jet(ctx: MotionContext, heading: np.ndarray | None) -> None:
 def lift_arm(ctx: MotionContext, limb, angle, curl: float = 0.0, sweep=0.0) -> None:
     """Raise a radially spreading arm (tentacle, sprawled leg) by ``angle`` about the horizontal axis across
     it (negative lowers it), curling the rest of the chain by ``curl`` times that; ``sweep`` turns it about Y."""
-    rest = ctx.creature.rig.rest_joint_positions()
-    d = rest[limb.joints[1]] - rest[limb.joints[0]]
+    d = ctx.rest[limb.joints[1]] - ctx.rest[limb.joints[0]]
     d = np.array([abs(d[0]), 0.0, d[2]])
     d /= np.linalg.norm(d) + 1e-12
     angle = np.asarray(angle, float)

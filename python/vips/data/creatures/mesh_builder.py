@@ -133,7 +133,8 @@ def _march(field: np.ndarray, origin: np.ndarray, cell: float) -> tuple[np.ndarr
     nx, ny, nz = field.shape
     inside = field < 0
     # Cubes holding both signs.
-    corners = [inside[dx:nx - 1 + dx, dy:ny - 1 + dy, dz:nz - 1 + dz] for dz in (0, 1) for dy in (0, 1) for dx in (0, 1)]
+    corners = [inside[dx:nx - 1 + dx, dy:ny - 1 + dy, dz:nz - 1 + dz]
+               for dz in (0, 1) for dy in (0, 1) for dx in (0, 1)]
     any_in = np.logical_or.reduce(corners)
     all_in = np.logical_and.reduce(corners)
     cubes = np.argwhere(any_in & ~all_in)

@@ -69,9 +69,16 @@ class MotionContext:
     def uniform(self, lo: float, hi: float) -> float:
         return float(self.rng.uniform(lo, hi))
 
+    @property
+    def rest(self) -> np.ndarray:
+        """(J, 3) rest joint positions (computed once)."""
+        if "rest" not in self.notes:
+            self.notes["rest"] = self.creature.rig.rest_joint_positions().astype(np.float64)
+        return self.notes["rest"]
+
     def scale(self) -> float:
         """Leg length, or a body length for legless creatures (metres): sets step lengths and speeds."""
-        rest = self.creature.rig.rest_joint_positions()
+        rest = self.rest
         legs = self.limbs("leg", "sprawl")
         if legs:
             return float(max(rest[legs[0].joints[0], 1], 0.2 * np.ptp(rest[:, 2])))
@@ -128,6 +135,5 @@ class MotionContext:
             flat[:, 1] = 0
             pos = joint_positions(c.rig, Poses(quats, flat.astype(np.float32)))
             lowest = (pos[..., 1] - c.radii[None]).min(axis=1)
-            rest = c.rig.rest_joint_positions()
-            offset[:, 1] += (rest[:, 1] - c.radii).min() - lowest
+            offset[:, 1] += (self.rest[:, 1] - c.radii).min() - lowest
         return Poses(quats, offset.astype(np.float32), self.fps, name)

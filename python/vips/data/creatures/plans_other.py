@@ -90,13 +90,13 @@ def arachnid(p: dict) -> Builder:
     b.add("head_end", front, (0, y + 0.1 * rc, 0.28 * L), r=(rc * 0.5, rc * 0.3))
     ab = p["abdomen"] * S
     ra = rc * p.get("abdomen_bulk", 1.4)
-    pts = [(0, y + 0.2 * rc, -0.1 * L - 0.3 * ab), (0, y + 0.3 * rc, -0.1 * L - 0.8 * ab), (0, y + 0.3 * rc, -0.1 * L - ab)]
+    pts = [(0, y + 0.2 * rc, -0.1 * L - 0.3 * ab), (0, y + 0.3 * rc, -0.1 * L - 0.8 * ab),
+           (0, y + 0.3 * rc, -0.1 * L - ab)]
     ab_j = b.chain("abdomen", root, pts, "spine", [rc * 0.7, ra, ra * 0.4], part="abdomen")
     if p.get("tail", 0) > 0:
         tl, prev = p["tail"] * S, ab_j[-2]
         pos = np.array(pts[1], float)
         d = np.array([0.0, 0.3, -1.0])
-        joints = []
         for i in range(5):
             d = d + np.array([0, 0.45, 0.45])
             d /= np.linalg.norm(d)
@@ -141,7 +141,8 @@ def serpent(p: dict) -> Builder:
         f = i / (n - 1)
         radius = r * (1.0 if f < 0.6 else 1 - 0.8 * (f - 0.6) / 0.4)
         last = i == n - 1
-        prev = b.add("tail_end" if last else f"spine_{i + 1:02d}", prev, (0, r, -L * f), "fixed" if last else "body_chain",
+        name = "tail_end" if last else f"spine_{i + 1:02d}"
+        prev = b.add(name, prev, (0, r, -L * f), "fixed" if last else "body_chain",
                      r=(b.radii[prev] or r, max(radius, 0.15 * r)), squash=0.85, part=None if last else "spine")
     return b
 

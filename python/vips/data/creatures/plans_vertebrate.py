@@ -177,7 +177,8 @@ def reptile(p: dict) -> Builder:
           droop=0.12)
     lg = p["leg"] * S
     rl = 0.32 * rb * p.get("leg_bulk", 1.0)
-    for pair, (name, z, parent) in enumerate((("leg_front", L / 2 - 0.3 * rb, chest), ("leg_hind", -L / 2 + 0.3 * rb, root))):
+    layout = (("leg_front", L / 2 - 0.3 * rb, chest), ("leg_hind", -L / 2 + 0.3 * rb, root))
+    for pair, (name, z, parent) in enumerate(layout):
         for side in (1, -1):
             ua = b.add(f"{name}_upper", parent, _p(side, 0.7 * rb, y, z), "sprawl_hip", side=side, r=(rb * 0.5, rl))
             lo = b.add(f"{name}_lower", ua, _p(side, 0.7 * rb + 1.1 * lg, y + 0.1 * lg, z), "sprawl_knee", side=side,

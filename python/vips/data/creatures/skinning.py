@@ -24,15 +24,23 @@ def skin_weights(vertices: np.ndarray, prims: list[Primitive], num_joints: int,
     V = len(vertices)
     nearest = np.full((V, num_joints), np.inf)
     for p in prims:
-        _, g = primitive_field(p, vertices)
-        nearest[:, p.joint] = np.minimum(nearest[:, p.joint], g)
+        # Vertices beyond a few radii get a negligible weight: skip them.
+        reach = 4 * max(p.r0, p.r1)
+        inside_box = (vertices > np.minimum(p.a, p.b) - reach) & (vertices < np.maximum(p.a, p.b) + reach)
+        near = np.flatnonzero(inside_box.all(1))
+        _, g = primitive_field(p, vertices[near])
+        nearest[near, p.joint] = np.minimum(nearest[near, p.joint], g)
+    lost = np.flatnonzero(~np.isfinite(nearest).any(1))
+    for p in prims if lost.size else []:
+        nearest[lost, p.joint] = np.minimum(nearest[lost, p.joint], primitive_field(p, vertices[lost])[1])
     g = np.maximum(nearest, 1e-3)
     # Scale by each vertex's best distance so every vertex keeps a well-conditioned leading weight.
     w = (g.min(1, keepdims=True) / g) ** FALLOFF_POWER
-    w[~np.isfinite(w)] = 0
     k = min(influences, num_joints)
-    idx = np.argsort(-w, axis=1, kind="stable")[:, :k]
+    idx = np.argpartition(-w, k - 1, axis=1)[:, :k] if k < num_joints else np.tile(np.arange(k), (V, 1))
     top = np.take_along_axis(w, idx, 1)
+    order = np.argsort(-top, axis=1, kind="stable")
+    idx, top = np.take_along_axis(idx, order, 1), np.take_along_axis(top, order, 1)
     top[top < 1e-4 * top[:, :1]] = 0
     top /= top.sum(1, keepdims=True)
     if k < influences:

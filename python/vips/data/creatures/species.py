@@ -192,7 +192,8 @@ def get_species(name: str) -> SpeciesSpec:
         import difflib
 
         close = difflib.get_close_matches(name, list(_BY_NAME), n=3)
-        raise KeyError(f"no species named '{name}'" + (f" (did you mean {', '.join(close)}?)" if close else "")) from None
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise KeyError(f"no species named '{name}'{hint}") from None
 
 
 def individual_params(spec: SpeciesSpec, individual: int) -> dict:
