@@ -188,3 +188,17 @@ def decompose_affine(m: Array) -> tuple[Array, Array, Array]:
     safe = np.where(scale == 0, 1, scale)
     rot = lin / safe[..., None, :]
     return matrix_to_quat(rot), m[..., :3, 3].copy(), scale
+
+
+def nearest_rigid(matrices: np.ndarray) -> np.ndarray:
+    """(..., 4, 4) affine matrices -> their rigid part (float64): the nearest rotation of each linear part (polar
+    decomposition, mirrors resolved to a proper rotation) with the translation kept. For ``[s R | t]`` with a
+    uniform scale ``s > 0`` this is exactly ``[R | t]``."""
+    m = np.asarray(matrices, np.float64)
+    u, _, vt = np.linalg.svd(m[..., :3, :3])
+    flip = np.sign(np.linalg.det(u @ vt))
+    u = u.copy()
+    u[..., :, 2] *= np.where(flip == 0, 1, flip)[..., None]
+    out = m.copy()
+    out[..., :3, :3] = u @ vt
+    return out

@@ -10,8 +10,9 @@ input's shape and unit quaternions. Geometry uses the rig only, so any topology 
 - ``random_rotation``: 1..3 non-root joints replaced by uniformly random rotations;
 - ``hyperextension``: the most hinge-like joints (one dominant axis of motion in the data) bent at least
   100 degrees against their usual bend and at least 45 degrees past anything the data does that way;
-- ``through_body``: a limb chain swung rigidly about its root joint until its end effector lies inside the
-  trunk (capsules around the trunk's bones).
+- ``through_body``: a limb chain swung rigidly about its root joint until its end effector (or, for a limb
+  longer than the trunk is deep, its elbow/knee/wrist) lies inside the trunk (capsules around the trunk's
+  bones, see :func:`body_layout`).
 """
 
 from __future__ import annotations
@@ -116,7 +117,9 @@ def _non_root_joints(rig: "Rig", need_bone: bool) -> np.ndarray:
 
 
 def _finish(poses: Poses, rotations: np.ndarray, kind: str, descriptions: list[str], joints: list[int]) -> Corrupted:
-    out = Poses(quat_normalize(rotations).astype(np.float32), poses.root_translation.copy(), poses.fps,
+    # Normalize without canonicalizing the sign, so joints that were not corrupted keep their values.
+    rotations = rotations / np.linalg.norm(rotations, axis=-1, keepdims=True)
+    out = Poses(rotations.astype(np.float32), poses.root_translation.copy(), poses.fps,
                 f"{poses.name}:{kind}")
     return Corrupted(out, descriptions, np.asarray(joints, np.int64))
 

@@ -216,12 +216,15 @@ def default_intersection_detector() -> Callable | None:
     return self_intersections
 
 
-def self_intersection_rate(rig: "Rig", poses: Poses, detector: Callable | None = None) -> float | None:
+def self_intersection_rate(rig: "Rig", poses: Poses, detector: Callable | bool | None = None) -> float | None:
     """Fraction of ``poses`` whose skinned mesh intersects itself, or None when it cannot be measured.
 
     ``detector(rig, poses)`` returns, per pose, a flag, a count or an amount (anything > 0 counts as
-    intersecting); the default is :func:`default_intersection_detector`. Rigs without a mesh give None.
+    intersecting); the default (None) is :func:`default_intersection_detector`; ``False`` skips the
+    measurement. Rigs without a mesh give None.
     """
+    if detector is False:
+        return None
     detector = detector or default_intersection_detector()
     if detector is None or not rig.has_mesh or len(poses) == 0:
         return None

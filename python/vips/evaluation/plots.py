@@ -100,17 +100,21 @@ def bar_chart(path: str | Path, groups: list[str], series: dict[str, list[float 
 
 
 def scatter_map(path: str | Path, layers: list[tuple[str, np.ndarray, tuple]], title: str,
-                size: tuple[int, int] = (860, 640), radius: float = 3.0) -> Path:
+                size: tuple[int, int] = (760, 640), radius: float = 3.0) -> Path:
     """2D scatter of point layers drawn in order (later layers on top).
 
     Args:
         layers: (label, (n, 2) points, RGB colour) triples; empty layers are listed but draw nothing.
+        size: canvas size for a legend 200 pixels wide; the canvas widens for longer labels.
     """
-    W, H = size
-    left, right, top, bottom = 40, 250, 50, 40
+    font, big = _font(14), _font(18)
+    labels = [f"{label} ({len(np.reshape(p, (-1, 2)))})" for label, p, _ in layers]
+    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    right = 60 + int(max((probe.textlength(t, font=font) for t in labels), default=0))
+    W, H = size[0] - 200 + right, size[1]  # the plot keeps its size; the canvas grows with the legend
+    left, top, bottom = 40, 50, 40
     img = Image.new("RGB", (W, H), "white")
     draw = ImageDraw.Draw(img)
-    font, big = _font(14), _font(18)
     _text(draw, (W / 2, 14), title, big, anchor="mt")
     pts = [np.asarray(p, np.float64).reshape(-1, 2) for _, p, _ in layers]
     allp = np.concatenate(pts) if any(len(p) for p in pts) else np.zeros((1, 2))
@@ -123,9 +127,8 @@ def scatter_map(path: str | Path, layers: list[tuple[str, np.ndarray, tuple]], t
         xy = np.clip((p - lo) / (hi - lo), 0, 1)
         for x, y in zip(left + xy[:, 0] * pw, top + (1 - xy[:, 1]) * ph):
             draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=color)
-    _legend(draw, W - right + 16, top + 10, [(f"{label} ({len(p)})", c) for (label, _, c), p in zip(layers, pts)],
-            font)
-    _text(draw, (left, H - bottom + 10), "PCA 1 (horizontal) / PCA 2 (vertical) of root-relative joint positions",
+    _legend(draw, W - right + 16, top + 10, [(t, c) for t, (_, _, c) in zip(labels, layers)], font)
+    _text(draw, (left, H - bottom + 10), "PCA of root-relative joint positions, heading removed (axes: PC1, PC2)",
           _font(12))
     img.save(path)
     return Path(path)
@@ -139,4 +142,5 @@ def pca_2d(fit_on: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
     axes = vt[:2].T
     if axes.shape[1] < 2:
         axes = np.pad(axes, ((0, 0), (0, 2 - axes.shape[1])))
-    return [(np.asarray(a, np.float64).reshape(len(a), -1) - mean) @ axes for a in (fit_on, *others)]
+    return [(np.asarray(a, np.float64).reshape(len(a), x.shape[1]) - mean) @ axes if len(a) else np.zeros((0, 2))
+            for a in (fit_on, *others)]

@@ -77,7 +77,7 @@ def _samples(sampler: Sampler, rig: "Rig", n: int, seed: int, who: str) -> Poses
 
 
 def _evaluate(case: EvalCase, sampler: Sampler | None, scorer: Scorer | None, baselines: bool, n_samples: int,
-              seed: int, corruptions: Iterable[str] | None, detector: Callable | None,
+              seed: int, corruptions: Iterable[str] | None, detector: Callable | bool | None,
               model_name: str) -> tuple[dict[str, Any], _MapData]:
     rig = case.rig
     rng = np.random.default_rng(seed)
@@ -162,8 +162,8 @@ def check_targets(result: dict[str, Any], model_name: str = "model") -> dict[str
 
 def evaluate(rig: "Rig", train_poses: Poses, heldout_poses: Poses, sampler: Sampler | None, scorer: Scorer | None,
              baselines: bool = True, n_samples: int = 256, seed: int = 0, limits: "JointLimits | None" = None,
-             corruptions: Iterable[str] | None = None, detector: Callable | None = None, model_name: str = "model",
-             out_dir: str | Path | None = None) -> dict[str, Any]:
+             corruptions: Iterable[str] | None = None, detector: Callable | bool | None = None,
+             model_name: str = "model", out_dir: str | Path | None = None) -> dict[str, Any]:
     """Evaluate a pose model on one rig.
 
     Args:
@@ -176,7 +176,8 @@ def evaluate(rig: "Rig", train_poses: Poses, heldout_poses: Poses, sampler: Samp
         seed: seeds the subsets, the corruptions and every sampler.
         limits: the rig's joint limits for the uniform baseline (else estimated from ``train_poses``).
         corruptions: names from :data:`CORRUPTIONS` (default all).
-        detector: ``self_intersections(rig, poses)``; default the data pipeline's validator when available.
+        detector: ``self_intersections(rig, poses)``; default the data pipeline's validator when available,
+            ``False`` to skip the self-intersection rates (they are None then).
         out_dir: when given, writes ``report.json``, ``auroc.png``, ``fidelity.png`` and ``pose_map.png`` there.
     Returns:
         JSON-ready dict: ``plausibility_auroc[method][corruption]``, ``fidelity[method]`` (1nna, cov, mmd, apd,
@@ -196,7 +197,7 @@ def evaluate(rig: "Rig", train_poses: Poses, heldout_poses: Poses, sampler: Samp
 
 def evaluate_many(cases: Iterable[EvalCase | tuple], sampler: Sampler | None, scorer: Scorer | None,
                   baselines: bool = True, n_samples: int = 256, seed: int = 0,
-                  corruptions: Iterable[str] | None = None, detector: Callable | None = None,
+                  corruptions: Iterable[str] | None = None, detector: Callable | bool | None = None,
                   model_name: str = "model", out_dir: str | Path | None = None) -> dict[str, Any]:
     """Evaluate on several rigs and average every metric over them.
 

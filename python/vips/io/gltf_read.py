@@ -30,7 +30,7 @@ from vips.io.gltf_format import GltfDocument, parse_file
 from vips.kinematics import poses_from_local
 from vips.poses import Poses
 from vips.rig import MAX_INFLUENCES, Rig
-from vips.rotations import compose_affine, decompose_affine, matrix_to_quat, quat_normalize, quat_slerp
+from vips.rotations import compose_affine, decompose_affine, matrix_to_quat, nearest_rigid, quat_normalize, quat_slerp
 
 SCALE_TOLERANCE = 1e-3
 MAX_FPS = 240
@@ -255,18 +255,12 @@ class _Reader:
         if not np.isfinite(g).all():
             j = int(np.argwhere(~np.isfinite(g))[0][-3])
             raise self.doc.fail(f"joint '{names[j]}' has a transform that overflows (huge translation or scale)")
-        lin = g[..., :3, :3]
-        u, sigma, vt = np.linalg.svd(lin)
-        det = np.linalg.det(u @ vt)
-        u[..., :, 2] *= np.where(det < 0, -1.0, 1.0)[..., None]
-        if (sigma[..., -1] <= 1e-12 * np.maximum(sigma[..., 0], 1e-300)).any():
-            j = int(np.argwhere(sigma[..., -1] <= 1e-12 * np.maximum(sigma[..., 0], 1e-300))[0][-1])
+        sigma = np.linalg.svd(g[..., :3, :3], compute_uv=False)
+        degenerate = sigma[..., -1] <= 1e-12 * np.maximum(sigma[..., 0], 1e-300)
+        if degenerate.any():
+            j = int(np.argwhere(degenerate)[0][-1])
             raise self.doc.fail(f"joint '{names[j]}' has a zero scale (its transform cannot be inverted)")
-        out = np.zeros_like(g)
-        out[..., :3, :3] = u @ vt
-        out[..., :3, 3] = g[..., :3, 3]
-        out[..., 3, 3] = 1
-        return out
+        return nearest_rigid(g)
 
     @staticmethod
     def rig_locals(w: np.ndarray, parents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -38,20 +38,6 @@ def quats_to_usd(quats: np.ndarray) -> Vt.QuatfArray:
     return Vt.QuatfArray.FromNumpy(np.ascontiguousarray(q[:, [1, 2, 3, 0]]))
 
 
-def rigid_part(matrices: np.ndarray) -> np.ndarray:
-    """(..., 4, 4) affine matrices -> their rigid part (float64): the nearest rotation of each linear part (polar
-    decomposition, mirrors resolved to a proper rotation) with the translation kept. For ``[s R | t]`` with a
-    uniform scale ``s > 0`` this is exactly ``[R | t]``."""
-    m = np.asarray(matrices, np.float64)
-    u, _, vt = np.linalg.svd(m[..., :3, :3])
-    flip = np.sign(np.linalg.det(u @ vt))
-    u = u.copy()
-    u[..., :, 2] *= np.where(flip == 0, 1, flip)[..., None]
-    out = m.copy()
-    out[..., :3, :3] = u @ vt
-    return out
-
-
 def describe_error(exc: BaseException) -> str:
     """usd-core's error message on one line (at most 500 characters); from a corrupt file its text can hold
     undecodable bytes, and then only the exception's type is given."""

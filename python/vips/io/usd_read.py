@@ -25,10 +25,10 @@ import numpy as np
 from pxr import Tf, Usd, UsdGeom, UsdSkel
 
 from vips.errors import AssetError
-from vips.io.usd_common import describe_error, matrices_from_usd, matrix_from_usd, rigid_part
+from vips.io.usd_common import describe_error, matrices_from_usd, matrix_from_usd
 from vips.kinematics import poses_from_local
 from vips.rig import Rig
-from vips.rotations import matrix_to_quat
+from vips.rotations import matrix_to_quat, nearest_rigid
 
 # Joint scales further than this from one are dropped with a warning (a Rig has no scale).
 SCALE_TOLERANCE = 1e-4
@@ -97,7 +97,7 @@ def _read(path: Path) -> Rig:
     if space.synthetic_root:
         names = [_unused("root", names)] + names
     rest_stage = _stage_space(_fk(rest_local, usd_parents), M0, space)
-    rest_world = rigid_part(rest_stage)
+    rest_world = nearest_rigid(rest_stage)
     space.residual = np.linalg.inv(rest_world) @ rest_stage
     _check_residual(space.residual, names, notes)
     bind_world = _stage_space(bind_skel, M0, space) @ np.linalg.inv(space.residual)
@@ -429,7 +429,7 @@ def _add_clip(rig: Rig, found: _Found, times: list, local: np.ndarray, name: str
     stage_mats = np.stack(
         [_stage_space(skel_mats[f], _skel_to_world(found.skeleton, t), space) for f, t in enumerate(times)]
     )
-    world = rigid_part(stage_mats)
+    world = nearest_rigid(stage_mats)
     name = _unused(name, list(rig.clips))
     drift = np.abs(np.linalg.inv(world) @ stage_mats - space.residual[None]).max(axis=(0, 2, 3))
     scale = np.abs(space.residual[:, :3, :3]).max(axis=(1, 2))

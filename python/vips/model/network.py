@@ -140,7 +140,9 @@ class RigEncoder(nn.Module):
         w = config.width
         self.input = nn.Sequential(nn.Linear(config.feature_dim, w), nn.GELU(), nn.Linear(w, w))
         self.bias = GraphBias(config.num_graph_codes, config.encoder_layers, config.heads)
-        self.blocks = nn.ModuleList(EncoderBlock(w, config.heads, config.mlp_ratio) for _ in range(config.encoder_layers))
+        self.blocks = nn.ModuleList(
+            EncoderBlock(w, config.heads, config.mlp_ratio) for _ in range(config.encoder_layers)
+        )
         self.norm = nn.LayerNorm(w)
 
     def forward(self, node_features: torch.Tensor, graph_code: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

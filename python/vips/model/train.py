@@ -185,7 +185,8 @@ def train(config: TrainConfig, groups: list[PoseGroup] | None = None) -> Path:
         ema.to(device)
     net: torch.nn.Module = model
     if world > 1:
-        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        ids = [device.index] if device.type == "cuda" else None
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
     probs = group_probabilities(groups, config.source_weights)
     log = open(run / LOG, "a") if rank == 0 else None
