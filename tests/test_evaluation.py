@@ -398,7 +398,10 @@ def test_report_end_to_end(toy_case, tmp_path):
     fid = on_disk["fidelity"]
     assert set(fid) == {"training_data", "model", "gaussian", "nearest_neighbour", "uniform_limits"}
     assert fid["model"]["n_samples"] == fid["model"]["n_reference"] == 60
-    assert on_disk["self_intersection_rate"]["model"] == 0.0
+    assert on_disk["self_intersection_rate"]["model"] == 0.0 and on_disk["notes"] == []
+    broken = evaluate(rig, train, held, None, model.score, baselines=False, n_samples=20,
+                      corruptions=["twist"], detector=lambda r, p: np.zeros(1))
+    assert broken["self_intersection_rate"]["training_data"] is None and "not measured" in broken["notes"][0]
     assert set(result["targets"]) == {"auroc_every_corruption", "1nna", "cov", "1nna_beats_baselines"}
 
 

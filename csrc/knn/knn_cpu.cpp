@@ -228,6 +228,9 @@ bool Grid::query(const float* q, Best& best, int64_t max_radius) const {
     const double g = shrink(std::max({lo_[a] - qd[a], qd[a] - (lo_[a] + double(dims_[a]) * h_), 0.0}));
     outside2[a] = g * g;
   }
+  // Far outside the grid the shells would mostly walk empty cells: leave such queries to the kd-tree.
+  const double r_out = double(max_radius) * h_;
+  if (outside2[0] + outside2[1] + outside2[2] > r_out * r_out && dims_[0] * dims_[1] * dims_[2] > 1) return false;
   int64_t rmax = 0;
   for (int a = 0; a < 3; ++a) rmax = std::max({rmax, c[a], dims_[a] - 1 - c[a]});
   for (int64_t r = 0; r <= std::min(rmax, max_radius); ++r) {

@@ -107,9 +107,9 @@ app.add_typer(dataset_app, name="dataset")
 @dataset_app.command("build")
 def dataset_build(
     out: Path = typer.Option(..., "--out", help="Output folder (shards/ and manifest.json); resumed if it exists."),
-    species: int = typer.Option(110, help="Number of procedural species."),
+    species: int = typer.Option(162, help="Number of procedural species (162 exist, over 11 body plans)."),
     individuals: int = typer.Option(2, help="Individuals per species."),
-    sequences: int = typer.Option(6, help="Motion sequences per individual (every program at least once)."),
+    sequences: int = typer.Option(12, help="Motion sequences per individual (every program at least once)."),
     frames: int = typer.Option(90, help="Frames per sequence."),
     engine: str = typer.Option("local", help="local (process pool) or ray (RAY_ADDRESS, else a local cluster)."),
     workers: Optional[int] = typer.Option(None, help="Local worker processes (default: all cores)."),

@@ -30,9 +30,9 @@ SPLITS = ("train", "val", "test")
 class BuildSettings:
     """What a dataset build makes. Changing any field invalidates finished shards (they are rebuilt)."""
 
-    species: int = 110
+    species: int = 162
     individuals: int = 2
-    sequences: int = 6
+    sequences: int = 12
     frames: int = 90
     fps: float = 30.0
     dedupe_eps: float = 0.01
@@ -63,25 +63,40 @@ class Job:
         return int.from_bytes(hashlib.sha256(key).digest()[:4], "little")
 
 
-def split_for_species(name: str, plan: str, settings: BuildSettings) -> str:
-    """Deterministic split by species: a hash of the name picks val or test, so a species never straddles."""
-    u = int.from_bytes(hashlib.sha256(f"{settings.seed}/{name}".encode()).digest()[:8], "little") / 2**64
-    if u < settings.test_fraction:
-        return "test"
-    if u < settings.test_fraction + settings.val_fraction:
-        return "val"
-    return "train"
+def split_archetypes(species: list, settings: BuildSettings) -> dict[str, str]:
+    """Archetype -> split. Held-out animals: every species of an archetype (horse_01, horse_02) shares a split,
+    so test animals are never seen in training, not even as a proportion variant. Stratified by body plan:
+    each plan with 3+ archetypes gives at least one to test (and, with 5+, one to val), chosen by a seeded
+    hash, so every plan is both trained on and tested.
+    """
+    by_plan: dict[str, list[str]] = {}
+    for s in species:
+        by_plan.setdefault(s.plan, [])
+        if s.archetype not in by_plan[s.plan]:
+            by_plan[s.plan].append(s.archetype)
+    split: dict[str, str] = {}
+    for plan, archetypes in by_plan.items():
+        ranked = sorted(archetypes, key=lambda a: hashlib.sha256(f"{settings.seed}/{a}".encode()).hexdigest())
+        n_test = max(1, round(settings.test_fraction * len(ranked))) if len(ranked) >= 3 else 0
+        n_val = max(1, round(settings.val_fraction * len(ranked))) if len(ranked) >= 5 else 0
+        for i, a in enumerate(ranked):
+            split[a] = "test" if i < n_test else "val" if i < n_test + n_val else "train"
+    return split
 
 
 def plan_jobs(settings: BuildSettings) -> list[Job]:
     """The jobs of a build: the first ``settings.species`` species, ``settings.individuals`` each."""
     from vips.data.creatures import list_species
 
-    species = list_species()[: settings.species]
+    species = list_species()
     if len(species) < settings.species:
         raise VipsError(f"only {len(species)} species are available; asked for {settings.species}")
+    split = split_archetypes(species, settings)
+    # Spread a partial build over every plan instead of taking the first plans' species only.
+    species = sorted(species, key=lambda s: hashlib.sha256(f"{settings.seed}/{s.name}".encode()).hexdigest())
+    species = species[: settings.species]
     return [
-        Job(s.name, s.plan, i, split_for_species(s.name, s.plan, settings), settings)
+        Job(s.name, s.plan, i, split[s.archetype], settings)
         for s in species
         for i in range(settings.individuals)
     ]
@@ -149,6 +164,16 @@ def _finished(out_dir: Path, job: Job) -> bool:
         return False
 
 
+def _single_threaded_spawn():  # noqa: ANN202 - a multiprocessing context
+    """A spawn context whose workers run OpenMP on one thread: the pool already fills the cores, and nested
+    OpenMP teams on oversubscribed cores stall at every barrier. Spawned children read the environment at
+    start, so it is set here, before the pool exists."""
+    import multiprocessing
+
+    os.environ["OMP_NUM_THREADS"] = "1"
+    return multiprocessing.get_context("spawn")
+
+
 def _run_local(jobs: list[Job], out_dir: Path, workers: int) -> Iterable[tuple[Job, dict | Exception]]:
     if workers <= 1:
         for job in jobs:
@@ -157,7 +182,7 @@ def _run_local(jobs: list[Job], out_dir: Path, workers: int) -> Iterable[tuple[J
             except Exception as exc:  # noqa: BLE001 - one bad job must not stop the build; it is reported
                 yield job, exc
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=_single_threaded_spawn()) as pool:
         futures = {pool.submit(run_job, job, str(out_dir)): job for job in jobs}
         for fut in as_completed(futures):
             try:

@@ -113,8 +113,18 @@ def _evaluate(case: EvalCase, sampler: Sampler | None, scorer: Scorer | None, ba
     ref_feat = pose_features(rig, reference)
     train_sub = _subset(case.train, m, rng)
     fid: dict[str, Any] = {"training_data": fidelity(pose_features(rig, train_sub), ref_feat)}
-    intersect: dict[str, Any] = {"training_data": self_intersection_rate(rig, train_sub, detector),
-                                 "heldout_data": self_intersection_rate(rig, reference, detector)}
+    notes: list[str] = []
+
+    def intersections(poses: Poses, who: str) -> float | None:
+        # A detector that fails on one rig must not cost the rest of the report; the failure is noted.
+        try:
+            return self_intersection_rate(rig, poses, detector)
+        except Exception as e:  # noqa: BLE001 - any detector error becomes a note
+            notes.append(f"self-intersection of '{who}' not measured: {type(e).__name__}: {e}")
+            return None
+
+    intersect: dict[str, Any] = {"training_data": intersections(train_sub, "training_data"),
+                                 "heldout_data": intersections(reference, "heldout_data")}
     model_feat = np.zeros((0,) + ref_feat.shape[1:])
     for who, (sample, _) in methods.items():
         if sample is None:
@@ -124,7 +134,7 @@ def _evaluate(case: EvalCase, sampler: Sampler | None, scorer: Scorer | None, ba
         feat = pose_features(rig, s)
         fid[who] = fidelity(feat, ref_feat)
         fid[who]["seconds"] = time.perf_counter() - t
-        intersect[who] = self_intersection_rate(rig, s, detector)
+        intersect[who] = intersections(s, who)
         if who == model_name:
             model_feat = feat
     # As many corrupted poses on the map as valid ones, drawn evenly from every corruption type.
@@ -139,6 +149,7 @@ def _evaluate(case: EvalCase, sampler: Sampler | None, scorer: Scorer | None, ba
         "plausibility_auroc": plausibility,
         "fidelity": fid,
         "self_intersection_rate": intersect,
+        "notes": notes,
     }
     result["targets"] = check_targets(result, model_name)
     return result, _MapData(ref_feat, model_feat, bad_feat)
@@ -182,7 +193,7 @@ def evaluate(rig: "Rig", train_poses: Poses, heldout_poses: Poses, sampler: Samp
     Returns:
         JSON-ready dict: ``plausibility_auroc[method][corruption]``, ``fidelity[method]`` (1nna, cov, mmd, apd,
         ...; ``training_data`` is the training poses measured as if they were samples), ``self_intersection_rate``,
-        ``targets``, ``corruptions`` (examples), ``settings``.
+        ``targets``, ``corruptions`` (examples), ``settings``, ``notes`` (what could not be measured).
     """
     case = EvalCase(rig, train_poses, heldout_poses, limits)
     result, map_data = _evaluate(case, sampler, scorer, baselines, n_samples, seed, corruptions, detector,

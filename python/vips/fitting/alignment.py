@@ -106,7 +106,7 @@ def similarity_icp(
     iterations: int = 30,
     trim: float = 0.8,
     with_scale: bool = True,
-    symmetric: bool = True,
+    symmetric: bool = False,
 ) -> tuple[Similarity, float]:
     """Trimmed similarity ICP: the similarity that puts ``source`` (N, 3) onto ``target`` (M, 3).
 

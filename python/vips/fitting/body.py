@@ -99,14 +99,18 @@ class Body:
         rest_len = np.linalg.norm(vn[edges[:, 0]] - vn[edges[:, 1]], axis=1)
         keep = rest_len > 1e-6
         self.vertices = torch.tensor(vn, dtype=torch.float32)
-        self.skin_idx = torch.tensor(rig.skin_indices[active], dtype=torch.long)
-        self.skin_w = torch.tensor(rig.skin_weights[active], dtype=torch.float32)
+        # Dense (Va, J) weights: one matmul blends all joint transforms, faster than K gathers for J <~ 200.
+        dense = np.zeros((len(active), rig.num_joints), np.float32)
+        np.add.at(dense, (np.repeat(np.arange(len(active)), rig.skin_indices.shape[1]),
+                          rig.skin_indices[active].reshape(-1)), rig.skin_weights[active].reshape(-1))
+        self.weights = torch.tensor(dense)
         self.sample_tri = torch.tensor(tri, dtype=torch.long)
         self.sample_bary = torch.tensor(bary, dtype=torch.float32)
         self.edges = torch.tensor(edges[keep], dtype=torch.long)
         self.rest_edge_length = torch.tensor(rest_len[keep], dtype=torch.float32)
         self.observable = torch.tensor(observable_joints(rig))
         self.center = torch.tensor(self.center_np, dtype=torch.float32)
+        self.operator = self._linear_operator(tri, bary, edges[keep], len(active))
 
         parents = rig.parents.astype(np.int64)
         self.parents = parents
@@ -124,6 +128,35 @@ class Body:
         inv_bind = np.linalg.inv(bind)
         self.inv_bind_rot = torch.tensor(inv_bind[:, :3, :3], dtype=torch.float32)
         self.inv_bind_trans = torch.tensor(inv_bind[:, :3, 3], dtype=torch.float32)
+
+    @staticmethod
+    def _linear_operator(tri: np.ndarray, bary: np.ndarray, edges: np.ndarray, num_vertices: int) -> torch.Tensor:
+        """Sparse (3M + E, Va) matrix giving, from the skinned vertices in one product: the M samples, the two
+        edge vectors of each sample's face (for its normal) and the E mesh edge vectors."""
+        M, E = len(tri), len(edges)
+        ar = np.arange(M)
+        rows = [np.repeat(ar, 3), np.concatenate([ar, ar]) + M, np.concatenate([ar, ar]) + 2 * M,
+                np.concatenate([np.arange(E), np.arange(E)]) + 3 * M]
+        cols = [tri.reshape(-1), np.concatenate([tri[:, 1], tri[:, 0]]), np.concatenate([tri[:, 2], tri[:, 0]]),
+                np.concatenate([edges[:, 0], edges[:, 1]])]
+        vals = [bary.reshape(-1), np.repeat([1.0, -1.0], M), np.repeat([1.0, -1.0], M), np.repeat([1.0, -1.0], E)]
+        op = torch.sparse_coo_tensor(
+            torch.tensor(np.stack([np.concatenate(rows), np.concatenate(cols)])),
+            torch.tensor(np.concatenate(vals), dtype=torch.float32),
+            (3 * M + E, num_vertices),
+            check_invariants=False,
+        )
+        return op.coalesce()
+
+    def surface_and_edges(self, verts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """From skinned vertices (F, Va, 3): samples (F, M, 3), unit normals (F, M, 3), edge lengths (F, E)."""
+        F, Va = verts.shape[0], verts.shape[1]
+        M = self.sample_tri.shape[0]
+        flat = verts.permute(1, 0, 2).reshape(Va, F * 3)
+        out = torch.sparse.mm(self.operator, flat).reshape(-1, F, 3).permute(1, 0, 2)
+        pts, e1, e2, edges = out[:, :M], out[:, M : 2 * M], out[:, 2 * M : 3 * M], out[:, 3 * M :]
+        n = torch.cross(e1, e2, dim=-1)
+        return pts, n / n.norm(dim=-1, keepdim=True).clamp_min(1e-12), edges.norm(dim=-1)
 
     # ----- unit conversions -------------------------------------------------------------------------
     def to_normalized(self, points: np.ndarray) -> np.ndarray:
@@ -159,10 +192,11 @@ class Body:
         """(F, Va, 3) skinned active vertices from world transforms (F, J, 3, 3) and (F, J, 3)."""
         a = world_r @ self.inv_bind_rot[None]
         b = (world_r @ self.inv_bind_trans[None, :, :, None])[..., 0] + world_t
-        w = self.skin_w[None, :, :, None]
-        blend_a = (a[:, self.skin_idx] * w[..., None]).sum(2)
-        blend_b = (b[:, self.skin_idx] * w).sum(2)
-        return (blend_a @ self.vertices[None, :, :, None])[..., 0] + blend_b
+        F, J = a.shape[0], a.shape[1]
+        blend = self.weights @ torch.cat([a.reshape(F, J, 9), b], -1)  # (F, Va, 12)
+        m = blend[..., :9].reshape(F, -1, 3, 3)
+        v = self.vertices
+        return (m * v[None, :, None, :]).sum(-1) + blend[..., 9:]
 
     def surface(self, verts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Surface samples (F, M, 3) and their unit face normals (F, M, 3) from skinned vertices (F, Va, 3)."""

@@ -176,7 +176,7 @@ class _Problem:
         s = self.s
         wr, wt = self.body.forward_kinematics(self.rot, self.root)
         verts = self.body.skin(wr, wt)
-        model, normals = self.body.surface(verts)
+        model, normals, edge_len = self.body.surface_and_edges(verts)
         cloud = self.cloud()
         B, M = model.shape[0], model.shape[1]
         lengths_m = torch.full((B,), M, dtype=torch.long)
@@ -195,7 +195,7 @@ class _Problem:
         m2c = geman_mcclure(d2_mc, sigma).mean(-1)
         has = (self.frames.lengths > 0).to(c2m.dtype)
         data = (s.w_cloud_to_model * c2m + s.w_model_to_cloud * m2c) * has
-        strain = self.body.edge_lengths(verts) / self.body.rest_edge_length - 1
+        strain = edge_len / self.body.rest_edge_length - 1
         edge = (strain**2).mean(-1)
         joints = wt[:, self.obs]
         seq = joints if self.context is None else torch.cat([self.context[:, self.obs], joints], 0)
@@ -288,6 +288,18 @@ def params_from_poses(body: Body, poses: Poses) -> tuple[torch.Tensor, torch.Ten
     return rot, torch.tensor(poses.root_translation / body.height, dtype=torch.float32)
 
 
+class single_thread:
+    """Run torch on one thread inside the block: the batches here are small, and on a busy machine torch's
+    thread pool spends more time waiting than working (measured 10x slower with 2 threads under load)."""
+
+    def __enter__(self) -> None:
+        self.before = torch.get_num_threads()
+        torch.set_num_threads(1)
+
+    def __exit__(self, *exc: object) -> None:
+        torch.set_num_threads(self.before)
+
+
 def fit_poses(
     rig: "Rig",
     frames: list[np.ndarray],
@@ -311,7 +323,18 @@ def fit_poses(
     Returns:
         A :class:`FitResult` (unpacks as ``poses, errors``).
     """
-    s = settings or FitSettings()
+    with single_thread():
+        return _fit_poses(rig, frames, settings or FitSettings(), alignments, progress, fps)
+
+
+def _fit_poses(
+    rig: "Rig",
+    frames: list[np.ndarray],
+    s: FitSettings,
+    alignments: list[Similarity] | None,
+    progress: ProgressFn | None,
+    fps: float,
+) -> FitResult:
     F = len(frames)
     if F == 0:
         raise PoseError("fit_poses: no frames to fit")
