@@ -12,8 +12,7 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ import numpy as np
 
 from vips.errors import VipsError
 from vips.io.atomic import write_bytes_atomic
+from vips.parallel import describe_failure, run_local, run_ray
 
 SPLITS = ("train", "val", "test")
 
@@ -164,53 +164,6 @@ def _finished(out_dir: Path, job: Job) -> bool:
         return False
 
 
-def _single_threaded_spawn():  # noqa: ANN202 - a multiprocessing context
-    """A spawn context whose workers run OpenMP on one thread: the pool already fills the cores, and nested
-    OpenMP teams on oversubscribed cores stall at every barrier. Spawned children read the environment at
-    start, so it is set here, before the pool exists."""
-    import multiprocessing
-
-    os.environ["OMP_NUM_THREADS"] = "1"
-    return multiprocessing.get_context("spawn")
-
-
-def _run_local(jobs: list[Job], out_dir: Path, workers: int) -> Iterable[tuple[Job, dict | Exception]]:
-    if workers <= 1:
-        for job in jobs:
-            try:
-                yield job, run_job(job, str(out_dir))
-            except Exception as exc:  # noqa: BLE001 - one bad job must not stop the build; it is reported
-                yield job, exc
-        return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=_single_threaded_spawn()) as pool:
-        futures = {pool.submit(run_job, job, str(out_dir)): job for job in jobs}
-        for fut in as_completed(futures):
-            try:
-                yield futures[fut], fut.result()
-            except Exception as exc:  # noqa: BLE001 - reported in the manifest
-                yield futures[fut], exc
-
-
-def _run_ray(jobs: list[Job], out_dir: Path) -> Iterable[tuple[Job, dict | Exception]]:
-    try:
-        import ray
-    except ImportError:
-        raise VipsError("--engine ray needs Ray: pip install 'vips-runtime[dist]'") from None
-    if not ray.is_initialized():
-        # RAY_ADDRESS (Ray's usual setting) selects a cluster; without it a local one is started.
-        ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False, log_to_driver=False)
-    remote = ray.remote(run_job)
-    pending = {remote.remote(job, str(out_dir)): job for job in jobs}
-    while pending:
-        done, _ = ray.wait(list(pending), num_returns=1)
-        for ref in done:
-            job = pending.pop(ref)
-            try:
-                yield job, ray.get(ref)
-            except Exception as exc:  # noqa: BLE001 - reported in the manifest
-                yield job, exc
-
-
 def build_dataset(
     out_dir: str | os.PathLike[str],
     settings: BuildSettings = BuildSettings(),
@@ -235,15 +188,16 @@ def build_dataset(
     if progress:
         progress(done, len(jobs), "")
     if engine == "ray":
-        results = _run_ray(todo, out)
+        # Ray's default retries: a lost node is worth retrying for a build's long jobs.
+        results = run_ray(run_job, todo, (str(out),), retries=None)
     elif engine == "local":
-        results = _run_local(todo, out, workers or os.cpu_count() or 1)
+        results = run_local(run_job, todo, (str(out),), workers=workers)
     else:
         raise VipsError(f"unknown engine '{engine}': use 'local' or 'ray'")
     for job, result in results:
         done += 1
         if isinstance(result, Exception):
-            failures[job.shard_name] = f"{type(result).__name__}: {result}"
+            failures[job.shard_name] = describe_failure(result)
         if progress:
             progress(done, len(jobs), job.shard_name)
     manifest = write_manifest(out, jobs, failures, settings)

@@ -57,6 +57,7 @@ class FitSettings:
     lr_rotation: float = 0.03
     lr_translation: float = 0.01
     lr_scale: float = 0.01
+    sigma_first: float = 0.25
     sigma_start: float = 0.05
     sigma_end: float = 0.012
     plane_weight: float = 0.7
@@ -167,16 +168,44 @@ class _Problem:
         self.init6d = init6d.clone()
         self.context = context_joints  # (C, J, 3) fixed joints of the frames just before the batch
         self.obs = body.observable
+        # Which model samples the frame's camera could see: the model -> cloud term only counts those.
+        self.visible = torch.ones(init6d.shape[0], body.sample_tri.shape[0], dtype=torch.bool)
+        self.view = torch.zeros(init6d.shape[0], 3)
 
     def cloud(self) -> torch.Tensor:
         c = self.frames.centroid[:, None]
         return c + torch.exp(self.log_scale)[:, None, None] * (self.frames.points - c)
 
-    def evaluate(self, sigma: float, with_grad: bool = True) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def _update_visibility(self, model: torch.Tensor, cloud_normals: torch.Tensor, d2: torch.Tensor, sigma: float) -> None:
+        """Estimate each frame's view direction (mean model normal at well-matched cloud points) and mark
+        the model samples a camera from there sees. A cloud that covers the whole body (mean normal near
+        zero, as for complete reconstructed meshes) keeps every sample."""
+        from vips.fitting.reconstruction import visible_mask
+
+        for b in range(model.shape[0]):
+            good = self.frames.mask[b] & (d2[b] < (3 * sigma) ** 2)
+            if good.sum() < 10:
+                self.visible[b] = True
+                continue
+            mean_n = cloud_normals[b][good].mean(0)
+            if mean_n.norm() < 0.25:
+                self.visible[b] = True
+                continue
+            view = (mean_n / mean_n.norm()).numpy().astype(np.float64)
+            pts = model[b].numpy().astype(np.float64)
+            centre = 0.5 * (pts.min(0) + pts.max(0))
+            self.view[b] = torch.tensor(view)
+            vis = visible_mask(pts, self._normals[b], centre + 10 * view, centre, resolution=64, tolerance=0.03)
+            self.visible[b] = torch.from_numpy(vis) if vis.sum() >= 10 else True
+
+    def evaluate(
+        self, sigma: float, update_visibility: bool = False
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         s = self.s
         wr, wt = self.body.forward_kinematics(self.rot, self.root)
         verts = self.body.skin(wr, wt)
         model, normals, edge_len = self.body.surface_and_edges(verts)
+        self._normals = normals.detach().numpy().astype(np.float64)
         cloud = self.cloud()
         B, M = model.shape[0], model.shape[1]
         lengths_m = torch.full((B,), M, dtype=torch.long)
@@ -190,9 +219,11 @@ class _Problem:
         plane = (diff * n).sum(-1) ** 2
         d2_cm = (1 - s.plane_weight) * (diff * diff).sum(-1) + s.plane_weight * plane
         c2m = _masked_mean(geman_mcclure(d2_cm, sigma), self.frames.mask)
+        if update_visibility:
+            self._update_visibility(model.detach(), n.detach(), d2_cm.detach(), sigma)
         back = torch.gather(cloud, 1, i_mc[..., None].expand(-1, -1, 3))
         d2_mc = ((model - back) ** 2).sum(-1)
-        m2c = geman_mcclure(d2_mc, sigma).mean(-1)
+        m2c = _masked_mean(geman_mcclure(d2_mc, sigma), self.visible)
         has = (self.frames.lengths > 0).to(c2m.dtype)
         data = (s.w_cloud_to_model * c2m + s.w_model_to_cloud * m2c) * has
         strain = edge_len / self.body.rest_edge_length - 1
@@ -207,7 +238,7 @@ class _Problem:
             smooth = 0.1 * ((seq[1:] - seq[:-1]) ** 2).sum(-1).mean()
         prior = ((self.rot - self.init6d) ** 2).sum((-1, -2))
         total = data.sum() + s.w_edge * edge.sum() + s.w_smooth * smooth * B + s.w_prior * prior.sum()
-        return total, {"c2m": d2_cm.detach(), "mask": self.frames.mask, "model": model.detach()}
+        return total, {"c2m": d2_cm.detach(), "mask": self.frames.mask}
 
     def optimize(
         self, iterations: int, root_only_until: int = 0, sigma_start: float | None = None, tick: Callable[[], None] | None = None
@@ -223,7 +254,7 @@ class _Problem:
             sigma = math.exp(math.log(s0) + min(frac / 0.7, 1.0) * (math.log(s.sigma_end) - math.log(s0)))
             for p in params:
                 p.grad = None
-            loss, _ = self.evaluate(sigma)
+            loss, _ = self.evaluate(sigma, update_visibility=it % 10 == 0)
             loss.backward()
             if it < root_only_until:
                 self.rot.grad *= root_mask
@@ -231,10 +262,17 @@ class _Problem:
             if tick is not None:
                 tick()
 
+    def visible_points(self, b: int) -> np.ndarray:
+        """(m, 3) normalized model samples of frame ``b`` that its camera sees (after :meth:`result`)."""
+        with torch.no_grad():
+            wr, wt = self.body.forward_kinematics(self.rot[b : b + 1], self.root[b : b + 1])
+            pts = self.body.surface_and_edges(self.body.skin(wr, wt))[0][0]
+        return pts[self.visible[b]].numpy()
+
     def result(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(B, J, 6) rotations, (B, 3) root offsets, (B,) scales, (B,) fit errors (fraction of height)."""
         with torch.no_grad():
-            _, info = self.evaluate(self.s.sigma_end)
+            _, info = self.evaluate(self.s.sigma_end, update_visibility=True)
             d = info["c2m"].sqrt()
             errors = []
             for b in range(d.shape[0]):
@@ -363,6 +401,7 @@ def _fit_poses(
         else:
             sims[f0] = similarity_icp(raw[f0], rest_pts, Similarity(), trim=s.icp_trim)[0]
     done_frames: list[int] = []
+    seen_last: list[np.ndarray] = []  # asset-space model samples the last fitted frame's camera saw
 
     def fit_batch(idx: list[int], init_rot: torch.Tensor, init_root: torch.Tensor, iters: int,
                   root_only: int = 0, sigma0: float | None = None) -> None:
@@ -380,20 +419,22 @@ def _fit_poses(
             cen = body.to_asset(prob.frames.centroid[k].numpy()).astype(np.float64)
             sims[f] = _scale_about(cen, float(scale[k])).compose(sims[f])
         done_frames.extend(idx)
+        seen_last[:] = [body.to_asset(prob.visible_points(len(idx) - 1))]
 
-    fit_batch([f0], rest_rot[None], rest_root[None], s.first_iterations, s.first_iterations // 4, 0.08)
+    fit_batch([f0], rest_rot[None], rest_root[None], s.first_iterations, s.first_iterations // 4, s.sigma_first)
     report("fit", 1, len(good))
 
     rest = good[1:]
     for start in range(0, len(rest), s.chunk):
         idx = rest[start : start + s.chunk]
         last = done_frames[-1]
-        target = _model_points(body, rots[last], roots[last])
         for f in idx:
             if alignments is not None:
                 sims[f] = alignments[f]
             else:
-                sims[f] = similarity_icp(raw[f], target, sims[last], trim=s.icp_trim)[0]
+                # Partial cloud against the part of the last fitted surface its camera saw: both cover the
+                # same region, so the symmetric match cannot shrink or grow the frame.
+                sims[f] = similarity_icp(raw[f], seen_last[0], sims[last], trim=s.icp_trim, symmetric=True)[0]
         # Constant-velocity start, damped: the next frames usually keep moving the same way.
         if len(done_frames) >= 2:
             vel_r = rots[last] - rots[done_frames[-2]]

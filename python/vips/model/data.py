@@ -93,7 +93,12 @@ def save_dataset(groups: list[PoseGroup], directory: str | Path) -> Path:
 
 
 def load_dataset(directory: str | Path) -> list[PoseGroup]:
-    """All groups in a dataset directory (sorted by file name)."""
+    """All groups in a dataset directory: a built dataset (``manifest.json``, ``vips dataset build``; its train
+    split) or a directory of ``*.safetensors`` groups (sorted by file name)."""
+    if (Path(directory) / "manifest.json").is_file():
+        from vips.data.training_groups import load_training_groups
+
+        return load_training_groups(directory, split="train")
     files = sorted(Path(directory).glob("*.safetensors"))
     if not files:
         raise FileNotFoundError(f"{directory}: no *.safetensors pose groups found")

@@ -10,6 +10,18 @@ from vips.native._dispatch import WITH_CUDA
 from vips.native.ddim import ddim_invert_step, ddim_step
 from vips.native.guidance import fk_energy_grad
 from vips.native.kinematics import fk, lbs
+from vips.native.nearest import ChamferResult, chamfer, knn
 from vips.native.raster import raster
 
-__all__ = ["WITH_CUDA", "ddim_invert_step", "ddim_step", "fk", "fk_energy_grad", "lbs", "raster"]
+__all__ = [
+    "chamfer",
+    "ChamferResult",
+    "ddim_invert_step",
+    "ddim_step",
+    "fk",
+    "fk_energy_grad",
+    "knn",
+    "lbs",
+    "raster",
+    "WITH_CUDA",
+]
