@@ -11,6 +11,7 @@ void bind_knn(nb::module_&);
 void bind_fk_energy(nb::module_&);
 void bind_ddim(nb::module_&);
 void bind_raster(nb::module_&);
+void bind_guided(nb::module_&);
 }  // namespace vips::bind
 
 NB_MODULE(_native, m) {
@@ -26,4 +27,5 @@ NB_MODULE(_native, m) {
   vips::bind::bind_fk_energy(m);
   vips::bind::bind_ddim(m);
   vips::bind::bind_raster(m);
+  vips::bind::bind_guided(m);
 }

@@ -1,12 +1,19 @@
 // CPU K-nearest neighbours: one uniform grid per cloud of b, searched in growing cubic shells around the
-// query's cell until the K-th best distance is closer than anything outside the shells.
+// query's cell until the K-th best distance is closer than anything outside the shells; a kd-tree over
+// the same cloud answers what the grid answers badly.
 //
-// Why a grid and not a kd-tree: a grid is built in O(M) by a counting sort and a query touches a handful of
-// contiguous point ranges, which beats tree descent for the 3D point clouds we match (mesh samples).
-// The cell size comes from the bounding box and the point count, then is refined when the points turn out
-// to be concentrated on a surface or in clusters (many points per occupied cell). Small clouds end up with
-// one cell, i.e. brute force. Every pruning test is a lower bound shrunk by a small margin, so rounding in
-// the cell arithmetic can cost a little extra work but never a wrong neighbour.
+// Why a grid first: it is built in O(M) by a counting sort and a query touches a handful of contiguous
+// point ranges, which beats tree descent for the 3D point clouds we match (mesh samples, overlapping
+// clouds). The cell size comes from the bounding box and the point count, then is refined when the points
+// turn out to be concentrated on a surface or in clusters (many points per occupied cell). Small clouds
+// end up with one cell, i.e. brute force. Every grid pruning test is a lower bound shrunk by a small
+// margin, so rounding in the cell arithmetic can cost a little extra work but never a wrong neighbour.
+//
+// Why a kd-tree too: queries far from the cloud (outside it, or in the empty middle of a sphere) would walk
+// many empty cells, and clouds the grid cannot resolve under its size cap (points on a line, tight
+// clusters far apart) would put hundreds of points in a cell. Queries not settled within a few shells, and
+// every query of such clouds, go to the tree, which is built on first need.
+// All points identical is answered directly (the first K indices all tie).
 #include "knn/knn.h"
 
 #include <algorithm>
@@ -29,7 +36,8 @@ struct GridPoint {
   int32_t index;  // position in the caller's cloud
 };
 
-// Same float32 expression as the CUDA kernel (no FMA contraction) so both give identical distances.
+// Same float32 expression as the CUDA kernel so both give identical distances. (The default x86-64 target
+// has no FMA, so GCC cannot contract it; a -march=native build may, and then differs in the last bit.)
 inline float sqdist(float ax, float ay, float az, const GridPoint& p) {
   const float dx = ax - p.x, dy = ay - p.y, dz = az - p.z;
   return (dx * dx + dy * dy) + dz * dz;

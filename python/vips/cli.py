@@ -148,6 +148,16 @@ def examples() -> None:
         typer.echo(f"example:{name}\t{path}")
 
 
+# Pose-space commands (python/vips/cli_runtime.py).
+from vips import cli_runtime as _rt  # noqa: E402 - registered after the core commands
+
+app.command("sample")(_rt.sample_command)
+app.command("interpolate")(_rt.interpolate_command)
+app.command("ik")(_rt.ik_command)
+app.command("score")(_rt.score_command)
+app.command("keyframes")(_rt.keyframes_command)
+app.command("export-onnx")(_rt.export_onnx_command)
+
 def main() -> None:
     """Entry point of the ``vips`` script."""
     try:

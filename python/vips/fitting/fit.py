@@ -50,20 +50,22 @@ class FitSettings:
 
     num_samples: int = 1500
     max_points: int = 1500
-    chunk: int = 4
-    first_iterations: int = 240
-    chunk_iterations: int = 50
-    refine_iterations: int = 40
+    first_iterations: int = 40
+    frame_iterations: int = 12
+    extrapolate: float = 0.5
+    rigid_iterations: int = 3
+    align: str = "solver"
+    refine_iterations: int = 0
     lr_rotation: float = 0.03
     lr_translation: float = 0.01
     lr_scale: float = 0.01
-    sigma_first: float = 0.25
-    sigma_start: float = 0.05
+    sigma_first: float = 0.1
+    sigma_start: float = 0.03
     sigma_end: float = 0.012
-    plane_weight: float = 0.7
+    plane_weight: float = 0.95
     w_cloud_to_model: float = 1.0
     w_model_to_cloud: float = 0.5
-    w_edge: float = 0.02
+    w_edge: float = 0.0005
     w_smooth: float = 0.2
     w_prior: float = 1e-5
     refine_scale: bool = True
@@ -149,6 +151,32 @@ class _Adam:
             p.sub_(lr * lr_factor * m_hat / (v_hat.sqrt() + 1e-8))
 
 
+def estimate_visibility(
+    model: np.ndarray, normals: np.ndarray, cloud: np.ndarray, nearest_model: np.ndarray, sigma: float
+) -> torch.Tensor:
+    """(M,) bool: the model samples a camera sees, the camera being where the frame's points face.
+
+    The view direction is the mean normal of the model samples nearest to well-matched cloud points; a
+    cloud covering the whole body (mean normal near zero, as for complete reconstructed meshes) keeps every
+    sample.
+    """
+    from vips.fitting.reconstruction import visible_mask
+
+    M = len(model)
+    d2 = ((cloud - model[nearest_model]) ** 2).sum(-1)
+    good = d2 < (3 * sigma) ** 2
+    if good.sum() < 10:
+        return torch.ones(M, dtype=torch.bool)
+    mean_n = normals[nearest_model[good]].mean(0)
+    if np.linalg.norm(mean_n) < 0.25:
+        return torch.ones(M, dtype=torch.bool)
+    view = (mean_n / np.linalg.norm(mean_n)).astype(np.float64)
+    pts = model.astype(np.float64)
+    centre = 0.5 * (pts.min(0) + pts.max(0))
+    vis = visible_mask(pts, normals.astype(np.float64), centre + 10 * view, centre, resolution=48, tolerance=0.04)
+    return torch.from_numpy(vis) if vis.sum() >= 10 else torch.ones(M, dtype=torch.bool)
+
+
 class _Problem:
     """One batched optimization over B frames of the same rig."""
 
@@ -176,27 +204,12 @@ class _Problem:
         c = self.frames.centroid[:, None]
         return c + torch.exp(self.log_scale)[:, None, None] * (self.frames.points - c)
 
-    def _update_visibility(self, model: torch.Tensor, cloud_normals: torch.Tensor, d2: torch.Tensor, sigma: float) -> None:
-        """Estimate each frame's view direction (mean model normal at well-matched cloud points) and mark
-        the model samples a camera from there sees. A cloud that covers the whole body (mean normal near
-        zero, as for complete reconstructed meshes) keeps every sample."""
-        from vips.fitting.reconstruction import visible_mask
-
+    def _update_visibility(self, model: torch.Tensor, normals: torch.Tensor, i_cm: torch.Tensor, sigma: float) -> None:
         for b in range(model.shape[0]):
-            good = self.frames.mask[b] & (d2[b] < (3 * sigma) ** 2)
-            if good.sum() < 10:
-                self.visible[b] = True
-                continue
-            mean_n = cloud_normals[b][good].mean(0)
-            if mean_n.norm() < 0.25:
-                self.visible[b] = True
-                continue
-            view = (mean_n / mean_n.norm()).numpy().astype(np.float64)
-            pts = model[b].numpy().astype(np.float64)
-            centre = 0.5 * (pts.min(0) + pts.max(0))
-            self.view[b] = torch.tensor(view)
-            vis = visible_mask(pts, self._normals[b], centre + 10 * view, centre, resolution=64, tolerance=0.03)
-            self.visible[b] = torch.from_numpy(vis) if vis.sum() >= 10 else True
+            L = int(self.frames.lengths[b])
+            self.visible[b] = estimate_visibility(
+                model[b].numpy(), normals[b].numpy(), self.cloud()[b, :L].detach().numpy(), i_cm[b, :L].numpy(), sigma
+            )
 
     def evaluate(
         self, sigma: float, update_visibility: bool = False
@@ -205,7 +218,6 @@ class _Problem:
         wr, wt = self.body.forward_kinematics(self.rot, self.root)
         verts = self.body.skin(wr, wt)
         model, normals, edge_len = self.body.surface_and_edges(verts)
-        self._normals = normals.detach().numpy().astype(np.float64)
         cloud = self.cloud()
         B, M = model.shape[0], model.shape[1]
         lengths_m = torch.full((B,), M, dtype=torch.long)
@@ -220,9 +232,10 @@ class _Problem:
         d2_cm = (1 - s.plane_weight) * (diff * diff).sum(-1) + s.plane_weight * plane
         c2m = _masked_mean(geman_mcclure(d2_cm, sigma), self.frames.mask)
         if update_visibility:
-            self._update_visibility(model.detach(), n.detach(), d2_cm.detach(), sigma)
+            self._update_visibility(model.detach(), normals.detach(), i_cm, sigma)
         back = torch.gather(cloud, 1, i_mc[..., None].expand(-1, -1, 3))
-        d2_mc = ((model - back) ** 2).sum(-1)
+        diff_mc = model - back
+        d2_mc = (1 - s.plane_weight) * (diff_mc**2).sum(-1) + s.plane_weight * ((diff_mc * normals).sum(-1) ** 2)
         m2c = _masked_mean(geman_mcclure(d2_mc, sigma), self.visible)
         has = (self.frames.lengths > 0).to(c2m.dtype)
         data = (s.w_cloud_to_model * c2m + s.w_model_to_cloud * m2c) * has
@@ -234,8 +247,6 @@ class _Problem:
         if seq.shape[0] >= 3:
             acc = seq[2:] - 2 * seq[1:-1] + seq[:-2]
             smooth = (acc**2).sum(-1).mean()
-        elif seq.shape[0] == 2:
-            smooth = 0.1 * ((seq[1:] - seq[:-1]) ** 2).sum(-1).mean()
         prior = ((self.rot - self.init6d) ** 2).sum((-1, -2))
         total = data.sum() + s.w_edge * edge.sum() + s.w_smooth * smooth * B + s.w_prior * prior.sum()
         return total, {"c2m": d2_cm.detach(), "mask": self.frames.mask}
@@ -390,7 +401,28 @@ def _fit_poses(
     rest_rot, rest_root = _rest_params(body)
     report = progress or (lambda stage, done, total: None)
 
-    # Frame 0 (first good frame): from the rest pose, coarse to fine.
+    from vips.fitting.articulated import ArticulatedICP
+
+    def visible_model(f: int) -> np.ndarray:
+        """Asset-space model samples of fitted frame ``f`` that its camera saw (the next frame's ICP target)."""
+        with torch.no_grad():
+            wr, wt = body.forward_kinematics(rots[f][None], roots[f][None])
+            pts, normals, _ = body.surface_and_edges(body.skin(wr, wt))
+        cloud = body.to_normalized(sims[f].apply(raw[f]))
+        _, i_cm = nearest(cloud[None], pts)
+        vis = estimate_visibility(pts[0].numpy(), normals[0].numpy(), cloud, np.maximum(i_cm[0], 0), s.sigma_end)
+        return body.to_asset(pts[0][vis].numpy())
+
+    def fit_one(f: int, init_rot: torch.Tensor, init_root: torch.Tensor, iters: int, s0: float, root_only: int) -> None:
+        cloud = body.to_normalized(sims[f].apply(raw[f]))
+        solver = ArticulatedICP(body, cloud, plane_weight=s.plane_weight)
+        r6, rt, scale = solver.run(init_rot, init_root, iters, s0, s.sigma_end, s.refine_scale, root_only)
+        rots[f], roots[f] = r6, rt
+        cen = body.to_asset(solver.centre.numpy()).astype(np.float64)
+        sims[f] = _scale_about(cen, scale).compose(sims[f])
+
+    # First good frame: from the rest pose, coarse to fine (root only, then every joint; wide to narrow
+    # robust kernel).
     f0 = good[0]
     if alignments is not None:
         sims[f0] = alignments[f0]
@@ -400,52 +432,39 @@ def _fit_poses(
             sims[f0] = initial_alignment(raw[f0], rest_pts, s.first_frame_search_deg, trim=s.icp_trim)[0]
         else:
             sims[f0] = similarity_icp(raw[f0], rest_pts, Similarity(), trim=s.icp_trim)[0]
-    done_frames: list[int] = []
-    seen_last: list[np.ndarray] = []  # asset-space model samples the last fitted frame's camera saw
-
-    def fit_batch(idx: list[int], init_rot: torch.Tensor, init_root: torch.Tensor, iters: int,
-                  root_only: int = 0, sigma0: float | None = None) -> None:
-        clouds = [body.to_normalized(sims[f].apply(raw[f])) for f in idx]
-        ctx = None
-        if done_frames:
-            prev = done_frames[-2:]
-            with torch.no_grad():
-                ctx = body.forward_kinematics(rots[prev], roots[prev])[1]
-        prob = _Problem(body, _Frames(clouds), init_rot, init_root, s, ctx)
-        prob.optimize(iters, root_only, sigma0)
-        r6, rt, scale, _ = prob.result()
-        for k, f in enumerate(idx):
-            rots[f], roots[f] = r6[k], rt[k]
-            cen = body.to_asset(prob.frames.centroid[k].numpy()).astype(np.float64)
-            sims[f] = _scale_about(cen, float(scale[k])).compose(sims[f])
-        done_frames.extend(idx)
-        seen_last[:] = [body.to_asset(prob.visible_points(len(idx) - 1))]
-
-    fit_batch([f0], rest_rot[None], rest_root[None], s.first_iterations, s.first_iterations // 4, s.sigma_first)
+    fit_one(f0, rest_rot, rest_root, s.first_iterations, s.sigma_first, s.first_iterations // 5)
     report("fit", 1, len(good))
 
-    rest = good[1:]
-    for start in range(0, len(rest), s.chunk):
-        idx = rest[start : start + s.chunk]
-        last = done_frames[-1]
-        for f in idx:
-            if alignments is not None:
-                sims[f] = alignments[f]
-            else:
-                # Partial cloud against the part of the last fitted surface its camera saw: both cover the
-                # same region, so the symmetric match cannot shrink or grow the frame.
-                sims[f] = similarity_icp(raw[f], seen_last[0], sims[last], trim=s.icp_trim, symmetric=True)[0]
-        # Constant-velocity start, damped: the next frames usually keep moving the same way.
-        if len(done_frames) >= 2:
-            vel_r = rots[last] - rots[done_frames[-2]]
-            vel_t = roots[last] - roots[done_frames[-2]]
+    # Then frame by frame, each from the previous fit (constant-velocity start) and aligned to the part
+    # of the previous fitted surface its camera saw: both cover the same region, so the symmetric match
+    # cannot shrink or grow the frame.
+    for k, f in enumerate(good[1:], start=1):
+        last = good[k - 1]
+        if alignments is not None:
+            sims[f] = alignments[f]
+        elif s.align == "icp":
+            target = visible_model(last)
+            sims[f] = similarity_icp(raw[f], target, sims[last], trim=s.icp_trim, symmetric=True)[0]
         else:
-            vel_r, vel_t = torch.zeros_like(rots[last]), torch.zeros_like(roots[last])
-        steps = torch.arange(1, len(idx) + 1, dtype=torch.float32)
-        init_rot = rots[last][None] + 0.5 * steps[:, None, None] * vel_r[None]
-        init_root = roots[last][None] + 0.5 * steps[:, None] * vel_t[None]
-        fit_batch(idx, init_rot, init_root, s.chunk_iterations)
-        report("fit", len(done_frames), len(good))
+            # Start from the previous frame's similarity with the centres matched; the solver's root
+            # rotation, translation and scale take up the rest of the misalignment.
+            moved = sims[last].apply(raw[f])
+            shift = np.median(sims[last].apply(raw[last]), axis=0) - np.median(moved, axis=0)
+            sims[f] = Similarity(sims[last].scale, sims[last].rotation, sims[last].translation + shift)
+            if s.align == "rigid":
+                # Rigid trimmed ICP against the previous fitted surface (scale is left to the solver, where
+                # fixed bone lengths make it observable; ICP of a partial view against a whole body is biased).
+                target = _model_points(body, rots[last], roots[last])
+                step, _ = similarity_icp(sims[f].apply(raw[f]), target, trim=s.icp_trim, with_scale=False)
+                sims[f] = step.compose(sims[f])
+        if k >= 2:
+            prev = good[k - 2]
+            init_rot = rots[last] + s.extrapolate * (rots[last] - rots[prev])
+            init_root = roots[last] + s.extrapolate * (roots[last] - roots[prev])
+        else:
+            init_rot, init_root = rots[last], roots[last]
+        fit_one(f, init_rot, init_root, s.frame_iterations, s.sigma_start, s.rigid_iterations)
+        report("fit", k + 1, len(good))
 
     # Whole-sequence refinement, batched over all frames.
     order = good

@@ -50,7 +50,8 @@ def visible_mask(
     """(N,) bool: points a pinhole camera at ``eye`` looking at ``target`` sees.
 
     A point is seen when its normal faces the camera and its depth is within ``tolerance`` (world units) of
-    the nearest depth splatted into its pixel's 3x3 neighbourhood (``splat_points``, default ``points``).
+    the nearest depth splatted into its pixel (``splat_points`` and the points themselves). Pixels must be
+    small against the parts that occlude each other and the splats dense enough to cover them.
     """
     fwd = target - eye
     fwd /= np.linalg.norm(fwd)
@@ -75,16 +76,12 @@ def visible_mask(
             np.clip(((v - lo[1]) / span * resolution).astype(np.int64), 0, resolution - 1),
         )
 
-    zbuf = np.full((resolution + 2, resolution + 2), np.inf)
+    zbuf = np.full((resolution, resolution), np.inf)
     iu, iv = pix(su, sv)
-    np.minimum.at(zbuf, (iu + 1, iv + 1), sd)
-    # 3x3 min filter closes the gaps between splats.
-    padded = zbuf
-    near = np.full((resolution, resolution), np.inf)
-    for du in (0, 1, 2):
-        for dv in (0, 1, 2):
-            near = np.minimum(near, padded[du : du + resolution, dv : dv + resolution])
+    np.minimum.at(zbuf, (iu, iv), sd)
     ju, jv = pix(pu, pv)
+    np.minimum.at(zbuf, (ju, jv), pd)
+    near = zbuf
     facing = np.einsum("ij,ij->i", normals, eye[None] - points) > 0
     return facing & (pd <= near[ju, jv] + tolerance)
 
@@ -112,6 +109,7 @@ def simulate_reconstruction(
     max_shift: float = 0.1,
     misalign_first: bool = False,
     camera_elevation_deg: tuple[float, float] = (5.0, 30.0),
+    single_view: bool = True,
 ) -> SimulatedSequence:
     """Simulate per-frame reconstructions of ``poses`` (F poses of ``rig``).
 
@@ -128,6 +126,8 @@ def simulate_reconstruction(
         misalign_first: also misalign frame 0 (off by default: the rigged first frame defines world space).
         camera_elevation_deg: range of the camera's elevation above the horizon; its azimuth is random.
             The camera keeps its direction for the whole clip and follows the body's centre.
+        single_view: keep only what the camera sees; False keeps the whole surface (as from a
+            reconstruction that completes unseen sides).
 
     Returns:
         A :class:`SimulatedSequence`.
@@ -153,7 +153,11 @@ def simulate_reconstruction(
         splat = (v[rig.faces[sface]] * sbary[:, :, None]).sum(1)
         centre = 0.5 * (v.min(0) + v.max(0))
         eye = centre + camera * 2.5 * height
-        seen = visible_mask(pts, normals, eye, centre, tolerance=0.01 * height, splat_points=splat)
+        seen = (
+            visible_mask(pts, normals, eye, centre, tolerance=0.02 * height, splat_points=splat)
+            if single_view
+            else np.ones(len(pts), bool)
+        )
         cloud = pts[seen] + rng.normal(scale=noise * height, size=(int(seen.sum()), 3))
         n_out = int(round(outlier_fraction * len(cloud)))
         lo, hi = cloud.min(0), cloud.max(0)
@@ -172,3 +176,40 @@ def simulate_reconstruction(
         sims.append(sim)
         fractions.append(seen.mean())
     return SimulatedSequence(clouds, sims, camera, np.asarray(fractions), outlier_masks)
+
+
+def rigged_first_frame(rig: "Rig", poses: "Poses", frame: int = 0) -> tuple["Rig", "Poses"]:
+    """The rig re-posed so its rest (and bind) pose is ``poses[frame]``, and ``poses`` relative to it.
+
+    The fitting pipeline takes the skeleton from the rigged *first frame* of a sequence (an auto-rigger
+    run on frame 0's mesh), so simulations of it start from this rig. Skin weights, faces and joint
+    names are kept; ``skin(new_rig, new_poses)`` equals ``skin(rig, poses)``.
+    """
+    from vips.kinematics import local_transforms, skinning_matrices, world_matrices
+    from vips.poses import Poses as _Poses
+    from vips.rig import Rig as _Rig
+    from vips.rotations import quat_conjugate, quat_multiply, quat_normalize
+
+    first = poses[frame]
+    local_r, local_t = local_transforms(rig, first)
+    world = world_matrices(rig, first)[0]
+    verts = skin(rig, first)[0]
+    new = _Rig(
+        joint_names=list(rig.joint_names),
+        parents=rig.parents.copy(),
+        rest_translations=local_t[0],
+        rest_rotations=local_r[0],
+        bind_matrices=world.astype(np.float32),
+        vertices=verts.astype(np.float32),
+        faces=rig.faces.copy(),
+        skin_indices=rig.skin_indices.copy(),
+        skin_weights=rig.skin_weights.copy(),
+        up_axis=rig.up_axis,
+        meters_per_unit=rig.meters_per_unit,
+        name=rig.name,
+        source=rig.source,
+    )
+    delta = quat_normalize(quat_multiply(quat_conjugate(first.rotations.astype(np.float64)), poses.rotations))
+    root = poses.root_translation - first.root_translation
+    _ = skinning_matrices  # (same bind convention as kinematics.skin)
+    return new, _Poses(delta.astype(np.float32), root.astype(np.float32), poses.fps, poses.name)

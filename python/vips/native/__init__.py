@@ -9,6 +9,7 @@ C-contiguous: a mismatch raises :class:`vips.errors.NativeError` naming the argu
 from vips.native._dispatch import WITH_CUDA
 from vips.native.ddim import ddim_invert_step, ddim_step
 from vips.native.guidance import fk_energy_grad
+from vips.native.guided import guided_energy_grad, guided_sample
 from vips.native.kinematics import fk, lbs
 from vips.native.nearest import ChamferResult, chamfer, knn
 from vips.native.raster import raster
@@ -19,7 +20,7 @@ __all__ = [
     "ddim_invert_step",
     "ddim_step",
     "fk",
-    "fk_energy_grad",
+    "fk_energy_grad", "guided_energy_grad", "guided_sample",
     "knn",
     "lbs",
     "raster",

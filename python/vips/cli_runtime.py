@@ -1,0 +1,293 @@
+"""The pose-space commands of the ``vips`` CLI (registered in :mod:`vips.cli`): sample, interpolate, ik, score,
+keyframes and export-onnx. Each is a thin layer over :class:`vips.posespace.PoseSpace` and :mod:`vips.export`.
+
+``POSES`` arguments name a pose set file these commands write (USD or .glb); ``POSES:I`` its I-th pose.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+from typing import Iterator, List, Optional
+
+import numpy as np
+import typer
+
+from vips.errors import VipsError
+
+ASSET_HELP = "A rigged asset (.glb/.gltf, RigNet .txt + .obj, .usd/.usda/.usdc, .bvh), or example:NAME for a shipped one."
+MODEL_HELP = "Pose-space model folder (default: $VIPS_MODEL, else the model shipped with vips)."
+BACKEND_HELP = "onnx (ONNX Runtime, default) or torch."
+OUT_HELP = "Output pose set: .usda/.usdc/.usd (UsdSkel with the VipsPoseSetAPI schema) or .glb."
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code=1)
+
+
+def _load(asset: str):  # noqa: ANN202 - vips.Rig
+    import warnings
+
+    from vips.examples import resolve
+    from vips.io import load
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return load(resolve(asset))
+
+
+def _space(rig, model: Optional[Path], backend: str):  # noqa: ANN001, ANN202 - PoseSpace
+    from vips.posespace import PoseSpace
+
+    return PoseSpace(rig, model, backend=backend)
+
+
+@contextlib.contextmanager
+def _busy(what: str, quiet: bool) -> Iterator[None]:
+    """A spinner on stderr while long work runs (none with --json or when stderr is not a terminal)."""
+    if quiet:
+        yield
+        return
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield
+        return
+    with console.status(what):
+        yield
+
+
+def _scores(space, poses):  # noqa: ANN001, ANN202
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return space.score(poses)
+
+
+def _write(rig, space, poses, out: Path, kind: str, seeds=None, scores=None, plausible=None):  # noqa: ANN001, ANN202
+    from vips.export.pose_set import write_pose_set
+
+    if scores is None:
+        scores, plausible = _scores(space, poses)
+    write_pose_set(rig, out, poses, scores=scores, plausible=plausible, seeds=seeds, kind=kind,
+                   model_id=space.model_id, threshold=space.threshold)
+    return scores, plausible
+
+
+def _summary(out: Path, poses, scores, plausible, as_json: bool, **extra) -> None:  # noqa: ANN001, ANN003
+    info = {"output": str(out), "poses": len(poses), "plausible": int(np.sum(plausible)),
+            "scores": [float(s) for s in scores], "plausible_flags": [bool(p) for p in plausible], **extra}
+    if as_json:
+        typer.echo(json.dumps(info, indent=1))
+    else:
+        typer.echo(f"wrote {out}: {len(poses)} poses, {info['plausible']} plausible")
+
+
+def sample_command(
+    asset: str = typer.Argument(..., help=ASSET_HELP),
+    n: int = typer.Option(16, "-n", "--num", help="Number of poses."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same poses)."),
+    out: Path = typer.Option(..., "-o", "--out", help=OUT_HELP),
+    steps: int = typer.Option(50, help="DDIM steps."),
+    model: Optional[Path] = typer.Option(None, help=MODEL_HELP),
+    backend: str = typer.Option("onnx", help=BACKEND_HELP),
+    contact_sheet: Optional[Path] = typer.Option(None, help="Also write a contact sheet PNG of the poses."),
+    pose_map: Optional[Path] = typer.Option(None, "--map", help="Also write a 2D map PNG (implausible in red)."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
+) -> None:
+    """Sample N plausible poses of an asset and write them as a scored pose set."""
+    try:
+        rig = _load(asset)
+        space = _space(rig, model, backend)
+        with _busy(f"sampling {n} poses", as_json):
+            poses = space.sample(n, seed=seed, steps=steps)
+            scores, plausible = _write(rig, space, poses, out, "samples", seeds=np.full(n, seed, np.int64))
+        _pictures(rig, poses, scores, plausible, contact_sheet, pose_map)
+    except VipsError as exc:
+        _fail(str(exc))
+    _summary(out, poses, scores, plausible, as_json, seed=seed, model_id=space.model_id)
+
+
+def _pictures(rig, poses, scores, plausible, sheet: Optional[Path], pose_map: Optional[Path]) -> None:  # noqa: ANN001
+    from vips.export.pictures import write_contact_sheet, write_pose_map
+
+    if sheet is not None:
+        write_contact_sheet(rig, poses, sheet, scores, plausible)
+    if pose_map is not None:
+        write_pose_map(rig, poses, plausible, pose_map)
+
+
+def interpolate_command(
+    asset: str = typer.Argument(..., help=ASSET_HELP),
+    source: str = typer.Option(..., "--from", help="Start pose: POSES:I (a pose set file and a pose index)."),
+    target: str = typer.Option(..., "--to", help="End pose: POSES:J."),
+    n: int = typer.Option(16, "-n", "--num", help="Number of poses on the path, ends included."),
+    out: Path = typer.Option(..., "-o", "--out", help=OUT_HELP),
+    steps: int = typer.Option(50, help="DDIM steps for inversion and decoding."),
+    model: Optional[Path] = typer.Option(None, help=MODEL_HELP),
+    backend: str = typer.Option("onnx", help=BACKEND_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
+) -> None:
+    """A smooth on-manifold traversal between two poses (spherical interpolation of their DDIM latents)."""
+    from vips.export.pose_set import load_poses
+
+    try:
+        rig = _load(asset)
+        a, b = load_poses(source, rig)[0], load_poses(target, rig)[0]
+        space = _space(rig, model, backend)
+        with _busy(f"interpolating {n} poses", as_json):
+            poses = space.interpolate(a, b, n, steps=steps)
+            scores, plausible = _write(rig, space, poses, out, "traversal", seeds=np.full(n, -1, np.int64))
+    except VipsError as exc:
+        _fail(str(exc))
+    _summary(out, poses, scores, plausible, as_json, model_id=space.model_id)
+
+
+def _parse_point(text: str, what: str) -> tuple[str, list[float]]:
+    name, sep, xyz = text.partition("=")
+    try:
+        values = [float(v) for v in xyz.split(",")]
+    except ValueError:
+        values = []
+    if not sep or not name or len(values) != 3:
+        raise VipsError(f"{what} '{text}' must look like JOINT=x,y,z (asset space and units)")
+    return name, values
+
+
+def ik_command(
+    asset: str = typer.Argument(..., help=ASSET_HELP),
+    handle: List[str] = typer.Option([], "--handle", help="JOINT=x,y,z target (asset space and units); repeatable."),
+    pin: List[str] = typer.Option([], "--pin", help="A joint that keeps its current world position; repeatable."),
+    look_at: List[str] = typer.Option([], "--look-at", help="JOINT=x,y,z: aim the joint's bone at a point."),
+    init: Optional[str] = typer.Option(None, "--init", help="Start pose POSES:I (default: the rest pose)."),
+    out: Path = typer.Option(..., "-o", "--out", help=OUT_HELP),
+    steps: int = typer.Option(10, help="Guided DDIM steps."),
+    noise_level: float = typer.Option(0.5, help="How far the start pose is inverted, in (0, 1]: lower keeps more."),
+    model: Optional[Path] = typer.Option(None, help=MODEL_HELP),
+    backend: str = typer.Option("onnx", help=BACKEND_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
+) -> None:
+    """Manifold IK: a plausible pose that meets joint handles, pins and look-at targets."""
+    from vips.export.pose_set import load_poses
+
+    try:
+        handles = dict(_parse_point(h, "--handle") for h in handle)
+        aims = dict(_parse_point(h, "--look-at") for h in look_at)
+        rig = _load(asset)
+        start = load_poses(init, rig)[0] if init else None
+        space = _space(rig, model, backend)
+        with _busy("solving", as_json):
+            poses, report = space.solve_ik(handles, init=start, steps=steps, pins=pin, look_at=aims or None,
+                                           noise_level=noise_level, return_report=True)
+            scores, plausible = _write(rig, space, poses, out, "ik", seeds=np.full(1, -1, np.int64))
+    except VipsError as exc:
+        _fail(str(exc))
+    errors = {name: float(e) for name, e in zip(report.joints, report.error[0])}
+    _summary(out, poses, scores, plausible, as_json, handle_error=errors,
+             max_relative_error=report.max_relative_error,
+             aim_error_degrees=[float(a) for a in report.aim_error_degrees[0]])
+    if not as_json:
+        for name, e in errors.items():
+            typer.echo(f"  {name:24s} error {e:.4g} ({e / rig.height():.2%} of the rig's height)")
+
+
+def score_command(
+    asset: str = typer.Argument(..., help=ASSET_HELP),
+    poses_ref: str = typer.Argument(..., metavar="POSES", help="A pose set file (or POSES:I for one pose)."),
+    model: Optional[Path] = typer.Option(None, help=MODEL_HELP),
+    backend: str = typer.Option("onnx", help=BACKEND_HELP),
+    as_json: bool = typer.Option(False, "--json", help='Print {"scores": [...], "plausible": [...], ...}.'),
+) -> None:
+    """Score poses: a plausibility score per pose (higher is more plausible) and the calibrated flag."""
+    from vips.export.pose_set import load_poses
+
+    try:
+        rig = _load(asset)
+        poses = load_poses(poses_ref, rig)
+        space = _space(rig, model, backend)
+        with _busy("scoring", as_json):
+            scores, plausible = _scores(space, poses)
+    except VipsError as exc:
+        _fail(str(exc))
+    result = {"scores": [float(s) for s in scores], "plausible": [bool(p) for p in plausible],
+              "threshold": space.threshold, "model_id": space.model_id}
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    for i, (s, p) in enumerate(zip(scores, plausible)):
+        typer.echo(f"{i:5d}  {s: .5f}  {'plausible' if p else 'IMPLAUSIBLE'}")
+    typer.echo(f"{int(np.sum(plausible))}/{len(scores)} plausible (threshold {space.threshold})")
+
+
+def keyframes_command(
+    asset: str = typer.Argument(..., help=ASSET_HELP),
+    poses_ref: str = typer.Option(..., "--poses", help="A pose set file (traversal, IK edit, samples)."),
+    out: Path = typer.Option(..., "--out", help="Output folder: frame_NNNN.png and keyframes.json."),
+    count: Optional[int] = typer.Option(None, help="Keyframes spread evenly over the poses (default: every pose)."),
+    size: int = typer.Option(512, help="Image width and height in pixels."),
+    azimuth: float = typer.Option(30.0, help="Camera turn about the up axis from the asset's front, degrees."),
+    elevation: float = typer.Option(12.0, help="Camera elevation, degrees."),
+    as_json: bool = typer.Option(False, "--json", help="Print keyframes.json's path and frames as JSON."),
+) -> None:
+    """Keyframe proxies for video models: renders of mesh + skeleton and a keyframes.json (pose, camera)."""
+    from vips.export.keyframes import keyframe_indices, write_keyframes
+    from vips.export.pose_set import load_poses, parse_pose_ref, read_pose_set
+    from vips.kinematics import joint_positions, skin
+    from vips.render import framing_camera
+
+    try:
+        rig = _load(asset)
+        poses = load_poses(poses_ref, rig)
+        _, _, meta = read_pose_set(parse_pose_ref(poses_ref)[0])
+        idx = keyframe_indices(len(poses), count)
+        sel = poses[np.asarray(idx)]
+        pts = skin(rig, sel).reshape(-1, 3) if rig.has_mesh else joint_positions(rig, sel).reshape(-1, 3)
+        camera = framing_camera(rig, pts, azimuth, elevation)
+        full = meta.scores is not None and len(meta.scores) == len(poses)
+        with _busy(f"rendering {len(idx)} keyframes", as_json):
+            path = write_keyframes(rig, poses, out, frames=idx, camera=camera, size=(size, size),
+                                   scores=meta.scores if full else None, plausible=meta.plausible if full else None)
+    except VipsError as exc:
+        _fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps({"keyframes_json": str(path), "frames": idx}))
+    else:
+        typer.echo(f"wrote {path} and {len(idx)} images")
+
+
+def export_onnx_command(
+    weights: Path = typer.Argument(..., help="A model weights file (model.safetensors from training)."),
+    out: Path = typer.Option(..., "--out", help="Model folder to write (ONNX graphs, safetensors, model.json)."),
+    model_id: Optional[str] = typer.Option(None, help="Model id recorded in every pose set (default: folder name)."),
+    threshold: Optional[float] = typer.Option(None, help="Calibrated plausibility threshold to record."),
+    check: bool = typer.Option(True, help="Compare ONNX Runtime against torch on random rigs."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
+) -> None:
+    """Export a trained model to a pose-space model folder for the ONNX Runtime backend (needs torch)."""
+    try:
+        try:
+            from vips.model.export import check_onnx
+            from vips.model.weights import load_weights
+            from vips.runtime.model_dir import export_model_dir
+        except ImportError:
+            _fail("export-onnx needs torch and onnx (pip install 'vips[train]')")
+        if not weights.is_file():
+            _fail(f"{weights}: no such weights file")
+        try:
+            model = load_weights(weights)
+        except ValueError as exc:
+            _fail(str(exc))
+        with _busy("exporting", as_json):
+            info = export_model_dir(model, out, model_id=model_id, threshold=threshold)
+            diff = check_onnx(model, out) if check else None
+    except VipsError as exc:
+        _fail(str(exc))
+    if as_json:
+        typer.echo(json.dumps({"folder": str(out), "model_id": info.model_id, "max_abs_diff": diff}))
+    else:
+        typer.echo(f"wrote {out} (model id {info.model_id}" + (f", ONNX vs torch max diff {diff:.2e})" if check
+                                                                else ")"))

@@ -1,0 +1,147 @@
+"""Articulated ICP: Gauss-Newton steps on one frame's pose, with the skinning Jacobian in closed form.
+
+Per iteration: skin the model, match cloud -> model and (visible) model -> cloud nearest neighbours (native
+kernel), weight residuals with Geman-McClure IRLS weights, and solve one damped Gauss-Newton step for
+per-joint world-space rotation increments, the root translation and the frame's scale.
+
+Linearization: turning joint ``j`` by a small world rotation ``w`` about its position ``p_j`` moves every
+surface point ``x`` by ``W_xj * (w x (x - p_j))``, where ``W_xj`` is the skin weight ``x`` carries on ``j``'s
+subtree (exact for rigid parts, first order for blended vertices). Point-to-plane residuals
+``n . (x - y)`` then have the Jacobian row ``W_xj * ((x - p_j) x n)`` for ``w``, ``n`` for the root
+translation and ``-n . (y - c)`` for the log-scale of the cloud about its centre ``c``. A rotation increment
+``w`` of joint ``j`` is the local update ``delta_j <- delta_j * exp(R_j^T w)`` (``R_j`` its world rotation).
+Gradient descent on the same energy moves weakly observed directions (twist) far too slowly to keep up
+with motion; Gauss-Newton solves them in a few steps.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from vips.fitting.body import Body, rot6d_to_matrix_torch
+from vips.fitting.nn import nearest
+
+
+def subtree_weights(body: Body) -> torch.Tensor:
+    """(M, J) weight each surface sample carries on each joint's subtree (the joint and its descendants)."""
+    J = body.num_joints
+    anc = np.zeros((J, J), np.float32)  # anc[k, j] = 1 when j is k or an ancestor of k
+    for k in range(J):
+        j = k
+        while j >= 0:
+            anc[k, j] = 1
+            j = body.parents[j]
+    per_vertex = body.weights @ torch.tensor(anc)  # (Va, J)
+    tri = body.sample_tri
+    return (per_vertex[tri] * body.sample_bary[..., None]).sum(1)
+
+
+def _axis_angle_to_matrix(w: torch.Tensor) -> torch.Tensor:
+    """(..., 3) rotation vectors -> (..., 3, 3) (Rodrigues)."""
+    angle = w.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+    k = w / angle
+    K = torch.zeros(w.shape[:-1] + (3, 3), dtype=w.dtype)
+    K[..., 0, 1], K[..., 0, 2] = -k[..., 2], k[..., 1]
+    K[..., 1, 0], K[..., 1, 2] = k[..., 2], -k[..., 0]
+    K[..., 2, 0], K[..., 2, 1] = -k[..., 1], k[..., 0]
+    s, c = torch.sin(angle)[..., None], torch.cos(angle)[..., None]
+    return torch.eye(3, dtype=w.dtype) + s * K + (1 - c) * (K @ K)
+
+
+class ArticulatedICP:
+    """Gauss-Newton pose fitting of one frame (see the module notes).
+
+    Args:
+        body: the rig's :class:`Body`.
+        cloud: (N, 3) float32 frame points in normalized coordinates (already aligned).
+        damping: Levenberg-Marquardt damping relative to the mean diagonal of the normal equations.
+        prior: weight pulling rotation increments towards zero relative to the start (for joints the view
+            does not constrain).
+    """
+
+    def __init__(self, body: Body, cloud: np.ndarray, damping: float = 1e-3, prior: float = 1e-4,
+                 plane_weight: float = 0.95) -> None:
+        self.body = body
+        self.cloud = torch.tensor(np.asarray(cloud, np.float32))
+        self.centre = self.cloud.median(0).values
+        self.damping, self.prior, self.plane_weight = damping, prior, plane_weight
+        self.sub = subtree_weights(body)
+        self.obs = body.observable
+        self.visible = torch.ones(body.sample_tri.shape[0], dtype=torch.bool)
+        self.log_scale = 0.0
+
+    def _model(self, rot6d: torch.Tensor, root: torch.Tensor):  # noqa: ANN202
+        wr, wt = self.body.forward_kinematics(rot6d[None], root[None])
+        pts, normals, _ = self.body.surface_and_edges(self.body.skin(wr, wt))
+        return wr[0], wt[0], pts[0], normals[0]
+
+    def _cloud(self) -> torch.Tensor:
+        return self.centre + math.exp(self.log_scale) * (self.cloud - self.centre)
+
+    def run(self, rot6d: torch.Tensor, root: torch.Tensor, iterations: int, sigma_start: float, sigma_end: float,
+            fit_scale: bool = True, root_only: int = 0) -> tuple[torch.Tensor, torch.Tensor, float]:
+        """Iterate from ``rot6d`` (J, 6) and ``root`` (3,); returns the new pair and the scale of the cloud."""
+        from vips.fitting.fit import estimate_visibility
+
+        rot6d, root = rot6d.clone(), root.clone()
+        J = self.body.num_joints
+        for it in range(iterations):
+            frac = it / max(iterations - 1, 1)
+            sigma = math.exp(math.log(sigma_start) + min(frac / 0.7, 1.0) * (math.log(sigma_end) - math.log(sigma_start)))
+            wr, wt, x, n = self._model(rot6d, root)
+            y = self._cloud()
+            _, i_cm = nearest(y[None], x[None])
+            i_cm = torch.from_numpy(np.maximum(i_cm[0], 0))
+            if it % 5 == 0:
+                self.visible = estimate_visibility(x.numpy(), n.numpy(), y.numpy(), i_cm.numpy(), sigma)
+            vis_idx = torch.nonzero(self.visible)[:, 0]
+            _, i_mc = nearest(x[vis_idx][None], y[None])
+            i_mc = torch.from_numpy(np.maximum(i_mc[0], 0))
+            # Residual pairs: (model sample index, cloud point) for both directions.
+            m_idx = torch.cat([i_cm, vis_idx])
+            c_pts = torch.cat([y, y[i_mc]])
+            xm, nm = x[m_idx], n[m_idx]
+            diff = xm - c_pts
+            plane = (diff * nm).sum(-1)
+            d2 = (1 - self.plane_weight) * (diff**2).sum(-1) + self.plane_weight * plane**2
+            s2 = sigma * sigma
+            w = (s2 / (d2 + s2)) ** 2  # IRLS weights of Geman-McClure
+            w_dir = torch.cat([torch.full((len(i_cm),), 1.0 / len(i_cm)), torch.full((len(vis_idx),), 0.5 / max(len(vis_idx), 1))])
+            w = w * w_dir
+            sub = self.sub[m_idx]  # (R, J)
+            arm = xm[:, None, :] - wt[None]  # (R, J, 3)
+            rows_rot = sub[..., None] * torch.cross(arm, nm[:, None, :].expand_as(arm), dim=-1)  # (R, J, 3)
+            cols = [rows_rot.reshape(len(m_idx), -1), nm]
+            # Plane residual only (point part enters the weights): d(plane)/d log s = -n . (y - c) * s
+            if fit_scale:
+                cols.append((-(nm * (c_pts - self.centre)).sum(-1))[:, None])
+            Jm = torch.cat(cols, 1).double()
+            r = plane.double()
+            wd = w.double()
+            A = Jm.T @ (Jm * wd[:, None])
+            g = Jm.T @ (wd * r)
+            # Joints that move nothing and (early) all but the root stay fixed.
+            fixed = torch.zeros(A.shape[0], dtype=torch.bool)
+            mask = ~self.obs if it >= root_only else torch.arange(J) > 0
+            fixed[: 3 * J] = mask.repeat_interleave(3)
+            diag = A.diagonal().mean().clamp_min(1e-12)
+            A = A + torch.eye(A.shape[0], dtype=A.dtype) * (self.damping * diag + self.prior)
+            A[fixed] = 0
+            A[:, fixed] = 0
+            A[fixed, fixed] = 1
+            g[fixed] = 0
+            step = -torch.linalg.solve(A, g)
+            omega = step[: 3 * J].reshape(J, 3).float()
+            # Limit each joint to 0.3 rad per step: the linearization is only good locally.
+            norm = omega.norm(dim=-1, keepdim=True)
+            omega = omega * torch.clamp(0.3 / norm.clamp_min(1e-12), max=1.0)
+            phi = (wr.transpose(-1, -2) @ omega[..., None])[..., 0]
+            dm = rot6d_to_matrix_torch(rot6d) @ _axis_angle_to_matrix(phi)
+            rot6d = torch.cat([dm[..., :, 0], dm[..., :, 1]], -1)
+            root = root + step[3 * J : 3 * J + 3].float()
+            if fit_scale:
+                self.log_scale += float(step[-1].clamp(-0.05, 0.05))
+        return rot6d, root, math.exp(self.log_scale)

@@ -1,0 +1,401 @@
+"""The user-facing pose space of one rigged asset: sample, invert, traverse, edit (manifold IK) and score poses.
+
+``PoseSpace(rig)`` loads the shipped default model (or ``model=FOLDER``, see :mod:`vips.runtime.model_dir`),
+encodes the rig once, and runs the backend-free sampler of :mod:`vips.diffusion` on ONNX Runtime (default,
+torch-free) or torch. Numpy in, numpy out; every random draw comes from an explicit seed.
+
+Manifold IK runs the C++ guided DDIM loop (``csrc/guided``, :func:`vips.native.guided_sample`) with the
+backend as its denoiser callback: the same loop an engine plugin links.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import numpy as np
+
+from vips import diffusion
+from vips.errors import PoseError, VipsError
+from vips.features import rig_conditioning
+from vips.pose_encoding import POSE_DIM, channel_mask, decode_poses, encode_poses
+from vips.poses import Poses
+from vips.runtime.model_dir import ModelInfo, read_model_dir, write_model_json
+
+if TYPE_CHECKING:
+    from vips.rig import Rig
+
+#: Where the package ships its default model; the VIPS_MODEL environment variable overrides it.
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "models" / "default"
+BACKENDS = ("onnx", "torch")
+_SCORE_CHUNK = 1024
+
+
+def default_model_dir() -> Path:
+    """The default model folder: ``$VIPS_MODEL`` if set, else the one shipped in the package.
+
+    Raises :class:`VipsError` when neither holds a model.
+    """
+    env = os.environ.get("VIPS_MODEL")
+    folder = Path(env) if env else DEFAULT_MODEL_DIR
+    if not (folder / "denoiser.onnx").is_file():
+        where = f"VIPS_MODEL={env}" if env else str(folder)
+        raise VipsError(f"no pose-space model found at {where}; pass model=FOLDER (--model FOLDER on the command "
+                        f"line) or set VIPS_MODEL to a folder made by `vips export-onnx`")
+    return folder
+
+
+@dataclass
+class IKReport:
+    """How well a :meth:`PoseSpace.solve_ik` result meets its handles.
+
+    Attributes:
+        joints: names of the position handles (pins included, in order).
+        error: (B, H) distance of each handle joint to its target, asset units.
+        relative_error: (B, H) the same divided by the rig's height.
+        aim_error_degrees: (B, A) angle between each aimed bone and its look-at direction.
+        energy: (B,) the loop's final height-normalized energy.
+    """
+
+    joints: list[str]
+    error: np.ndarray
+    relative_error: np.ndarray
+    aim_error_degrees: np.ndarray
+    energy: np.ndarray
+
+    @property
+    def max_relative_error(self) -> float:
+        return float(self.relative_error.max(initial=0.0))
+
+
+class PoseSpace:
+    """The learned pose space of ``rig``.
+
+    Args:
+        rig: the rigged asset.
+        model: a model folder (ONNX graphs + ``model.safetensors`` + ``model.json``); None for the default.
+        backend: "onnx" (ONNX Runtime; CPU, or CUDA where the provider exists) or "torch".
+        threads: ONNX Runtime intra-op threads (0: its default).
+        providers: ONNX Runtime execution providers (default: CUDA when available, then CPU).
+        device: torch device for the torch backend.
+    """
+
+    def __init__(self, rig: "Rig", model: str | os.PathLike[str] | None = None, backend: str = "onnx",
+                 threads: int = 0, providers: list[str] | None = None, device: str = "cpu") -> None:
+        if backend not in BACKENDS:
+            raise VipsError(f"unknown backend '{backend}' (use one of {', '.join(BACKENDS)})")
+        self.rig = rig
+        self.info: ModelInfo = read_model_dir(model if model is not None else default_model_dir())
+        self.backend = backend
+        self.denoiser = _make_denoiser(self.info, backend, threads, providers, device)
+        if self.info.prediction is not None and self.info.prediction != self.denoiser.prediction:
+            raise VipsError(f"{self.info.folder}: model.json says prediction '{self.info.prediction}' but the "
+                            f"graphs predict '{self.denoiser.prediction}'")
+        self.cond = rig_conditioning(rig)
+        self.encoded = self.denoiser.encode(self.cond)
+        self.mask = channel_mask(rig.num_joints)
+        self.last_ik_report: IKReport | None = None
+
+    # ----- identity ------------------------------------------------------------------------------------------
+    @property
+    def model_id(self) -> str:
+        return self.info.model_id
+
+    @property
+    def threshold(self) -> float | None:
+        """The calibrated plausibility threshold (None when the model was never calibrated)."""
+        return self.info.threshold
+
+    @property
+    def num_joints(self) -> int:
+        return self.rig.num_joints
+
+    def __repr__(self) -> str:
+        return f"PoseSpace({self.rig!r}, model={self.model_id!r}, backend={self.backend!r})"
+
+    # ----- sampling, inversion, decoding ---------------------------------------------------------------------
+    def sample(self, n: int, seed: int = 0, steps: int = 50) -> Poses:
+        """``n`` poses drawn with deterministic DDIM (eta = 0) from the latent of ``seed``; same seed, same poses."""
+        if n < 1:
+            raise VipsError(f"sample: n must be >= 1, got {n}")
+        x_T = diffusion.sample_noise((n, self.num_joints, POSE_DIM), seed, self.mask)
+        return self.decode(x_T, steps, name="samples")
+
+    def noise(self, n: int, seed: int = 0) -> np.ndarray:
+        """(n, J, 9) float32 standard normal latents of ``seed`` (what :meth:`sample` decodes)."""
+        return diffusion.sample_noise((n, self.num_joints, POSE_DIM), seed, self.mask)
+
+    def invert(self, poses: Poses, steps: int = 50) -> np.ndarray:
+        """Deterministic DDIM inversion (eta = 0): poses (N) -> latents (N, J, 9) float32 at t = 1."""
+        poses.check_rig(self.num_joints, f"rig {self.rig.label}")
+        x0 = encode_poses(poses, self.cond)
+        return diffusion.invert(self.denoiser, self.encoded, x0, steps, self.mask, spacing=self.info.spacing)
+
+    def decode(self, latents: np.ndarray, steps: int = 50, name: str = "poses") -> Poses:
+        """Latents (N, J, 9) at t = 1 -> poses, by deterministic DDIM; ``decode(invert(p))`` is close to p."""
+        latents = np.asarray(latents, np.float32)
+        if latents.ndim != 3 or latents.shape[1:] != (self.num_joints, POSE_DIM):
+            raise PoseError(f"latents must have shape (N, {self.num_joints}, {POSE_DIM}), got {latents.shape}")
+        x0 = diffusion.sample(self.denoiser, self.encoded, latents, steps, channel_mask=self.mask,
+                              spacing=self.info.spacing)
+        return decode_poses(x0, self.cond, name=name)
+
+    # ----- traversal -----------------------------------------------------------------------------------------
+    def interpolate(self, a: Poses, b: Poses, n: int, steps: int = 50, exact_endpoints: bool = True) -> Poses:
+        """``n`` poses from ``a`` to ``b`` (their first poses): spherical interpolation of the two inverted
+        latents, each step decoded with DDIM. ``exact_endpoints`` puts ``a`` and ``b`` themselves at the ends
+        (the decoded ends differ from them by the inversion's reconstruction error)."""
+        if n < 2:
+            raise VipsError(f"interpolate: n must be >= 2, got {n}")
+        return self.interpolate_path(Poses.concatenate([a[0], b[0]]), n - 1, steps, exact_endpoints)
+
+    def interpolate_path(self, keyframes: Poses, n_per_segment: int, steps: int = 50,
+                         exact_endpoints: bool = True) -> Poses:
+        """A traversal through K keyframes: ``n_per_segment`` poses per segment, (K - 1) * n + 1 poses in all,
+        keyframe k at index k * n (replaced by the keyframe itself with ``exact_endpoints``)."""
+        if len(keyframes) < 2 or n_per_segment < 1:
+            raise VipsError("interpolate_path: needs at least 2 keyframes and n_per_segment >= 1")
+        z = self.invert(keyframes, steps)
+        alphas = np.arange(n_per_segment) / n_per_segment
+        parts = [diffusion.slerp(z[k:k + 1], z[k + 1:k + 2], alphas)[:, 0] for k in range(len(z) - 1)]
+        latents = np.concatenate(parts + [z[-1:]])
+        path = self.decode(latents, steps, name="traversal")
+        if exact_endpoints:
+            idx = np.arange(len(keyframes)) * n_per_segment
+            path.rotations[idx] = keyframes.rotations
+            path.root_translation[idx] = keyframes.root_translation
+        path.fps = keyframes.fps
+        return path
+
+    # ----- manifold IK ---------------------------------------------------------------------------------------
+    def solve_ik(
+        self,
+        handles: Mapping[str, Sequence[float]],
+        init: Poses | None = None,
+        steps: int = 10,
+        pins: Sequence[str] = (),
+        look_at: Mapping[str, Sequence[float]] | None = None,
+        noise_level: float = 0.5,
+        invert_steps: int | None = None,
+        seed: int = 0,
+        handle_weight: float = 1.0,
+        pin_weight: float = 1.0,
+        aim_weight: float = 0.5,
+        iterations: int = 2,
+        final_iterations: int = 6,
+        return_report: bool = False,
+    ) -> Poses | tuple[Poses, IKReport]:
+        """Poses that meet sparse handles and stay on the manifold (one per pose of ``init``, else one).
+
+        Args:
+            handles: joint name -> target position (asset space and units).
+            init: the current pose(s); inverted to ``noise_level`` so the edit stays close to them. None starts
+                from the noise of ``seed`` at t = 1 (a fresh pose).
+            steps: guided DDIM steps (from ``noise_level``, or 1 without init).
+            pins: joints that keep their current world position (in ``init``, else the rest pose).
+            look_at: joint name -> point its bone should aim at (the bone to its first child; a leaf aims the
+                bone from its parent).
+            noise_level: time t in (0, 1] the init is inverted to: lower keeps more of it.
+            invert_steps: DDIM inversion steps for ``init`` (default ``max(2, steps // 2)``).
+            handle_weight, pin_weight, aim_weight: energy weights.
+            iterations, final_iterations: damped least-squares steps on x0 per denoising step / at the last.
+            return_report: also return an :class:`IKReport` (always kept as ``self.last_ik_report``).
+        """
+        from vips.native.guided import guided_sample
+
+        start = init if init is not None else Poses.identity(1, self.num_joints)
+        start.check_rig(self.num_joints, f"rig {self.rig.label}")
+        B = len(start)
+        names, arrays, aims = self._handle_arrays(handles, pins, look_at, start, handle_weight, pin_weight,
+                                                   aim_weight)
+        if init is not None:
+            t_max = float(np.clip(noise_level, 1e-3, 1.0))
+            x0 = encode_poses(init, self.cond)
+            k = invert_steps if invert_steps is not None else max(2, steps // 2)
+            x_T = diffusion.invert(self.denoiser, self.encoded, x0, k, self.mask, t_max=t_max,
+                                   spacing=self.info.spacing)
+        else:
+            t_max = 1.0
+            x_T = self.noise(B, seed)
+        grid = diffusion.timesteps(steps, t_max, self.info.spacing)
+        alpha_bars = diffusion.alpha_bar(grid)
+
+        def denoise(x_t: np.ndarray, t: float) -> np.ndarray:
+            return self.denoiser(x_t, np.full((x_t.shape[0],), t, np.float32), self.encoded)
+
+        x, energy, positions = guided_sample(
+            np.ascontiguousarray(x_T, np.float32), denoise, self._rig_arrays(), arrays, alpha_bars, grid,
+            self.denoiser.prediction == "v", iterations=iterations, final_iterations=final_iterations)
+        poses = decode_poses(x, self.cond, fps=start.fps, name="ik")
+        report = self._report(names, arrays, aims, positions, energy)
+        self.last_ik_report = report
+        return (poses, report) if return_report else poses
+
+    def _rig_arrays(self):  # noqa: ANN202 - GuidedRigArrays
+        from vips.native.guided import GuidedRigArrays
+
+        if not hasattr(self, "_rig_arrays_cache"):
+            r = self.rig
+            self._rig_arrays_cache = GuidedRigArrays(
+                np.ascontiguousarray(r.parents, np.int32), np.ascontiguousarray(r.rest_rotations, np.float32),
+                np.ascontiguousarray(r.rest_translations, np.float32),
+                np.ascontiguousarray(self.cond.rest_world_rotations, np.float32),
+                np.ascontiguousarray(self.cond.canonical_rotation, np.float32), float(self.cond.height))
+        return self._rig_arrays_cache
+
+    def _handle_arrays(self, handles, pins, look_at, start: Poses, hw: float, pw: float, aw: float):  # noqa: ANN001, ANN202
+        from vips.kinematics import joint_positions
+        from vips.native.guided import GuidedHandleArrays
+
+        rig = self.rig
+        names = list(handles)
+        joints = [rig.joint_index(n) for n in names]
+        targets = [_point(handles[n], f"handle '{n}'") for n in names]
+        weights = [hw] * len(names)
+        B = len(start)
+        tgt = np.repeat(np.asarray(targets, np.float32).reshape(1, -1, 3), B, axis=0)
+        if pins:
+            current = joint_positions(rig, start)
+            pin_idx = [rig.joint_index(n) for n in pins]
+            tgt = np.concatenate([tgt, current[:, pin_idx]], axis=1)
+            names += list(pins)
+            joints += pin_idx
+            weights += [pw] * len(pins)
+        aims = list((look_at or {}).items())
+        base, end = [], []
+        kids = rig.children()
+        for name, _ in aims:
+            j = rig.joint_index(name)
+            if kids[j]:
+                base.append(j)
+                end.append(kids[j][0])
+            elif rig.parents[j] >= 0:
+                base.append(int(rig.parents[j]))
+                end.append(j)
+            else:
+                raise VipsError(f"look-at joint '{name}' has neither a child nor a parent: it has no bone to aim")
+        if not joints and not aims:
+            raise VipsError("solve_ik: give at least one handle, pin or look-at target")
+        arrays = GuidedHandleArrays(
+            np.asarray(joints, np.int32), np.ascontiguousarray(tgt, np.float32).reshape(B, len(joints), 3),
+            np.asarray(weights, np.float32), np.asarray(base, np.int32), np.asarray(end, np.int32),
+            np.asarray([_point(p, f"look-at '{n}'") for n, p in aims], np.float32).reshape(-1, 3),
+            np.full(len(aims), aw, np.float32))
+        return names, arrays, aims
+
+    def _report(self, names, arrays, aims, positions: np.ndarray, energy: np.ndarray) -> IKReport:  # noqa: ANN001
+        h = float(self.rig.height())
+        err = np.linalg.norm(positions[:, arrays.joints] - arrays.targets, axis=-1) if len(names) else \
+            np.zeros((len(positions), 0))
+        ang = np.zeros((len(positions), len(aims)))
+        for a in range(len(aims)):
+            bone = positions[:, arrays.aim_end[a]] - positions[:, arrays.aim_base[a]]
+            want = arrays.aim_targets[a][None] - positions[:, arrays.aim_base[a]]
+            cos = (bone * want).sum(-1) / np.maximum(np.linalg.norm(bone, axis=-1) * np.linalg.norm(want, axis=-1),
+                                                     1e-12)
+            ang[:, a] = np.degrees(np.arccos(np.clip(cos, -1, 1)))
+        return IKReport(names, err, err / h, ang, np.asarray(energy))
+
+    # ----- plausibility --------------------------------------------------------------------------------------
+    def score(self, poses: Poses) -> tuple[np.ndarray, np.ndarray]:
+        """Plausibility of each pose: ``(scores (N,) float32, plausible (N,) bool)``; higher is more plausible.
+
+        The score is minus the denoising error ``|eps_hat(x_t, t) - eps|^2`` (mean over live channels),
+        averaged over the fixed noise levels and noise draws of the model's ``score`` settings (a Monte Carlo
+        estimate of the diffusion ELBO with fixed draws, so it is deterministic and does not depend on which
+        other poses are scored with it). ``plausible`` is ``score >= threshold`` with the threshold calibrated
+        on the model's validation data (all True, with a warning, for an uncalibrated model).
+        """
+        poses.check_rig(self.num_joints, f"rig {self.rig.label}")
+        x0 = encode_poses(poses, self.cond)
+        noises, levels = self._score_draws()
+        N, K = len(x0), len(levels)
+        errors = np.zeros((N, K), np.float64)
+        live = self.mask.sum()
+        flat = [(i, k) for i in range(N) for k in range(K)]
+        for lo in range(0, len(flat), _SCORE_CHUNK):
+            chunk = flat[lo:lo + _SCORE_CHUNK]
+            ii = np.array([c[0] for c in chunk])
+            kk = np.array([c[1] for c in chunk])
+            ab = diffusion.alpha_bar(levels[kk])
+            eps = noises[kk]
+            x_t = diffusion.add_noise(x0[ii], eps, ab).astype(np.float32)
+            pred = self.denoiser(x_t, levels[kk].astype(np.float32), self.encoded)
+            eps_hat = diffusion.prediction_to_eps(pred, x_t, ab, self.denoiser.prediction) * self.mask
+            errors[ii, kk] = ((eps_hat - eps) ** 2).sum(axis=(1, 2)) / live
+        scores = (-errors.mean(axis=1)).astype(np.float32)
+        if self.threshold is None:
+            import warnings
+
+            warnings.warn(f"model '{self.model_id}' has no calibrated threshold: every pose counts as plausible",
+                          stacklevel=2)
+            return scores, np.ones(N, bool)
+        return scores, scores >= self.threshold
+
+    def _score_draws(self) -> tuple[np.ndarray, np.ndarray]:
+        """(K, J, 9) fixed noise draws and (K,) their times, K = levels x draws."""
+        cfg = self.info.score
+        levels = np.asarray(cfg["levels"], np.float64)
+        draws = int(cfg["draws"])
+        noise, times = [], []
+        for li, t in enumerate(levels):
+            for d in range(draws):
+                rng = np.random.default_rng([int(cfg["seed"]), li, d])
+                noise.append(rng.standard_normal((self.num_joints, POSE_DIM)).astype(np.float32) * self.mask)
+                times.append(t)
+        return np.stack(noise), np.asarray(times)
+
+
+def calibrate_threshold(model: str | os.PathLike[str], validation: Sequence[tuple["Rig", Poses]],
+                        quantile: float = 0.05, backend: str = "onnx", write: bool = True) -> float:
+    """The score threshold that ``1 - quantile`` of the validation poses pass, written into ``model.json``.
+
+    Args:
+        model: the model folder.
+        validation: (rig, poses) pairs held out from training (valid poses).
+        quantile: fraction of valid poses allowed below the threshold (false "implausible" rate).
+    """
+    scores = []
+    for rig, poses in validation:
+        space = PoseSpace(rig, model, backend=backend)
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            scores.append(space.score(poses)[0])
+    if not scores:
+        raise VipsError("calibrate_threshold: no validation poses")
+    allp = np.concatenate(scores)
+    threshold = float(np.quantile(allp, quantile))
+    if write:
+        info = read_model_dir(model)
+        info.threshold = threshold
+        info.calibration = {"quantile": quantile, "poses": int(len(allp)), "rigs": len(scores)}
+        write_model_json(info)
+    return threshold
+
+
+def _make_denoiser(info: ModelInfo, backend: str, threads: int, providers, device: str) -> Any:  # noqa: ANN001
+    if backend == "onnx":
+        from vips.runtime.onnx_backend import OnnxDenoiser
+
+        for path in (info.encoder_path, info.denoiser_path):
+            if not path.is_file():
+                raise VipsError(f"{info.folder}: missing {path.name} (export the model with `vips export-onnx`)")
+        return OnnxDenoiser(info.encoder_path, info.denoiser_path, providers=providers, threads=threads)
+    if not info.weights_path.is_file():
+        raise VipsError(f"{info.folder}: missing {info.weights_path.name}, which the torch backend needs")
+    try:
+        from vips.runtime.torch_backend import TorchDenoiser
+    except ImportError:
+        raise VipsError("the torch backend needs torch (pip install 'vips[train]'); use backend='onnx'") from None
+    return TorchDenoiser.from_weights(info.weights_path, device)
+
+
+def _point(value: Sequence[float], what: str) -> np.ndarray:
+    p = np.asarray(value, np.float64).reshape(-1)
+    if p.shape != (3,) or not np.isfinite(p).all():
+        raise VipsError(f"{what}: a target must be three finite numbers (x, y, z), got {value!r}")
+    return p.astype(np.float32)

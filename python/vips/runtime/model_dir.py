@@ -1,0 +1,131 @@
+"""A pose-space model folder: the two ONNX graphs, the safetensors weights and ``model.json``.
+
+::
+
+    <folder>/
+      rig_encoder.onnx     node features -> rig tokens        (ONNX Runtime backend)
+      denoiser.onnx        x_t, t, rig tokens -> prediction   (ONNX Runtime backend)
+      model.safetensors    the same weights                   (torch backend; optional)
+      model.json           what the runtime needs to use them (below)
+
+``model.json`` (all keys but ``format`` optional)::
+
+    {"format": "vips-pose-space/1",
+     "model_id": "vips-default-2025-11",           # recorded in every pose set the model makes
+     "prediction": "v",                             # "eps" or "v"; else read from the ONNX metadata
+     "schedule": {"spacing": "karras"},             # the cosine schedule of vips.diffusion; grid spacing
+     "threshold": -0.42,                            # calibrated plausibility threshold (score >= threshold)
+     "calibration": {"quantile": 0.05, "poses": 4096, "source": "validation split"},
+     "score": {"levels": [0.1, 0.25, 0.4, 0.6], "seed": 0, "draws": 2}}
+
+No pickle anywhere: graphs load through ONNX Runtime, weights through safetensors.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vips.errors import VipsError
+from vips.runtime.onnx_backend import DENOISER_FILE, ENCODER_FILE
+
+FORMAT = "vips-pose-space/1"
+MODEL_JSON = "model.json"
+WEIGHTS_FILE = "model.safetensors"
+#: Noise levels (times) and draws of the plausibility score when model.json gives none.
+DEFAULT_SCORE = {"levels": [0.1, 0.25, 0.4, 0.6], "seed": 0, "draws": 2}
+
+
+@dataclass
+class ModelInfo:
+    """What ``model.json`` says about a model folder (see the module docstring)."""
+
+    folder: Path
+    model_id: str
+    prediction: str | None = None
+    spacing: str = "karras"
+    threshold: float | None = None
+    calibration: dict[str, Any] = field(default_factory=dict)
+    score: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_SCORE))
+
+    @property
+    def encoder_path(self) -> Path:
+        return self.folder / ENCODER_FILE
+
+    @property
+    def denoiser_path(self) -> Path:
+        return self.folder / DENOISER_FILE
+
+    @property
+    def weights_path(self) -> Path:
+        return self.folder / WEIGHTS_FILE
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"format": FORMAT, "model_id": self.model_id, "schedule": {"spacing": self.spacing},
+                               "score": self.score}
+        if self.prediction is not None:
+            out["prediction"] = self.prediction
+        if self.threshold is not None:
+            out["threshold"] = float(self.threshold)
+        if self.calibration:
+            out["calibration"] = self.calibration
+        return out
+
+
+def read_model_dir(folder: str | os.PathLike[str]) -> ModelInfo:
+    """Read and check a model folder; :class:`VipsError` naming what is missing."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise VipsError(f"{folder}: no such model folder (it should hold {ENCODER_FILE}, {DENOISER_FILE}, "
+                        f"{MODEL_JSON})")
+    meta: dict[str, Any] = {}
+    path = folder / MODEL_JSON
+    if path.is_file():
+        try:
+            meta = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise VipsError(f"{path}: cannot be read as JSON ({exc})") from None
+        if meta.get("format", FORMAT) != FORMAT:
+            raise VipsError(f"{path}: unknown model format {meta.get('format')!r} (this vips reads {FORMAT})")
+    threshold = meta.get("threshold")
+    return ModelInfo(
+        folder=folder,
+        model_id=str(meta.get("model_id") or folder.name),
+        prediction=meta.get("prediction"),
+        spacing=str(meta.get("schedule", {}).get("spacing", "karras")),
+        threshold=None if threshold is None else float(threshold),
+        calibration=dict(meta.get("calibration", {})),
+        score={**DEFAULT_SCORE, **meta.get("score", {})},
+    )
+
+
+def write_model_json(info: ModelInfo) -> Path:
+    """Write ``info`` as ``model.json`` in its folder, atomically."""
+    from vips.io.atomic import write_bytes_atomic
+
+    path = info.folder / MODEL_JSON
+    write_bytes_atomic(path, (json.dumps(info.to_json(), indent=2) + "\n").encode())
+    return path
+
+
+def export_model_dir(weights: Any, folder: str | os.PathLike[str], model_id: str | None = None,
+                     threshold: float | None = None) -> ModelInfo:
+    """Write a complete model folder from a :class:`vips.model.PoseModel` or a weights file (needs torch):
+    the ONNX graphs, ``model.safetensors`` and ``model.json``. Calibrate the threshold afterwards with
+    :func:`vips.posespace.calibrate_threshold` when it is not given."""
+    from vips.model.export import export_onnx
+    from vips.model.network import PoseModel
+    from vips.model.weights import load_weights, save_weights
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    model = weights if isinstance(weights, PoseModel) else load_weights(weights)
+    export_onnx(model, folder)
+    save_weights(model, folder / WEIGHTS_FILE)
+    info = ModelInfo(folder=folder, model_id=model_id or folder.name, prediction=model.config.prediction,
+                     threshold=threshold)
+    write_model_json(info)
+    return info
