@@ -140,6 +140,59 @@ def dataset_build(
 
 
 @app.command()
+def train(
+    data: Path = typer.Option(..., "--data", help="A dataset folder from `vips dataset build` (its train split is used)."),
+    out: Path = typer.Option(..., "--out", help="Run folder: config.json, log.jsonl, checkpoint and weights (resumed if present)."),
+    steps: int = typer.Option(9000, help="Training steps (the learning-rate schedule spans them)."),
+    width: int = typer.Option(96, help="Transformer width."),
+    layers: int = typer.Option(4, help="Denoiser layers."),
+    rigs_per_batch: int = typer.Option(8, help="Rigs per batch."),
+    poses_per_rig: int = typer.Option(8, help="Poses drawn from each rig per batch."),
+    lr: float = typer.Option(1e-3, help="Peak learning rate (AdamW, warmup then cosine)."),
+    threads: int = typer.Option(1, help="Torch threads per process (1 is fastest on a small, busy CPU)."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    seed: int = typer.Option(0, help="Seed of weights and batches."),
+) -> None:
+    """Train a pose diffusion model (torch). Under `torchrun --nproc_per_node N $(which vips) train ...` it runs DDP."""
+    try:
+        from vips.model.network import ModelConfig
+        from vips.model.train import TrainConfig
+        from vips.model.train import train as run_training
+    except ImportError as exc:
+        _fail(f"training needs torch ({exc.name} is missing): pip install 'vips-runtime[train]'")
+    config = TrainConfig(out=str(out), data=str(data), model=ModelConfig(width=width, layers=layers), steps=steps,
+                         rigs_per_batch=rigs_per_batch, poses_per_rig=poses_per_rig, lr=lr, threads=threads,
+                         device=device, seed=seed)
+    try:
+        run = run_training(config)
+    except (VipsError, FileNotFoundError) as exc:
+        _fail(str(exc))
+    typer.echo(f"trained {run}")
+
+
+@app.command()
+def bench(
+    quick: bool = typer.Option(False, "--quick", help="Smaller sizes and fewer repeats (about a minute)."),
+    only: Optional[str] = typer.Option(None, help="Comma-separated suites to run (default: all)."),
+    as_json: Optional[Path] = typer.Option(None, "--json", help="Also write the results to this JSON file."),
+) -> None:
+    """Benchmark the native kernels side by side with their peers (scipy cKDTree, numpy, torch) and print ratios."""
+    from vips.bench import SUITES, run_suites
+    from vips.io.atomic import write_bytes_atomic
+
+    names = [n.strip() for n in only.split(",")] if only else None
+    try:
+        results = run_suites(names, quick)
+    except ValueError as exc:
+        _fail(str(exc))
+    except ImportError as exc:
+        _fail(f"a benchmark peer is not installed ({exc.name}); pip install 'vips-runtime[train,test]' "
+              f"(suites: {', '.join(SUITES)})")
+    if as_json is not None:
+        write_bytes_atomic(as_json, json.dumps(results, indent=2, default=float).encode())
+
+
+@app.command()
 def examples() -> None:
     """List the example assets shipped with vips (use them as example:NAME)."""
     from vips.examples import list_examples

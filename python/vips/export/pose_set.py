@@ -162,7 +162,7 @@ def _write_usd(rig: Rig, path: Path, poses: Poses, meta: PoseSetMeta) -> None:
 
     from vips.io.atomic import atomic_path
     from vips.io.usd_common import describe_error, identifier
-    from vips.io.usd_write import author_rig
+    from vips.io.usd import author_rig
 
     with atomic_path(path) as tmp:
         stage = Usd.Stage.CreateInMemory()

@@ -54,13 +54,13 @@ class FitSettings:
     frame_iterations: int = 12
     extrapolate: float = 0.5
     rigid_iterations: int = 3
-    align: str = "solver"
+    align: str = "rigid"
     refine_iterations: int = 0
     lr_rotation: float = 0.03
     lr_translation: float = 0.01
     lr_scale: float = 0.01
     sigma_first: float = 0.1
-    sigma_start: float = 0.03
+    sigma_start: float = 0.06
     sigma_end: float = 0.012
     plane_weight: float = 0.95
     w_cloud_to_model: float = 1.0

@@ -4,7 +4,11 @@ The reader lives in :mod:`vips.io.usd_read`, the writer in :mod:`vips.io.usd_wri
 public face. See /work/shared/USD_NOTES.md for the UsdSkel facts both follow.
 """
 
-from vips.io.usd_read import read_usd
-from vips.io.usd_write import author_rig, write_usd
+from vips.usd_schema import register
+
+register()  # our schema plugin must be known before the first stage of the process (USD_NOTES.md)
+
+from vips.io.usd_read import read_usd  # noqa: E402
+from vips.io.usd_write import author_rig, write_usd  # noqa: E402
 
 __all__ = ["author_rig", "read_usd", "write_usd"]

@@ -1,6 +1,6 @@
 """Nearest neighbours: native vips.native.knn against scipy's cKDTree and torch.cdist + min, side by side.
 
-    python benchmarks/bench_knn.py [--quick] [--json out.json]
+    vips bench --only nearest   (or: python -m vips.bench.nearest [--quick] [--json out.json])
 
 B = 8 clouds of N = M points each (4k, 16k, 64k; --quick: 4k and 16k), two distributions: uniform in a
 cube and points on a sphere (a surface, like mesh samples in Chamfer fitting). K = 1 unless stated.

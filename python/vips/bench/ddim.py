@@ -1,6 +1,6 @@
 """The fused DDIM step (vips.native.ddim_step) against the same update written in numpy and in torch.
 
-    python benchmarks/bench_ddim.py [--quick]
+    vips bench --only ddim   (or: python -m vips.bench.ddim [--quick])
 
 Two option sets: plain deterministic DDIM (eta = 0), and the full step (eta = 1 with noise, guidance nudge and
 clipping). Two sizes: a typical sampling batch (64 poses x 100 joints x 9 features) and a large array where

@@ -1,6 +1,6 @@
 """LBS, FK and the FK energy gradient: native kernels against numpy and torch, side by side in one run.
 
-    python benchmarks/bench_kinematics.py [--quick]
+    vips bench --only kinematics   (or: python -m vips.bench.kinematics [--quick])
 
 LBS: native vs numpy einsum (per pose, sparse gather) and torch (SMPL-style dense weights @ matrices), at
 V = 50k, J = 100, P = 64 poses, K = 4 and 8; also the fraction of this machine's memory bandwidth the native

@@ -1,0 +1,234 @@
+"""PoseSpace against a small real model (tests/data/toy_pose_space, trained on toy rigs): sampling, inversion,
+traversal, manifold IK (the C++ guided loop), scoring, the ONNX and torch backends, and the C++ test."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from runtime_support import toy_model_dir, toy_pairs
+
+from vips.errors import VipsError
+from vips.kinematics import joint_positions, local_transforms
+from vips.pose_encoding import decode_poses, encode_poses
+from vips.posespace import PoseSpace
+from vips.rotations import quat_angle, quat_conjugate, quat_multiply
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    return toy_pairs()
+
+
+@pytest.fixture(scope="module")
+def space(pairs):
+    rig, _ = pairs[0]
+    return PoseSpace(rig, toy_model_dir())
+
+
+def _angle_deg(a, b) -> np.ndarray:
+    return np.degrees(quat_angle(quat_multiply(quat_conjugate(a.rotations.astype(np.float64)),
+                                               b.rotations.astype(np.float64))))
+
+
+def test_sample_is_deterministic_by_seed(space):
+    a = space.sample(3, seed=5, steps=8)
+    b = space.sample(3, seed=5, steps=8)
+    c = space.sample(3, seed=6, steps=8)
+    assert a.rotations.shape == (3, space.num_joints, 4) and a.root_translation.shape == (3, 3)
+    np.testing.assert_array_equal(a.rotations, b.rotations)
+    np.testing.assert_array_equal(a.root_translation, b.root_translation)
+    assert np.abs(a.rotations - c.rotations).max() > 1e-3
+    assert a.name == "samples"
+
+
+def test_onnx_and_torch_backends_give_the_same_poses(pairs):
+    pytest.importorskip("torch")
+    rig, _ = pairs[1]
+    onnx = PoseSpace(rig, toy_model_dir(), backend="onnx").sample(4, seed=3, steps=10)
+    torch_ = PoseSpace(rig, toy_model_dir(), backend="torch").sample(4, seed=3, steps=10)
+    assert _angle_deg(onnx, torch_).max() < 0.05
+    np.testing.assert_allclose(onnx.root_translation, torch_.root_translation, atol=1e-4)
+
+
+def test_invert_decode_round_trip(space, pairs):
+    _, poses = pairs[0]
+    held = poses[np.arange(200, 206)]
+    z = space.invert(held, steps=50)
+    assert z.shape == (6, space.num_joints, 9) and z.dtype == np.float32
+    np.testing.assert_array_equal(z, space.invert(held, steps=50))  # deterministic (eta = 0)
+    assert np.all(z[:, 1:, 6:] == 0)  # masked channels stay zero
+    back = space.decode(z, steps=50)
+    err = _angle_deg(back, held)
+    spread = _angle_deg(held[np.arange(1, 6)], held[np.arange(0, 5)])  # how far distinct poses are
+    assert err.mean() < 0.25 * spread.mean(), (err.mean(), spread.mean())
+    assert err.mean() < 3.0
+
+
+def test_interpolation_endpoints_and_length(space, pairs):
+    _, poses = pairs[0]
+    a, b = poses[210], poses[220]
+    path = space.interpolate(a, b, 7, steps=20)
+    assert len(path) == 7 and path.name == "traversal"
+    np.testing.assert_array_equal(path.rotations[0], a.rotations[0])
+    np.testing.assert_array_equal(path.rotations[-1], b.rotations[0])
+    free = space.interpolate(a, b, 7, steps=50, exact_endpoints=False)
+    assert _angle_deg(free[0], a).mean() < 0.25 * _angle_deg(a, b).mean()
+    assert _angle_deg(free[6], b).mean() < 0.25 * _angle_deg(a, b).mean()
+    # Interior steps move monotonically away from a, on average.
+    d = [_angle_deg(free[i], a).mean() for i in range(7)]
+    assert d[-1] > d[len(d) // 2] > d[0]
+
+
+def test_interpolate_path_puts_keyframes_at_segment_starts(space, pairs):
+    _, poses = pairs[0]
+    keys = poses[np.array([201, 205, 209])]
+    path = space.interpolate_path(keys, 4, steps=10)
+    assert len(path) == 9
+    for k in range(3):
+        np.testing.assert_array_equal(path.rotations[4 * k], keys.rotations[k])
+
+
+def _leaf(rig) -> int:
+    kids = rig.children()
+    depth = rig.depths()
+    leaves = [j for j in range(rig.num_joints) if not kids[j]]
+    return max(leaves, key=lambda j: depth[j])
+
+
+def test_ik_meets_handles_and_keeps_pins(space, pairs):
+    rig, poses = pairs[0]
+    init = poses[230]
+    p0 = joint_positions(rig, init)[0]
+    leaf = _leaf(rig)
+    target = p0[leaf] + np.array([0.06, -0.04, 0.05]) * rig.height()
+    pin = rig.joint_names[0]
+    result, report = space.solve_ik({rig.joint_names[leaf]: target}, init=init, pins=[pin], return_report=True)
+    assert len(result) == 1 and result.name == "ik"
+    p1 = joint_positions(rig, result)[0]
+    h = rig.height()
+    assert np.linalg.norm(p1[leaf] - target) <= 0.02 * h
+    assert np.linalg.norm(p1[0] - p0[0]) <= 0.02 * h  # the pinned root stayed
+    assert report.error.shape == (1, 2) and report.max_relative_error <= 0.02
+    np.testing.assert_allclose(report.error[0, 0], np.linalg.norm(p1[leaf] - target), atol=1e-4 * h)
+    assert space.last_ik_report is report
+    # Plausible: scores like the data (not like a corrupted pose).
+    assert space.score(result)[0][0] >= space.threshold - 0.05
+
+
+def test_ik_without_init_and_with_look_at(space, pairs):
+    rig, _ = pairs[0]
+    rest = rig.rest_joint_positions()
+    leaf = _leaf(rig)
+    target = rest[leaf] + np.array([0.0, 0.05, 0.05]) * rig.height()
+    aim = rig.joint_names[int(rig.parents[leaf])]
+    point = rest[leaf] + np.array([1.0, 0.5, 0.0]) * rig.height()
+    res, report = space.solve_ik({rig.joint_names[leaf]: target}, look_at={aim: point}, steps=8, seed=1,
+                                 return_report=True)
+    assert report.relative_error.max() <= 0.02
+    assert report.aim_error_degrees.shape == (1, 1) and report.aim_error_degrees[0, 0] < 20
+
+
+def test_ik_errors_name_the_problem(space):
+    with pytest.raises(VipsError, match="no joint named 'nope'"):
+        space.solve_ik({"nope": [0, 0, 0]})
+    with pytest.raises(VipsError, match="three finite numbers"):
+        space.solve_ik({space.rig.joint_names[0]: [0, 1]})
+    with pytest.raises(VipsError, match="at least one handle"):
+        space.solve_ik({})
+
+
+def test_score_shapes_and_clean_above_corrupted(space, pairs):
+    from vips.evaluation.corruptions import random_rotation, twist
+    from vips.evaluation.metrics import auroc
+
+    rig, poses = pairs[0]
+    clean = poses[np.arange(200, 232)]
+    scores, plausible = space.score(clean)
+    assert scores.shape == (32,) and scores.dtype == np.float32
+    assert plausible.shape == (32,) and plausible.dtype == bool
+    np.testing.assert_array_equal(scores, space.score(clean)[0])  # deterministic
+    np.testing.assert_allclose(space.score(clean[3])[0], scores[3:4], rtol=1e-5)  # independent of the batch
+    bad = random_rotation(rig, clean, seed=0).poses
+    bad_scores, bad_plausible = space.score(bad)
+    assert auroc(scores, bad_scores) > 0.9
+    assert plausible.mean() > 0.7 and bad_plausible.mean() < 0.3
+    tw = twist(rig, clean, seed=0).poses
+    assert space.score(tw)[0].mean() < scores.mean()
+
+
+def test_native_decode_and_gradient_match_the_python_encoding(space, pairs):
+    """The C++ loop decodes pose vectors exactly as vips.pose_encoding does, and its gradient is right."""
+    from vips.native.guided import GuidedHandleArrays, guided_energy_grad
+
+    rig, poses = pairs[0]
+    x = encode_poses(poses[np.arange(5)], space.cond)
+    x += np.random.default_rng(0).normal(size=x.shape).astype(np.float32) * 0.1 * space.mask
+    J = rig.num_joints
+    handles = GuidedHandleArrays(np.array([J - 1, 2], np.int32), np.random.default_rng(1).normal(size=(2, 3))
+                                 .astype(np.float32), np.array([1.0, 0.5], np.float32), np.zeros(0, np.int32),
+                                 np.zeros(0, np.int32), np.zeros((0, 3), np.float32), np.zeros(0, np.float32))
+    out = guided_energy_grad(x, space._rig_arrays(), handles)
+    rot, trans = local_transforms(rig, decode_poses(x, space.cond))
+    dots = np.abs((out["local_rotations"].astype(np.float64) * rot).sum(-1))
+    assert dots.min() > 1 - 1e-5
+    np.testing.assert_allclose(out["local_translations"], trans, atol=1e-5)
+    np.testing.assert_allclose(out["positions"], joint_positions(rig, decode_poses(x, space.cond)), atol=1e-4)
+    # Energy against a float64 reference and its gradient against central differences.
+    p = joint_positions(rig, decode_poses(x, space.cond)).astype(np.float64)
+    ref = (np.array([1.0, 0.5]) * ((p[:, [J - 1, 2]] - handles.targets) ** 2).sum(-1)).sum(-1) / rig.height() ** 2
+    np.testing.assert_allclose(out["energy"], ref, rtol=1e-4)
+    eps = 1e-3
+    for i, j, c in [(0, J - 1, 0), (1, 2, 4), (2, 1, 2), (3, 0, 7), (4, J - 2, 5)]:
+        xp, xm = x.copy(), x.copy()
+        xp[i, j, c] += eps
+        xm[i, j, c] -= eps
+        fd = (guided_energy_grad(xp, space._rig_arrays(), handles)["energy"][i]
+              - guided_energy_grad(xm, space._rig_arrays(), handles)["energy"][i]) / (2 * eps)
+        assert abs(fd - out["grad"][i, j, c]) < 2e-3 * max(1.0, abs(fd)), (i, j, c, fd, out["grad"][i, j, c])
+
+
+def test_prior_free_baselines_reach_the_handle(pairs):
+    from vips.ik_baselines import ccd, fabrik
+
+    rig, poses = pairs[0]
+    init = poses[230]
+    leaf = _leaf(rig)
+    p0 = joint_positions(rig, init)[0]
+    target = p0[leaf] + np.array([0.05, -0.05, 0.03]) * rig.height()
+    for solve in (ccd, fabrik):
+        res = solve(rig, {rig.joint_names[leaf]: target}, init=init, iterations=30)
+        err = np.linalg.norm(joint_positions(rig, res)[0, leaf] - target)
+        assert err < 0.01 * rig.height(), (solve.__name__, err)
+
+
+def test_unknown_model_folder_and_backend_fail_clearly(pairs, tmp_path):
+    rig, _ = pairs[0]
+    with pytest.raises(VipsError, match="no such model folder"):
+        PoseSpace(rig, tmp_path / "missing")
+    with pytest.raises(VipsError, match="unknown backend"):
+        PoseSpace(rig, toy_model_dir(), backend="tensorflow")
+
+
+def test_cpp_guided_loop_test_executable(tmp_path):
+    """Builds csrc/guided/test_guided.cpp with CMake (VIPS_BUILD_TESTS=ON, no Python module) and runs it."""
+    cmake = shutil.which("cmake")
+    if cmake is None:
+        pytest.skip("cmake not found")
+    build = REPO / "build" / "cpp-tests"  # kept between runs (ignored by git) so rebuilds are incremental
+    try:
+        build.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        build = tmp_path / "cpp-tests"
+    gen = ["-G", "Ninja"] if shutil.which("ninja") else []
+    subprocess.run([cmake, "-S", str(REPO), "-B", str(build), *gen, "-DVIPS_PYTHON=OFF", "-DVIPS_CUDA=OFF",
+                    "-DVIPS_BUILD_TESTS=ON", "-DCMAKE_BUILD_TYPE=Release"], check=True, capture_output=True)
+    subprocess.run([cmake, "--build", str(build), "--target", "test_guided"], check=True, capture_output=True)
+    run = subprocess.run([str(build / "test_guided")], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "passed (0 failures)" in run.stdout
