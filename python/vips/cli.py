@@ -170,6 +170,32 @@ def train(
     typer.echo(f"trained {run}")
 
 
+@app.command("eval")
+def evaluate(
+    out: Path = typer.Option(..., "--out", help="Report folder: report.json and PNG plots."),
+    model: Optional[Path] = typer.Option(None, help="Model folder (default: the model shipped with vips)."),
+    data: Optional[Path] = typer.Option(None, "--data", help="A dataset from `vips dataset build` (its held-out split)."),
+    assets: list[str] = typer.Option([], "--assets", help="Animated assets to evaluate on too (repeatable)."),
+    split: str = typer.Option("test", help="Dataset split: test (held-out species) or val."),
+    max_rigs: int = typer.Option(12, help="Held-out individuals to evaluate, spread over body plans."),
+    samples: int = typer.Option(128, help="Samples per rig."),
+    steps: int = typer.Option(30, help="DDIM steps per sample."),
+    seed: int = typer.Option(0, help="Seed of samples and corruptions."),
+) -> None:
+    """Evaluate a pose-space model: plausibility AUROC per corruption, 1-NNA, COV, MMD, APD, self-intersection,
+    against baselines (per-joint Gaussian, nearest neighbour, uniform in joint limits)."""
+    from vips.evaluation.run_model import evaluate_model
+    from vips.examples import resolve
+
+    try:
+        report = evaluate_model(model, data, [resolve(a) for a in assets], out, split, max_rigs, samples, steps,
+                                seed, progress=lambda msg: typer.echo(msg, err=True))
+    except VipsError as exc:
+        _fail(str(exc))
+    typer.echo(json.dumps({"aggregate": report["aggregate"], "targets": report["targets"]}, indent=1,
+                          default=float))
+
+
 @app.command()
 def bench(
     quick: bool = typer.Option(False, "--quick", help="Smaller sizes and fewer repeats (about a minute)."),

@@ -118,6 +118,8 @@ def run_local(
         :class:`WorkerDied` or :class:`JobTimeout` exception. A dead or killed worker is replaced.
     """
     jobs = list(jobs)
+    if not jobs:
+        return
     ctx = single_threaded_spawn()
     count = max(1, min(workers or os.cpu_count() or 1, len(jobs)))
     pool: list[_Worker] = []

@@ -174,7 +174,7 @@ class PoseSpace:
         self,
         handles: Mapping[str, Sequence[float]],
         init: Poses | None = None,
-        steps: int = 10,
+        steps: int = 8,
         pins: Sequence[str] = (),
         look_at: Mapping[str, Sequence[float]] | None = None,
         noise_level: float = 0.5,
@@ -198,7 +198,8 @@ class PoseSpace:
             look_at: joint name -> point its bone should aim at (the bone to its first child; a leaf aims the
                 bone from its parent).
             noise_level: time t in (0, 1] the init is inverted to: lower keeps more of it.
-            invert_steps: DDIM inversion steps for ``init`` (default ``max(2, steps // 2)``).
+            invert_steps: DDIM inversion steps for ``init`` (default ``max(2, steps // 3)``; the defaults make ten
+                denoiser calls in all, the budget of a 100 Hz edit on one CPU thread with a small model).
             handle_weight, pin_weight, aim_weight: energy weights.
             iterations, final_iterations: damped least-squares steps on x0 per denoising step / at the last.
             return_report: also return an :class:`IKReport` (always kept as ``self.last_ik_report``).
@@ -213,7 +214,7 @@ class PoseSpace:
         if init is not None:
             t_max = float(np.clip(noise_level, 1e-3, 1.0))
             x0 = encode_poses(init, self.cond)
-            k = invert_steps if invert_steps is not None else max(2, steps // 2)
+            k = invert_steps if invert_steps is not None else max(2, steps // 3)
             x_T = diffusion.invert(self.denoiser, self.encoded, x0, k, self.mask, t_max=t_max,
                                    spacing=self.info.spacing)
         else:

@@ -14,6 +14,7 @@ SUITES = {
     "nearest": "vips.bench.nearest",
     "kinematics": "vips.bench.kinematics",
     "ddim": "vips.bench.ddim",
+    "runtime": "vips.bench.runtime",
 }
 
 

@@ -51,6 +51,14 @@ def _axis_angle_to_matrix(w: torch.Tensor) -> torch.Tensor:
     return torch.eye(3, dtype=w.dtype) + s * K + (1 - c) * (K @ K)
 
 
+def _matrix_to_axis_angle(m: torch.Tensor) -> torch.Tensor:
+    """(..., 3, 3) rotations -> (..., 3) rotation vectors (angles below pi; the prior only needs small ones)."""
+    cos = ((m.diagonal(dim1=-2, dim2=-1).sum(-1) - 1) / 2).clamp(-1 + 1e-6, 1 - 1e-6)
+    angle = torch.acos(cos)
+    axis = torch.stack([m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]], -1)
+    return axis * (angle / (2 * torch.sin(angle)).clamp_min(1e-6))[..., None]
+
+
 class ArticulatedICP:
     """Gauss-Newton pose fitting of one frame (see the module notes).
 
@@ -63,11 +71,12 @@ class ArticulatedICP:
     """
 
     def __init__(self, body: Body, cloud: np.ndarray, damping: float = 1e-3, prior: float = 1e-4,
-                 plane_weight: float = 0.95) -> None:
+                 plane_weight: float = 0.95, rest_prior: float = 0.0) -> None:
         self.body = body
         self.cloud = torch.tensor(np.asarray(cloud, np.float32))
         self.centre = self.cloud.median(0).values
         self.damping, self.prior, self.plane_weight = damping, prior, plane_weight
+        self.rest_prior = rest_prior
         self.sub = subtree_weights(body)
         self.obs = body.observable
         self.visible = torch.ones(body.sample_tri.shape[0], dtype=torch.bool)
@@ -80,6 +89,17 @@ class ArticulatedICP:
 
     def _cloud(self) -> torch.Tensor:
         return self.centre + math.exp(self.log_scale) * (self.cloud - self.centre)
+
+    def error(self, rot6d: torch.Tensor, root: torch.Tensor) -> float:
+        """RMS of the closest 90% of cloud -> model distances (normalized units) at the given pose."""
+        _, _, x, n = self._model(rot6d, root)
+        y = self._cloud()
+        d2, i = nearest(y[None], x[None])
+        diff = y - x[torch.from_numpy(np.maximum(i[0], 0))]
+        plane = (diff * n[torch.from_numpy(np.maximum(i[0], 0))]).sum(-1) ** 2
+        d = ((1 - self.plane_weight) * (diff**2).sum(-1) + self.plane_weight * plane).sqrt().numpy()
+        d = np.sort(d)[: max(1, int(0.9 * len(d)))]
+        return float(np.sqrt((d**2).mean()))
 
     def run(self, rot6d: torch.Tensor, root: torch.Tensor, iterations: int, sigma_start: float, sigma_end: float,
             fit_scale: bool = True, root_only: int = 0) -> tuple[torch.Tensor, torch.Tensor, float]:
@@ -112,23 +132,35 @@ class ArticulatedICP:
             w_dir = torch.cat([torch.full((len(i_cm),), 1.0 / len(i_cm)), torch.full((len(vis_idx),), 0.5 / max(len(vis_idx), 1))])
             w = w * w_dir
             sub = self.sub[m_idx]  # (R, J)
-            arm = xm[:, None, :] - wt[None]  # (R, J, 3)
-            rows_rot = sub[..., None] * torch.cross(arm, nm[:, None, :].expand_as(arm), dim=-1)  # (R, J, 3)
+            # (x - p_j) x n = x x n - p_j x n, the second term by broadcasting (R, 1, 3) against (1, J, 3).
+            xn = torch.cross(xm, nm, dim=-1)
+            p, q = wt[None], nm[:, None, :]
+            pn = torch.stack([p[..., 1] * q[..., 2] - p[..., 2] * q[..., 1],
+                              p[..., 2] * q[..., 0] - p[..., 0] * q[..., 2],
+                              p[..., 0] * q[..., 1] - p[..., 1] * q[..., 0]], -1)
+            rows_rot = sub[..., None] * (xn[:, None, :] - pn)  # (R, J, 3)
             cols = [rows_rot.reshape(len(m_idx), -1), nm]
             # Plane residual only (point part enters the weights): d(plane)/d log s = -n . (y - c) * s
             if fit_scale:
                 cols.append((-(nm * (c_pts - self.centre)).sum(-1))[:, None])
-            Jm = torch.cat(cols, 1).double()
-            r = plane.double()
-            wd = w.double()
-            A = Jm.T @ (Jm * wd[:, None])
-            g = Jm.T @ (wd * r)
+            Jm = torch.cat(cols, 1)
+            Jw = Jm * w[:, None]
+            A = (Jm.T @ Jw).double()
+            g = (Jw.T @ plane).double()
             # Joints that move nothing and (early) all but the root stay fixed.
             fixed = torch.zeros(A.shape[0], dtype=torch.bool)
             mask = ~self.obs if it >= root_only else torch.arange(J) > 0
             fixed[: 3 * J] = mask.repeat_interleave(3)
             diag = A.diagonal().mean().clamp_min(1e-12)
             A = A + torch.eye(A.shape[0], dtype=A.dtype) * (self.damping * diag + self.prior)
+            if self.rest_prior > 0:
+                # Weak pull of every non-root joint towards its rest rotation, in world axes: keeps
+                # directions the view does not constrain (hidden limbs, twist) from drifting frame to frame.
+                theta = _matrix_to_axis_angle(rot6d_to_matrix_torch(rot6d))  # (J, 3) local
+                world_theta = (wr @ theta[..., None])[..., 0]
+                idx = torch.arange(3, 3 * J)
+                A[idx, idx] += self.rest_prior
+                g[3 : 3 * J] += self.rest_prior * world_theta[1:].reshape(-1).double()
             A[fixed] = 0
             A[:, fixed] = 0
             A[fixed, fixed] = 1

@@ -54,6 +54,9 @@ class FitSettings:
     frame_iterations: int = 12
     extrapolate: float = 0.5
     rigid_iterations: int = 3
+    rest_prior: float = 3e-4
+    retry_factor: float = 1.5
+    retry_floor: float = 0.012
     align: str = "rigid"
     refine_iterations: int = 0
     lr_rotation: float = 0.03
@@ -413,10 +416,27 @@ def _fit_poses(
         vis = estimate_visibility(pts[0].numpy(), normals[0].numpy(), cloud, np.maximum(i_cm[0], 0), s.sigma_end)
         return body.to_asset(pts[0][vis].numpy())
 
-    def fit_one(f: int, init_rot: torch.Tensor, init_root: torch.Tensor, iters: int, s0: float, root_only: int) -> None:
+    recent: list[float] = []
+
+    def fit_one(f: int, starts: list[tuple[torch.Tensor, torch.Tensor]], iters: int, s0: float, root_only: int) -> None:
+        """Fit frame ``f`` from the first start; when the result fits clearly worse than recent frames (a
+        limb caught on the wrong part of the cloud), retry from the other starts with a wider kernel and
+        keep the best."""
         cloud = body.to_normalized(sims[f].apply(raw[f]))
-        solver = ArticulatedICP(body, cloud, plane_weight=s.plane_weight)
-        r6, rt, scale = solver.run(init_rot, init_root, iters, s0, s.sigma_end, s.refine_scale, root_only)
+        best = None
+        for attempt, (init_rot, init_root) in enumerate(starts):
+            wide = attempt > 0
+            solver = ArticulatedICP(body, cloud, plane_weight=s.plane_weight, rest_prior=s.rest_prior)
+            r6, rt, scale = solver.run(init_rot, init_root, iters * (2 if wide else 1), s0 * (2 if wide else 1),
+                                       s.sigma_end, s.refine_scale, root_only)
+            err = solver.error(r6, rt)
+            if best is None or err < best[0]:
+                best = (err, r6, rt, scale, solver)
+            limit = max(s.retry_factor * float(np.median(recent[-10:])) if recent else 0.0, s.retry_floor)
+            if best[0] <= limit:
+                break
+        err, r6, rt, scale, solver = best
+        recent.append(err)
         rots[f], roots[f] = r6, rt
         cen = body.to_asset(solver.centre.numpy()).astype(np.float64)
         sims[f] = _scale_about(cen, scale).compose(sims[f])
@@ -432,7 +452,7 @@ def _fit_poses(
             sims[f0] = initial_alignment(raw[f0], rest_pts, s.first_frame_search_deg, trim=s.icp_trim)[0]
         else:
             sims[f0] = similarity_icp(raw[f0], rest_pts, Similarity(), trim=s.icp_trim)[0]
-    fit_one(f0, rest_rot, rest_root, s.first_iterations, s.sigma_first, s.first_iterations // 5)
+    fit_one(f0, [(rest_rot, rest_root)], s.first_iterations, s.sigma_first, s.first_iterations // 5)
     report("fit", 1, len(good))
 
     # Then frame by frame, each from the previous fit (constant-velocity start) and aligned to the part
@@ -455,15 +475,16 @@ def _fit_poses(
                 # Rigid trimmed ICP against the previous fitted surface (scale is left to the solver, where
                 # fixed bone lengths make it observable; ICP of a partial view against a whole body is biased).
                 target = _model_points(body, rots[last], roots[last])
-                step, _ = similarity_icp(sims[f].apply(raw[f]), target, trim=s.icp_trim, with_scale=False)
+                src = sims[f].apply(raw[f][:: max(1, len(raw[f]) // 600)])
+                step, _ = similarity_icp(src, target, iterations=15, trim=s.icp_trim, with_scale=False)
                 sims[f] = step.compose(sims[f])
+        starts = [(rots[last], roots[last])]
         if k >= 2:
             prev = good[k - 2]
-            init_rot = rots[last] + s.extrapolate * (rots[last] - rots[prev])
-            init_root = roots[last] + s.extrapolate * (roots[last] - roots[prev])
-        else:
-            init_rot, init_root = rots[last], roots[last]
-        fit_one(f, init_rot, init_root, s.frame_iterations, s.sigma_start, s.rigid_iterations)
+            starts.insert(0, (rots[last] + s.extrapolate * (rots[last] - rots[prev]),
+                              roots[last] + s.extrapolate * (roots[last] - roots[prev])))
+        starts.append((rest_rot, roots[last]))
+        fit_one(f, starts, s.frame_iterations, s.sigma_start, s.rigid_iterations)
         report("fit", k + 1, len(good))
 
     # Whole-sequence refinement, batched over all frames.

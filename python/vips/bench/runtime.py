@@ -1,0 +1,195 @@
+"""The pose-space runtime: manifold IK latency and quality against CCD / FABRIK, batch sampling on ONNX Runtime
+against torch eager, and latent against joint-space traversals.
+
+    vips bench --only runtime   (or: python -m vips.bench.runtime [--quick] [--model FOLDER])
+
+The model is ``--model``, else the shipped default, else the small test model of a source checkout
+(tests/data/toy_pose_space, trained on toy rigs of 5-14 joints: its latencies are those of a small model, its
+plausibility numbers on other rigs say little). IK runs on one CPU thread with ONNX Runtime's default settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from vips.bench.timing import best_of
+
+IK_RIG_JOINTS = 50
+
+
+def _model(model: str | None) -> Path:
+    if model:
+        return Path(model)
+    from vips.errors import VipsError
+    from vips.posespace import default_model_dir
+
+    try:
+        return default_model_dir()
+    except VipsError:
+        toy = Path(__file__).resolve().parents[3] / "tests" / "data" / "toy_pose_space"
+        if (toy / "denoiser.onnx").is_file():
+            return toy
+        raise
+
+
+def _leaves(rig) -> list[int]:  # noqa: ANN001
+    kids, depth = rig.children(), rig.depths()
+    return sorted((j for j in range(rig.num_joints) if not kids[j]), key=lambda j: -depth[j])
+
+
+def bench_ik(model: Path, trials: int, repeat: int) -> dict:
+    """One pose of a 50-joint rig: a deep leaf moved by 5% of the height, the root pinned."""
+    from vips.ik_baselines import ccd, fabrik
+    from vips.kinematics import joint_positions
+    from vips.model.toy import toy_poses, toy_rig
+    from vips.posespace import PoseSpace
+
+    rng = np.random.default_rng(0)
+    rig = toy_rig(rng, IK_RIG_JOINTS, "toy50")
+    data = toy_poses(rng, IK_RIG_JOINTS, trials)
+    space = PoseSpace(rig, model, threads=1)
+    h = rig.height()
+    leaves = _leaves(rig)
+    x1 = np.zeros((1, rig.num_joints, 9), np.float32)
+    call_s = best_of(lambda: space.denoiser(x1, np.array([0.5], np.float32), space.encoded), repeat=repeat,
+                     number=20)
+    rows = {name: {"error": [], "seconds": [], "scores": []} for name in ("manifold", "ccd", "fabrik")}
+    for i in range(trials):
+        init = data[i]
+        p0 = joint_positions(rig, init)[0]
+        leaf = leaves[i % min(3, len(leaves))]
+        direction = rng.normal(size=3)
+        target = p0[leaf] + 0.05 * h * direction / np.linalg.norm(direction)
+        handles, pins = {rig.joint_names[leaf]: target}, [rig.joint_names[0]]
+        solvers = {
+            "manifold": lambda: space.solve_ik(handles, init=init, pins=pins),
+            "ccd": lambda: ccd(rig, handles, init=init, pins=pins),
+            "fabrik": lambda: fabrik(rig, handles, init=init, pins=pins),
+        }
+        for name, solve in solvers.items():
+            pose = solve()
+            rows[name]["seconds"].append(best_of(solve, repeat=repeat) if i < 3 else np.nan)
+            pos = joint_positions(rig, pose)[0]
+            rows[name]["error"].append(max(np.linalg.norm(pos[leaf] - target), np.linalg.norm(pos[0] - p0[0])) / h)
+            rows[name]["scores"].append(float(space.score(pose)[0][0]))
+    out = {"joints": rig.num_joints, "model": str(model), "denoiser_call_ms": call_s * 1e3,
+           "threshold": space.threshold}
+    for name, r in rows.items():
+        scores = np.asarray(r["scores"])
+        out[name] = {"latency_ms": float(np.nanmedian(r["seconds"]) * 1e3),
+                     "max_error_fraction_of_height": float(np.max(r["error"])),
+                     "mean_score": float(scores.mean()),
+                     "plausible_fraction": None if space.threshold is None else
+                     float(np.mean(scores >= space.threshold))}
+    return out
+
+
+def bench_sampling(model: Path, n: int, steps: int, repeat: int) -> dict:
+    """Poses per second of PoseSpace.sample on the shipped CesiumMan: ONNX Runtime against torch eager."""
+    import vips
+    from vips.examples import resolve
+    from vips.posespace import PoseSpace
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rig = vips.load(resolve("example:CesiumMan"))
+    out = {"poses": n, "steps": steps, "joints": rig.num_joints}
+    # torch first: ONNX Runtime's idle intra-op threads spin for a while after each run and would slow torch.
+    try:
+        torch_space = PoseSpace(rig, model, backend="torch")
+        out["torch_poses_per_s"] = n / best_of(lambda: torch_space.sample(n, seed=0, steps=steps), repeat=repeat)
+        del torch_space
+    except Exception as exc:  # noqa: BLE001 - torch missing or no weights: report, do not fail the suite
+        out["torch_poses_per_s"] = None
+        out["torch_error"] = str(exc)
+    onnx = PoseSpace(rig, model)
+    out["onnx_poses_per_s"] = n / best_of(lambda: onnx.sample(n, seed=0, steps=steps), repeat=repeat)
+    out["onnx_over_torch"] = (out["onnx_poses_per_s"] / out["torch_poses_per_s"]
+                              if out["torch_poses_per_s"] else None)
+    return out
+
+
+def bench_traversal(model: Path, pairs: int, n: int, steps: int) -> dict:
+    """Fraction of plausible interior steps: latent slerp (decoded) against joint-space slerp, on a rig the
+    model knows (the first toy rig) between held-out poses."""
+    from vips.model.toy import toy_poses, toy_rig
+    from vips.posespace import PoseSpace
+    from vips.poses import Poses
+    from vips.rotations import quat_slerp
+
+    rng = np.random.default_rng(0)  # the toy model's first training rig (tests/runtime_support.py)
+    J = int(rng.integers(5, 15))
+    rig = toy_rig(rng, J, name="toy_0")
+    data = toy_poses(rng, J, 256)
+    space = PoseSpace(rig, model)
+    latent_ok, joint_ok, jerk = [], [], {"latent": [], "joint": []}
+    alphas = np.linspace(0, 1, n)
+    for k in range(pairs):
+        a, b = data[200 + 2 * k], data[201 + 2 * k]
+        path = space.interpolate(a, b, n, steps=steps)
+        q = np.stack([quat_slerp(a.rotations[0], b.rotations[0], t) for t in alphas])
+        root = (1 - alphas)[:, None] * a.root_translation + alphas[:, None] * b.root_translation
+        straight = Poses(q.astype(np.float32), root.astype(np.float32), name="joint-space")
+        for name, p, ok in (("latent", path, latent_ok), ("joint", straight, joint_ok)):
+            s, plausible = space.score(p[np.arange(1, n - 1)])
+            ok.extend(plausible.tolist())
+            from vips.kinematics import joint_positions
+
+            pos = joint_positions(rig, p)
+            jerk[name].append(float(np.abs(np.diff(pos, 3, axis=0)).max() / rig.height()))
+    return {"pairs": pairs, "steps_per_path": n, "latent_plausible_fraction": float(np.mean(latent_ok)),
+            "joint_space_plausible_fraction": float(np.mean(joint_ok)),
+            "latent_max_jerk": float(np.max(jerk["latent"])), "joint_space_max_jerk": float(np.max(jerk["joint"]))}
+
+
+def run(quick: bool = False, model: str | None = None) -> dict:
+    """Run the runtime benchmarks; returns {"ik": ..., "sampling": ..., "traversal": ...}."""
+    folder = _model(model)
+    repeat = 3 if quick else 5
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t0 = time.perf_counter()
+        res = {"model": str(folder),
+               "ik": bench_ik(folder, trials=4 if quick else 12, repeat=repeat),
+               "sampling": bench_sampling(folder, n=16 if quick else 64, steps=20 if quick else 50, repeat=repeat),
+               "traversal": bench_traversal(folder, pairs=3 if quick else 10, n=9, steps=20 if quick else 50)}
+    res["load_average"] = os.getloadavg()[0]
+    res["seconds"] = time.perf_counter() - t0
+    ik = res["ik"]
+    print(f"load average {res['load_average']:.1f} on {os.cpu_count()} cores; model {folder}")
+    print(f"IK, one pose of a {ik['joints']}-joint rig, 1 thread (denoiser call {ik['denoiser_call_ms']:.2f} ms):")
+    print(f"  {'solver':<10}{'latency ms':>12}{'max err/height':>16}{'mean score':>12}{'plausible':>11}")
+    for name in ("manifold", "ccd", "fabrik"):
+        r = ik[name]
+        pf = "n/a" if r["plausible_fraction"] is None else f"{r['plausible_fraction']:.0%}"
+        print(f"  {name:<10}{r['latency_ms']:12.2f}{r['max_error_fraction_of_height']:16.2e}"
+              f"{r['mean_score']:12.4f}{pf:>11}")
+    s = res["sampling"]
+    ratio = "n/a" if s["onnx_over_torch"] is None else f"{s['onnx_over_torch']:.2f}x"
+    torch_rate = "n/a" if s["torch_poses_per_s"] is None else f"{s['torch_poses_per_s']:.1f}"
+    print(f"sampling {s['poses']} poses x {s['steps']} steps ({s['joints']} joints): ONNX {s['onnx_poses_per_s']:.1f} "
+          f"poses/s, torch eager {torch_rate} poses/s, ONNX/torch {ratio}")
+    t = res["traversal"]
+    print(f"traversal plausible steps: latent {t['latent_plausible_fraction']:.0%}, joint-space "
+          f"{t['joint_space_plausible_fraction']:.0%} (max jerk/height {t['latent_max_jerk']:.3g} vs "
+          f"{t['joint_space_max_jerk']:.3g})")
+    return res
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer trials and repeats")
+    parser.add_argument("--model", help="model folder (default: the shipped model, else the test model)")
+    parser.add_argument("--json", help="also write the results to this JSON file")
+    ns = parser.parse_args()
+    out = run(ns.quick, ns.model)
+    if ns.json:
+        with open(ns.json, "w") as fh:
+            json.dump(out, fh, indent=2)
