@@ -1,6 +1,6 @@
 """The fused DDIM step (vips.native.ddim_step) against the same update written in numpy and in torch.
 
-    vips bench --only ddim   (or: python -m vips.bench.ddim [--quick])
+    vips bench --only ddim
 
 Two option sets: plain deterministic DDIM (eta = 0), and the full step (eta = 1 with noise, guidance nudge and
 clipping). Two sizes: a typical sampling batch (64 poses x 100 joints x 9 features) and a large array where
@@ -10,8 +10,6 @@ and writes x_prev and x0 once.
 
 from __future__ import annotations
 
-import argparse
-import json
 import math
 import os
 
@@ -97,14 +95,3 @@ def run(quick: bool = False) -> dict:
         print(f"{name:<42}{r['native_s'] * 1e3:10.3f}{r['numpy_s'] * 1e3:10.3f}{torch_ms}"
               f"{r['numpy_s'] / r['native_s']:9.1f}x{vs_torch}{r['native_GBps']:7.1f}")
     return {"ddim_step": rows}
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats")
-    parser.add_argument("--json", help="also write the results to this JSON file")
-    ns = parser.parse_args()
-    res = run(ns.quick)
-    if ns.json:
-        with open(ns.json, "w") as fh:
-            json.dump(res, fh, indent=2)

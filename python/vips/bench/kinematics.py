@@ -1,6 +1,6 @@
 """LBS, FK and the FK energy gradient: native kernels against numpy and torch, side by side in one run.
 
-    vips bench --only kinematics   (or: python -m vips.bench.kinematics [--quick])
+    vips bench --only kinematics
 
 LBS: native vs numpy einsum (per pose, sparse gather) and torch (SMPL-style dense weights @ matrices), at
 V = 50k, J = 100, P = 64 poses, K = 4 and 8; also the fraction of this machine's memory bandwidth the native
@@ -10,8 +10,6 @@ FK energy gradient: native analytic gradient vs torch autograd of the same energ
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 
 import numpy as np
@@ -159,14 +157,3 @@ def run(quick: bool = False) -> dict:
         torch_ms = f"{r['torch_autograd_s'] * 1e3:12.2f}" if r["torch_autograd_s"] else f"{'n/a':>12}"
         print(f"{name:<26}{r['native_s'] * 1e3:10.3f}{torch_ms}{_ratio(r['torch_autograd_s'], r['native_s']):>10}")
     return result
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats")
-    parser.add_argument("--json", help="also write the results to this JSON file")
-    ns = parser.parse_args()
-    res = run(ns.quick)
-    if ns.json:
-        with open(ns.json, "w") as fh:
-            json.dump(res, fh, indent=2)

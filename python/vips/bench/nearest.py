@@ -1,6 +1,6 @@
 """Nearest neighbours: native vips.native.knn against scipy's cKDTree and torch.cdist + min, side by side.
 
-    vips bench --only nearest   (or: python -m vips.bench.nearest [--quick] [--json out.json])
+    vips bench --only nearest
 
 B = 8 clouds of N = M points each (4k, 16k, 64k; --quick: 4k and 16k), two distributions: uniform in a
 cube and points on a sphere (a surface, like mesh samples in Chamfer fitting). K = 1 unless stated.
@@ -15,8 +15,6 @@ Every run also checks that the native distances agree with cKDTree's.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 
 import numpy as np
@@ -122,14 +120,3 @@ def run(quick: bool = False) -> dict:
         print(f"{name:<30}{r['native_s'] * 1e3:10.1f}{r['ckdtree_s'] * 1e3:11.1f}{'':>13}"
               f"{_ratio(r['ckdtree_s'], r['native_s']):>11}")
     return result
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="4k and 16k points only, fewer repeats")
-    parser.add_argument("--json", help="also write the results to this JSON file")
-    ns = parser.parse_args()
-    res = run(ns.quick)
-    if ns.json:
-        with open(ns.json, "w") as fh:
-            json.dump(res, fh, indent=2)

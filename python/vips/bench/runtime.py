@@ -1,7 +1,7 @@
 """The pose-space runtime: manifold IK latency and quality against CCD / FABRIK, batch sampling on ONNX Runtime
 against torch eager, and latent against joint-space traversals.
 
-    vips bench --only runtime   (or: python -m vips.bench.runtime [--quick] [--model FOLDER])
+    vips bench --only runtime
 
 The model is ``--model``, else the shipped default, else the small test model of a source checkout
 (tests/data/toy_pose_space, trained on toy rigs of 5-14 joints: its latencies are those of a small model, its
@@ -10,8 +10,6 @@ plausibility numbers on other rigs say little). IK runs on one CPU thread with O
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import time
 import warnings
@@ -181,15 +179,3 @@ def run(quick: bool = False, model: str | None = None) -> dict:
           f"{t['joint_space_plausible_fraction']:.0%} (max jerk/height {t['latent_max_jerk']:.3g} vs "
           f"{t['joint_space_max_jerk']:.3g})")
     return res
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer trials and repeats")
-    parser.add_argument("--model", help="model folder (default: the shipped model, else the test model)")
-    parser.add_argument("--json", help="also write the results to this JSON file")
-    ns = parser.parse_args()
-    out = run(ns.quick, ns.model)
-    if ns.json:
-        with open(ns.json, "w") as fh:
-            json.dump(out, fh, indent=2)
