@@ -83,4 +83,26 @@ inline void same_device(Device d, Device expected, const char* kernel, const cha
 template <typename T>
 T* ptr(const Array& a) { return static_cast<T*>(a.data()); }
 
+// Points given once for every pose, (N, 3), or per pose, (B, N, 3). Returns the float stride between
+// poses: 0 when shared.
+inline int64_t check_points_shared_or_batched(const Array& a, const char* kernel, const char* arg, int64_t B,
+                                              int64_t N, Device dev) {
+  if (a.ndim() == 2) {
+    same_device(check<float>(a, kernel, arg, {N, 3}), dev, kernel, arg);
+    return 0;
+  }
+  same_device(check<float>(a, kernel, arg, {B, N, 3}), dev, kernel, arg);
+  return N * 3;
+}
+
+// Topological order is what makes one pass over the joints correct; checking it costs O(J) and saves
+// silent garbage. CPU arrays only (a CUDA kernel cannot be checked without a copy).
+inline void check_topological(const Array& parents, const char* kernel, int64_t J) {
+  const int32_t* par = ptr<int32_t>(parents);
+  for (int64_t j = 0; j < J; ++j)
+    if (par[j] >= j || par[j] < -1)
+      fail(kernel, "parents", "must satisfy -1 <= parents[j] < j (joint " + std::to_string(j) + " has parent " +
+                                  std::to_string(par[j]) + "); reorder the joints topologically");
+}
+
 }  // namespace vips::bind

@@ -8,22 +8,12 @@ static void fk(const Array& local_rotations, const Array& local_translations, co
   const char* k = "fk";
   const Device dev = check<float>(local_rotations, k, "local_rotations", {-1, -1, 4});
   const int64_t B = local_rotations.shape(0), J = local_rotations.shape(1);
-  int64_t tstride = 0;
-  if (local_translations.ndim() == 2) {
-    same_device(check<float>(local_translations, k, "local_translations", {J, 3}), dev, k, "local_translations");
-  } else {
-    same_device(check<float>(local_translations, k, "local_translations", {B, J, 3}), dev, k, "local_translations");
-    tstride = J * 3;
-  }
+  const int64_t tstride = check_points_shared_or_batched(local_translations, k, "local_translations", B, J, dev);
   same_device(check<int32_t>(parents, k, "parents", {J}), dev, k, "parents");
   same_device(check<float>(out, k, "out", {B, J, 4, 4}), dev, k, "out");
   if (dev == Device::CPU) {
-    // Topological order is what makes one pass correct; checking it costs O(J) and saves silent garbage.
+    check_topological(parents, k, J);
     const int32_t* par = ptr<int32_t>(parents);
-    for (int64_t j = 0; j < J; ++j)
-      if (par[j] >= j || par[j] < -1)
-        fail(k, "parents", "must satisfy -1 <= parents[j] < j (joint " + std::to_string(j) + " has parent " +
-                               std::to_string(par[j]) + "); reorder the joints topologically");
     nb::gil_scoped_release release;
     fk_cpu(ptr<float>(local_rotations), ptr<float>(local_translations), tstride, par, B, J, ptr<float>(out));
   } else {

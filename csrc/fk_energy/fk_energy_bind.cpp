@@ -12,34 +12,19 @@ static void fk_energy(const Array& local_rotations, const Array& local_translati
   const char* k = "fk_energy";
   const Device dev = check<float>(local_rotations, k, "local_rotations", {-1, -1, 4});
   const int64_t B = local_rotations.shape(0), J = local_rotations.shape(1);
-  int64_t tstride = 0;
-  if (local_translations.ndim() == 2) {
-    same_device(check<float>(local_translations, k, "local_translations", {J, 3}), dev, k, "local_translations");
-  } else {
-    same_device(check<float>(local_translations, k, "local_translations", {B, J, 3}), dev, k, "local_translations");
-    tstride = J * 3;
-  }
+  const int64_t tstride = check_points_shared_or_batched(local_translations, k, "local_translations", B, J, dev);
   same_device(check<int32_t>(parents, k, "parents", {J}), dev, k, "parents");
   same_device(check<int32_t>(handle_joints, k, "handle_joints", {-1}), dev, k, "handle_joints");
   const int64_t H = handle_joints.shape(0);
-  int64_t hstride = 0;
-  if (handle_targets.ndim() == 2) {
-    same_device(check<float>(handle_targets, k, "handle_targets", {H, 3}), dev, k, "handle_targets");
-  } else {
-    same_device(check<float>(handle_targets, k, "handle_targets", {B, H, 3}), dev, k, "handle_targets");
-    hstride = H * 3;
-  }
+  const int64_t hstride = check_points_shared_or_batched(handle_targets, k, "handle_targets", B, H, dev);
   same_device(check<float>(handle_weights, k, "handle_weights", {H}), dev, k, "handle_weights");
   same_device(check<float>(energy, k, "energy", {B}), dev, k, "energy");
   same_device(check<float>(positions, k, "positions", {B, J, 3}), dev, k, "positions");
   same_device(check<float>(grad_rotation, k, "grad_rotation", {B, J, 3}), dev, k, "grad_rotation");
   same_device(check<float>(grad_translation, k, "grad_translation", {B, J, 3}), dev, k, "grad_translation");
   if (dev == Device::CPU) {
+    check_topological(parents, k, J);
     const int32_t* par = ptr<int32_t>(parents);
-    for (int64_t j = 0; j < J; ++j)
-      if (par[j] >= j || par[j] < -1)
-        fail(k, "parents", "must satisfy -1 <= parents[j] < j (joint " + std::to_string(j) + " has parent " +
-                               std::to_string(par[j]) + "); reorder the joints topologically");
     const int32_t* hj = ptr<int32_t>(handle_joints);
     for (int64_t h = 0; h < H; ++h)
       if (hj[h] < 0 || hj[h] >= J)

@@ -22,29 +22,21 @@ MODEL_FILE_SUFFIXES = (".onnx", ".json", ".safetensors")
 
 
 def model_identity(model: str | os.PathLike[str] | None) -> str:
-    """A short content hash of the model folder's files (the shipped model's folder when ``model`` is None),
-    so a retrained model re-does every asset while a moved folder does not."""
-    folder = Path(model) if model is not None else _default_model_dir()
-    if folder is None or not folder.is_dir():
-        if model is not None:
+    """A short content hash of the model folder's files (the default model's folder when ``model`` is None),
+    so a retrained model re-does every asset while a moved folder does not. Raises :class:`VipsError` when
+    there is no model, before any asset is started."""
+    if model is None:
+        from vips.posespace import default_model_dir
+
+        folder = default_model_dir()
+    else:
+        folder = Path(model)
+        if not folder.is_dir():
             raise VipsError(f"{model}: no such model folder")
-        return "default"
     h = hashlib.sha256()
     for f in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix in MODEL_FILE_SUFFIXES):
         h.update(f.relative_to(folder).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
     return h.hexdigest()[:16]
-
-
-def _default_model_dir() -> Path | None:
-    try:
-        from vips import posespace
-    except ImportError:
-        return None
-    finder = getattr(posespace, "default_model_dir", None)
-    try:
-        return Path(finder()) if callable(finder) else None
-    except VipsError:
-        return None
 
 
 def run_batch(

@@ -15,6 +15,7 @@ SUITES = {
     "kinematics": "vips.bench.kinematics",
     "ddim": "vips.bench.ddim",
     "runtime": "vips.bench.runtime",
+    "batch": "vips.bench.batch",
 }
 
 

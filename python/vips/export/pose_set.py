@@ -158,15 +158,11 @@ def _write_usd(rig: Rig, path: Path, poses: Poses, meta: PoseSetMeta) -> None:
     from vips.usd_schema import register
 
     register()
-    from pxr import Sdf, Usd, Vt
+    from pxr import Sdf, Vt
 
-    from vips.io.atomic import atomic_path
-    from vips.io.usd_common import describe_error, identifier
-    from vips.io.usd import author_rig
+    from vips.io.usd import write_usd
 
-    with atomic_path(path) as tmp:
-        stage = Usd.Stage.CreateInMemory()
-        prims = author_rig(stage, rig, poses, "/" + identifier(rig.name or path.stem, "Rig"))
+    def apply_schema(prims: dict) -> None:
         anim = prims["animation"]
         anim.ApplyAPI(API_NAME)
         p = ATTR_PREFIX
@@ -186,12 +182,8 @@ def _write_usd(rig: Rig, path: Path, poses: Poses, meta: PoseSetMeta) -> None:
         if meta.seeds is not None:
             anim.CreateAttribute(p + "seeds", Sdf.ValueTypeNames.Int64Array, custom=False).Set(
                 Vt.Int64Array([int(x) for x in meta.seeds]))
-        try:
-            ok = stage.GetRootLayer().Export(str(tmp))
-        except Exception as exc:  # Tf.ErrorException from the file format plugin
-            raise AssetError(f"{path}: USD could not write the file ({describe_error(exc)})") from None
-        if not ok:
-            raise AssetError(f"{path}: USD could not write the file")
+
+    write_usd(rig, path, poses, decorate=apply_schema)
 
 
 def _read_usd_meta(path: Path) -> tuple[str | None, PoseSetMeta]:

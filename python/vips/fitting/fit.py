@@ -52,9 +52,9 @@ class FitSettings:
     max_points: int = 1500
     first_iterations: int = 40
     frame_iterations: int = 12
-    extrapolate: float = 0.5
+    extrapolate: float = 1.0
     rigid_iterations: int = 3
-    rest_prior: float = 3e-4
+    rest_prior: float = 1e-4
     retry_factor: float = 1.5
     retry_floor: float = 0.012
     align: str = "rigid"
@@ -64,7 +64,7 @@ class FitSettings:
     lr_scale: float = 0.01
     sigma_first: float = 0.1
     sigma_start: float = 0.06
-    sigma_end: float = 0.012
+    sigma_end: float = 0.03
     plane_weight: float = 0.95
     w_cloud_to_model: float = 1.0
     w_model_to_cloud: float = 0.5

@@ -16,6 +16,7 @@ their own, so skeleton space is world space (USD_NOTES.md: never fold a Skeleton
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -30,11 +31,14 @@ from vips.rig import Rig
 from vips.rotations import compose_affine
 
 
-def write_usd(rig: Rig, path: Path, poses: Poses | None = None) -> None:
+def write_usd(rig: Rig, path: Path, poses: Poses | None = None,
+              decorate: Callable[[dict], None] | None = None) -> None:
     """Write ``rig`` as UsdSkel to ``path`` (.usda text, .usdc or .usd binary), atomically.
 
     ``poses`` (F poses) become one SkelAnimation with pose k at time code k; when None, every clip in
     ``rig.clips`` is written as its own SkelAnimation (the first one bound to the skeleton).
+    ``decorate(prims)``, when given, may author more on the prims :func:`author_rig` returns (such as our
+    pose-set schema on the animation) before the file is written.
     Raises :class:`AssetError` when the file cannot be written; an existing file is then left untouched.
     """
     path = Path(path)
@@ -42,7 +46,9 @@ def write_usd(rig: Rig, path: Path, poses: Poses | None = None) -> None:
         raise AssetError(f"{path}: a UsdSkel file must end in .usd, .usda or .usdc")
     with atomic_path(path) as tmp:
         stage = Usd.Stage.CreateInMemory()
-        author_rig(stage, rig, poses, "/" + identifier(rig.name or path.stem, "Rig"))
+        prims = author_rig(stage, rig, poses, "/" + identifier(rig.name or path.stem, "Rig"))
+        if decorate is not None:
+            decorate(prims)
         try:
             ok = stage.GetRootLayer().Export(str(tmp))
         except Exception as exc:  # Tf.ErrorException from the file format plugin

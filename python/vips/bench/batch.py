@@ -1,7 +1,7 @@
 """Batch throughput: assets per minute through `vips batch` with the local engine, on a library made of the
-shared assets (/work/shared/assets: glTF, USD, RigNet pairs, BVH), copied ``copies`` times.
+shared assets (``../shared/assets`` beside the checkout: glTF, USD, RigNet pairs, BVH), copied ``copies`` times.
 
-    python benchmarks/bench_batch.py [--quick] [--model DIR] [--json FILE]
+    vips bench --only batch          (or: python -m vips.bench.batch [--quick] [--model DIR] [--json FILE])
 
 Every asset goes the whole way: load and validate, sample and score ``poses`` poses with ``steps`` DDIM steps,
 write the USD pose set, the glb, the keyframe proxies and the thumbnail. Measured with 1 worker and with one
@@ -18,11 +18,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
-ASSETS = Path(__file__).resolve().parents[2] / "shared" / "assets"
+ASSETS = Path(os.environ.get("VIPS_SHARED_ASSETS", Path(__file__).resolve().parents[4] / "shared" / "assets"))
 
 
 def make_library(root: Path, copies: int) -> Path:
     """``copies`` copies of the shared assets under ``root/lib/copy_K/``."""
+    if not ASSETS.is_dir():
+        raise FileNotFoundError(f"the shared assets are not at {ASSETS}; set VIPS_SHARED_ASSETS to their folder")
     lib = root / "lib"
     for k in range(copies):
         for sub in ("gltf", "usd", "rignet", "bvh"):
@@ -33,15 +35,16 @@ def make_library(root: Path, copies: int) -> Path:
 
 
 def default_size_model(root: Path) -> str | None:
-    """None when the package ships a model; else a randomly initialized default-size model exported to ONNX."""
-    try:
-        from vips.batch.runner import _default_model_dir
+    """None when a default model exists (shipped or ``VIPS_MODEL``); else a randomly initialized model of the
+    default size exported to ONNX (needs torch), which costs the same compute as a trained one."""
+    from vips.errors import VipsError
+    from vips.posespace import default_model_dir
 
-        shipped = _default_model_dir()
-    except ImportError:
-        shipped = None
-    if shipped is not None and shipped.is_dir():
+    try:
+        default_model_dir()
         return None
+    except VipsError:
+        pass
     from vips.model import ModelConfig, PoseModel
     from vips.runtime.model_dir import export_model_dir
 
