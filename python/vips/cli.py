@@ -237,6 +237,12 @@ app.command("score")(_rt.score_command)
 app.command("keyframes")(_rt.keyframes_command)
 app.command("export-onnx")(_rt.export_onnx_command)
 
+# Asset-library batch processing (python/vips/cli_batch.py).
+from vips.cli_batch import batch_command  # noqa: E402
+
+app.command("batch")(batch_command)
+
+
 def main() -> None:
     """Entry point of the ``vips`` script."""
     try:

@@ -35,7 +35,8 @@ CRASH_ENV = "VIPS_TEST_CRASH_ON"
 
 @dataclass(frozen=True)
 class BatchSettings:
-    """What a batch makes per asset. Any change of a field below (except the two limits) re-does every asset.
+    """What a batch makes per asset. Changing any field but ``model`` (its content counts, through ``model_id``)
+    and ``max_input_mb`` re-does every asset.
 
     Attributes:
         poses: poses sampled per asset.
@@ -43,7 +44,7 @@ class BatchSettings:
         seed: batch seed; each asset's sampling seed comes from it and the asset's relative path, so results
             do not depend on which worker ran the asset or in what order.
         steps: DDIM steps per sample.
-        model: model folder (None: the model shipped in the package).
+        model: model folder (None: the default model, ``$VIPS_MODEL`` or the one shipped in the package).
         model_id: content identity of the model (filled in by :func:`vips.batch.run_batch`).
         backend: "onnx" or "torch".
         thumbnail: thumbnail size in pixels (square).

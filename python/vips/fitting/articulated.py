@@ -77,6 +77,7 @@ class ArticulatedICP:
         self.centre = self.cloud.median(0).values
         self.damping, self.prior, self.plane_weight = damping, prior, plane_weight
         self.rest_prior = rest_prior
+        self.sigma_model = 0.08
         self.sub = subtree_weights(body)
         self.obs = body.observable
         self.visible = torch.ones(body.sample_tri.shape[0], dtype=torch.bool)
@@ -127,8 +128,13 @@ class ArticulatedICP:
             diff = xm - c_pts
             plane = (diff * nm).sum(-1)
             d2 = (1 - self.plane_weight) * (diff**2).sum(-1) + self.plane_weight * plane**2
-            s2 = sigma * sigma
-            w = (s2 / (d2 + s2)) ** 2  # IRLS weights of Geman-McClure
+            # IRLS weights of Geman-McClure. Model -> cloud pairs use a wider kernel: they only come from
+            # samples the camera sees, so they are rarely outliers, and they are what keeps the cloud's
+            # scale from collapsing onto a small patch of the model.
+            n_cm = len(i_cm)
+            s2 = torch.full_like(d2, sigma * sigma)
+            s2[n_cm:] = max(sigma, self.sigma_model) ** 2
+            w = (s2 / (d2 + s2)) ** 2
             w_dir = torch.cat([torch.full((len(i_cm),), 1.0 / len(i_cm)), torch.full((len(vis_idx),), 0.5 / max(len(vis_idx), 1))])
             w = w * w_dir
             sub = self.sub[m_idx]  # (R, J)

@@ -56,7 +56,7 @@ class FitSettings:
     rigid_iterations: int = 3
     rest_prior: float = 1e-4
     retry_factor: float = 1.5
-    retry_floor: float = 0.012
+    retry_floor: float = 0.006
     align: str = "rigid"
     refine_iterations: int = 0
     lr_rotation: float = 0.03
@@ -318,6 +318,24 @@ def _model_points(body: Body, rot: torch.Tensor, root: torch.Tensor) -> np.ndarr
     return body.to_asset(pts[0].numpy())
 
 
+def _spread(points: np.ndarray) -> float:
+    """Robust size of a cloud: the median distance to its median point."""
+    return float(np.median(np.linalg.norm(points - np.median(points, axis=0), axis=1)))
+
+
+def _move_root(body: Body, rot6d: torch.Tensor, root: torch.Tensor, move: Similarity) -> tuple[torch.Tensor, torch.Tensor]:
+    """The pose moved rigidly by ``move`` (normalized coordinates, scale ignored): only the root changes."""
+    rest0 = body.rest_rot[0].double()
+    delta = rot6d_to_matrix_torch(rot6d[0:1].double())[0]
+    r = torch.tensor(move.rotation)
+    new_delta = rest0.T @ r @ rest0 @ delta
+    pos = body.rest_trans[0].double() + root.double()
+    new_pos = r @ pos + torch.tensor(move.translation)
+    rot6d = rot6d.clone()
+    rot6d[0] = torch.cat([new_delta[:, 0], new_delta[:, 1]]).float()
+    return rot6d, (new_pos - body.rest_trans[0].double()).float()
+
+
 def _scale_about(centroid_asset: np.ndarray, scale: float) -> Similarity:
     return Similarity(scale, np.eye(3), centroid_asset * (1 - scale))
 
@@ -460,30 +478,31 @@ def _fit_poses(
     # cannot shrink or grow the frame.
     for k, f in enumerate(good[1:], start=1):
         last = good[k - 1]
+        rigid = None
         if alignments is not None:
             sims[f] = alignments[f]
-        elif s.align == "icp":
-            target = visible_model(last)
-            sims[f] = similarity_icp(raw[f], target, sims[last], trim=s.icp_trim, symmetric=True)[0]
         else:
-            # Start from the previous frame's similarity with the centres matched; the solver's root
-            # rotation, translation and scale take up the rest of the misalignment.
-            moved = sims[last].apply(raw[f])
-            shift = np.median(sims[last].apply(raw[last]), axis=0) - np.median(moved, axis=0)
-            sims[f] = Similarity(sims[last].scale, sims[last].rotation, sims[last].translation + shift)
+            # Frames keep the previous frame's similarity (for frames already in one world space that is
+            # the identity, so global motion survives); what is left of a frame's own misalignment is
+            # taken up by the root. A rigid ICP against the previous fitted surface gives the root a start
+            # when that residual is large (scale is left to the solver, where fixed bone lengths make it
+            # observable; ICP of a partial view against a whole body is biased).
+            sims[f] = sims[last]
             if s.align == "rigid":
-                # Rigid trimmed ICP against the previous fitted surface (scale is left to the solver, where
-                # fixed bone lengths make it observable; ICP of a partial view against a whole body is biased).
-                target = _model_points(body, rots[last], roots[last])
-                src = sims[f].apply(raw[f][:: max(1, len(raw[f]) // 600)])
-                step, _ = similarity_icp(src, target, iterations=15, trim=s.icp_trim, with_scale=False)
-                sims[f] = step.compose(sims[f])
+
+                target = body.to_normalized(_model_points(body, rots[last], roots[last]))
+                src = body.to_normalized(sims[f].apply(raw[f][:: max(1, len(raw[f]) // 600)]))
+                shift = np.median(target, axis=0) - np.median(src, axis=0)
+                rigid, _ = similarity_icp(src, target, Similarity(1.0, np.eye(3), shift), iterations=15,
+                                          trim=s.icp_trim, with_scale=False)
         starts = [(rots[last], roots[last])]
         if k >= 2:
             prev = good[k - 2]
             starts.insert(0, (rots[last] + s.extrapolate * (rots[last] - rots[prev]),
                               roots[last] + s.extrapolate * (roots[last] - roots[prev])))
-        starts.append((rest_rot, roots[last]))
+        if rigid is not None:
+            starts = [_move_root(body, r, t, rigid.inverse()) for r, t in starts]
+        starts.append((rest_rot, starts[-1][1]))
         fit_one(f, starts, s.frame_iterations, s.sigma_start, s.rigid_iterations)
         report("fit", k + 1, len(good))
 

@@ -81,7 +81,7 @@ def track_poses(
     num_samples: int = 1500,
     seed: int = 0,
     progress: ProgressFn | None = None,
-) -> Poses:
+) -> tuple[Poses, list[Similarity]]:
     """Track a pose through the frames by propagating nearest-neighbour correspondences.
 
     Args:
@@ -95,7 +95,8 @@ def track_poses(
         iterations: Gauss-Newton iterations per frame.
 
     Returns:
-        F poses (frame 0 is ``first_pose``).
+        F poses (frame 0 is ``first_pose``) and the F alignments tracking used (``alignments`` refined by a
+        rigid ICP of each frame against the current tracks).
     """
     with single_thread():
         body = Body(rig, num_samples, seed)
@@ -115,11 +116,16 @@ def track_poses(
         else:
             sample_ids = torch.arange(len(tracks))
         rots, roots = [rot], [root]
+        used = [alignments[0]]
         for f in range(1, len(frames)):
             cloud = body.to_normalized(alignments[f].apply(np.asarray(frames[f], np.float64)))
             # Undo what is left of the frame's rigid misalignment against the current tracks first.
             rigid, _ = similarity_icp(cloud, tracks.numpy(), iterations=15, trim=0.7, with_scale=False)
             cloud = rigid.apply(cloud).astype(np.float32)
+            # The same step in asset units, composed into the frame's alignment.
+            h, c = body.height, body.center_np
+            asset_step = Similarity(1.0, rigid.rotation, h * rigid.translation + c - rigid.rotation @ c)
+            used.append(asset_step.compose(alignments[f]))
             d2, i = nearest_single(tracks.numpy(), cloud)
             valid = torch.from_numpy(d2 < max_jump**2)
             moved = torch.from_numpy(cloud[np.maximum(i, 0)])
@@ -130,4 +136,5 @@ def track_poses(
             roots.append(root)
             if progress is not None:
                 progress("track", f + 1, len(frames))
-        return _poses_from_params(body, torch.stack(rots), torch.stack(roots), first_pose.fps, "tracked")
+        poses = _poses_from_params(body, torch.stack(rots), torch.stack(roots), first_pose.fps, "tracked")
+        return poses, used
