@@ -137,13 +137,18 @@ def contact_sheet(rig: "Rig", poses: "Poses", columns: int = 8, cell: int = 192,
     """A grid of renders of every pose, all from one camera framing them all, optionally labelled."""
     from PIL import Image, ImageDraw
 
-    all_joints = joint_positions(rig, poses).reshape(-1, 3)
-    camera = framing_camera(rig, all_joints if not rig.has_mesh else skin(rig, poses).reshape(-1, 3))
+    # One camera for every tile, following each pose's root: poses stay comparable in size and pose, and
+    # root motion does not shrink them all to fit the union of their positions.
+    roots = joint_positions(rig, poses)[:, 0].astype(float)
+    points = skin(rig, poses) if rig.has_mesh else joint_positions(rig, poses)
+    camera = framing_camera(rig, (points - roots[:, None].astype(points.dtype)).reshape(-1, 3))
     rows = (len(poses) + columns - 1) // columns
     sheet = Image.new("RGB", (columns * cell, max(rows, 1) * cell), (20, 20, 24))
     for i in range(len(poses)):
         bad = bool(invalid[i]) if invalid is not None else False
-        tile = render_pose(rig, poses[i], camera, (cell, cell), invalid=bad)
+        follow = Camera(camera.eye + roots[i], camera.target + roots[i], camera.up, camera.fov_degrees,
+                        camera.ortho_height)
+        tile = render_pose(rig, poses[i], follow, (cell, cell), invalid=bad)
         if labels is not None:
             ImageDraw.Draw(tile).text((4, 4), labels[i], fill=(255, 80, 80) if bad else (230, 230, 230))
         sheet.paste(tile, ((i % columns) * cell, (i // columns) * cell))
