@@ -27,7 +27,7 @@ def walk():
     """A procedural human's walk, re-rigged so that its first frame is the rest pose (as the pipeline sees it)."""
     creatures = pytest.importorskip("vips.data.creatures")
     c = creatures.make_creature("human_01", individual=0)
-    rig, poses = rigged_first_frame(c.rig, creatures.motion(c, "walk", 10, seed=3))
+    rig, poses = rigged_first_frame(c.rig, creatures.motion(c, "walk", 8, seed=3))
     return rig, poses
 
 
@@ -180,6 +180,14 @@ def _write_frames(folder: Path, rig: Rig, poses: Poses, seed: int = 0) -> list[P
     return paths
 
 
+def _write_frames_named(folder: Path, rig: Rig, poses: Poses, names: list[str]) -> None:
+    from vips.io.obj import write_obj
+
+    verts = skin(rig, poses)
+    for f, name in enumerate(names):
+        write_obj(folder / name, verts[f], rig.faces)
+
+
 def test_vips_fit_cli_end_to_end_with_bad_frames(walk, tmp_path):
     import vips
 
@@ -187,7 +195,8 @@ def test_vips_fit_cli_end_to_end_with_bad_frames(walk, tmp_path):
     rig_path = vips.save(rig, tmp_path / "rig.glb")
     frames = tmp_path / "frames"
     frames.mkdir()
-    _write_frames(frames, rig, truth)  # frame_1 .. frame_10: natural order differs from plain sorting
+    _write_frames(frames, rig, truth)  # frame_1 .. frame_8
+    _write_frames_named(frames, rig, truth[-2:], ["frame_10.obj", "frame_11.obj"])  # natural order: 10 after 8
     (frames / "frame_4.obj").write_text("v 1 2\nthis is not an OBJ\n")
     (frames / "frame_7.obj").write_text("# an empty frame\n")
     out = tmp_path / "poses.usda"
@@ -197,30 +206,26 @@ def test_vips_fit_cli_end_to_end_with_bad_frames(walk, tmp_path):
     assert [f["file"] for f in report["failed"]] == ["frame_4.obj", "frame_7.obj"]
     assert report["fitted"] == 8
     order = [s["file"] for s in report["time_samples"]]
-    assert order == [f"frame_{i}.obj" for i in (1, 2, 3, 5, 6, 8, 9, 10)]
+    assert order == [f"frame_{i}.obj" for i in (1, 2, 3, 5, 6, 8, 10, 11)]
     back = vips.load(out)
     assert back.joint_names == rig.joint_names
     (clip,) = back.clips.values()
     assert len(clip) == 8
     # The written poses are the fitted ones: the joints land where the frames put them.
-    kept = np.array([0, 1, 2, 4, 5, 7, 8, 9])
+    kept = np.array([0, 1, 2, 4, 5, 7, 6, 7])  # frame_10 / frame_11 repeat the last two poses
     errors = pose_errors(rig, Poses(clip.rotations, clip.root_translation), truth[kept])
     assert np.median(errors["position"][:, errors["observable"]]) < 0.02
 
 
 def test_vips_fit_cli_rejects_a_rig_that_does_not_match(walk, tmp_path):
     import vips
-    from vips.fitting.toy import toy_humanoid
+    from vips.data.creatures import make_creature
 
     rig, truth = walk
     frames = tmp_path / "frames"
     frames.mkdir()
     _write_frames(frames, rig, truth[:3])
-    other = toy_humanoid(0)
-    # Same frames, a different creature scaled far off: nothing fits.
-    other.vertices *= 0.2
-    other.rest_translations *= 0.2
-    other.bind_matrices[:, :3, 3] *= 0.2
+    other = make_creature("cat_02", individual=0).rig  # a cat's rig for a human's frames
     other_path = vips.save(other, tmp_path / "other.glb")
     out = tmp_path / "poses.usda"
     res = CliRunner().invoke(_app(), ["fit", str(frames), "--rig", str(other_path), "-o", str(out)])
@@ -230,3 +235,28 @@ def test_vips_fit_cli_rejects_a_rig_that_does_not_match(walk, tmp_path):
     empty.mkdir()
     res = CliRunner().invoke(_app(), ["fit", str(empty), "--rig", str(other_path), "-o", str(out)])
     assert res.exit_code == 1 and "no frame meshes" in res.output
+
+
+def test_frame_readers_and_natural_order(tmp_path, assets_dir):
+    from vips.errors import AssetError
+    from vips.fitting.frames import list_frames, read_frame
+
+    rng = np.random.default_rng(0)
+    verts = rng.normal(size=(5, 3)).astype("<f4")
+    header = ("ply\nformat {fmt} 1.0\nelement vertex 5\nproperty float x\nproperty float y\nproperty float z\n"
+              "element face 1\nproperty list uchar int vertex_indices\nend_header\n")
+    with open(tmp_path / "f_10.ply", "wb") as fh:
+        fh.write(header.format(fmt="binary_little_endian").encode())
+        fh.write(verts.tobytes() + bytes([4]) + np.array([0, 1, 2, 3], "<i4").tobytes())
+    text = "\n".join(" ".join(repr(float(x)) for x in v) for v in verts) + "\n4 0 1 2 3\n"
+    (tmp_path / "f_9.ply").write_text(header.format(fmt="ascii") + text)
+    (tmp_path / "notes.txt").write_text("ignored")
+    assert [p.name for p in list_frames(tmp_path)] == ["f_9.ply", "f_10.ply"]
+    for name in ("f_9.ply", "f_10.ply"):
+        v, f = read_frame(tmp_path / name)
+        assert np.allclose(v, verts, atol=1e-6) and f.tolist() == [[0, 1, 2], [0, 2, 3]]
+    (tmp_path / "bad.ply").write_bytes(header.format(fmt="binary_little_endian").encode() + b"\x00" * 7)
+    with pytest.raises(AssetError, match="bad.ply"):
+        read_frame(tmp_path / "bad.ply")
+    v, f = read_frame(assets_dir / "gltf" / "CesiumMan.glb")
+    assert v.shape == (3273, 3) and f.max() < len(v)

@@ -237,6 +237,11 @@ app.command("score")(_rt.score_command)
 app.command("keyframes")(_rt.keyframes_command)
 app.command("export-onnx")(_rt.export_onnx_command)
 
+# Pose fitting to per-frame meshes (python/vips/cli_fit.py).
+from vips.cli_fit import fit_command  # noqa: E402
+
+app.command("fit")(fit_command)
+
 # Asset-library batch processing (python/vips/cli_batch.py).
 from vips.cli_batch import batch_command  # noqa: E402
 

@@ -15,6 +15,8 @@ from vips.errors import VipsError
 MISMATCH_ERROR = 0.05
 # A frame fitting worse than max(FRAME_ERROR, 3 x the median) is reported as failed and left out.
 FRAME_ERROR = 0.04
+# Below this fraction of the (visible) model surface explained by frame points, a frame did not fit.
+MIN_COVERAGE = 0.5
 
 
 def _fail(message: str) -> None:
@@ -86,6 +88,12 @@ def fit_command(
     errors = result.errors
     fitted = np.isfinite(errors)
     median = float(np.median(errors[fitted])) if fitted.any() else float("inf")
+    coverage = result.coverage
+    median_cov = float(np.nanmedian(coverage)) if np.isfinite(coverage).any() else 0.0
+    if median_cov < MIN_COVERAGE:
+        _fail(f"the rig {rig} does not match the frames in {frames_dir}: the frames explain only "
+              f"{100 * median_cov:.0f}% of the rig's surface (a matching rig: ~100%); is --rig the rigged first "
+              "frame of this sequence?")
     if median > MISMATCH_ERROR:
         _fail(f"the rig {rig} does not match the frames in {frames_dir}: the median frame fits to within "
               f"{100 * median:.1f}% of the rig height (a matching rig fits to ~1%); is --rig the rigged first "
@@ -95,6 +103,9 @@ def fit_command(
     for k, i in enumerate(kept):
         if k in result.failed or not np.isfinite(errors[k]):
             failed.append({"frame": i, "file": files[i].name, "reason": "too few points to fit"})
+        elif coverage[k] < MIN_COVERAGE:
+            failed.append({"frame": i, "file": files[i].name,
+                           "reason": f"only {100 * coverage[k]:.0f}% of the rig's surface matches the frame"})
         elif errors[k] > limit:
             failed.append({"frame": i, "file": files[i].name,
                            "reason": f"fit error {100 * errors[k]:.1f}% of the rig height (limit {100 * limit:.1f}%)"})

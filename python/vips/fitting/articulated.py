@@ -68,16 +68,22 @@ class ArticulatedICP:
         damping: Levenberg-Marquardt damping relative to the mean diagonal of the normal equations.
         prior: weight pulling rotation increments towards zero relative to the start (for joints the view
             does not constrain).
+        plane_weight: share of the point-to-plane part in the squared distances.
+        rest_prior: weight pulling every non-root joint towards its rest rotation.
+        model_weight: weight of the model -> cloud term against the cloud -> model term (1). The cloud ->
+            model term alone is smallest for a cloud shrunk onto a patch of the body; this term is what fixes
+            the scale.
     """
 
     def __init__(self, body: Body, cloud: np.ndarray, damping: float = 1e-3, prior: float = 1e-4,
-                 plane_weight: float = 0.95, rest_prior: float = 0.0) -> None:
+                 plane_weight: float = 0.95, rest_prior: float = 0.0, model_weight: float = 2.0) -> None:
         self.body = body
         self.cloud = torch.tensor(np.asarray(cloud, np.float32))
         self.centre = self.cloud.median(0).values
         self.damping, self.prior, self.plane_weight = damping, prior, plane_weight
         self.rest_prior = rest_prior
         self.sigma_model = 0.08
+        self.model_weight = model_weight
         self.sub = subtree_weights(body)
         self.obs = body.observable
         self.visible = torch.ones(body.sample_tri.shape[0], dtype=torch.bool)
@@ -101,6 +107,14 @@ class ArticulatedICP:
         d = ((1 - self.plane_weight) * (diff**2).sum(-1) + self.plane_weight * plane).sqrt().numpy()
         d = np.sort(d)[: max(1, int(0.9 * len(d)))]
         return float(np.sqrt((d**2).mean()))
+
+    def coverage(self, rot6d: torch.Tensor, root: torch.Tensor, radius: float = 0.05) -> float:
+        """Fraction of the model samples the camera sees that have a cloud point within ``radius``
+        (normalized units). Low coverage means the frame explains only part of the body: a wrong rig, a
+        collapsed scale or a frame of something else."""
+        _, _, x, _ = self._model(rot6d, root)
+        d2, _ = nearest(x[self.visible][None], self._cloud()[None])
+        return float((d2[0] < radius * radius).mean()) if d2.size else 0.0
 
     def run(self, rot6d: torch.Tensor, root: torch.Tensor, iterations: int, sigma_start: float, sigma_end: float,
             fit_scale: bool = True, root_only: int = 0) -> tuple[torch.Tensor, torch.Tensor, float]:
@@ -135,7 +149,7 @@ class ArticulatedICP:
             s2 = torch.full_like(d2, sigma * sigma)
             s2[n_cm:] = max(sigma, self.sigma_model) ** 2
             w = (s2 / (d2 + s2)) ** 2
-            w_dir = torch.cat([torch.full((len(i_cm),), 1.0 / len(i_cm)), torch.full((len(vis_idx),), 0.5 / max(len(vis_idx), 1))])
+            w_dir = torch.cat([torch.full((len(i_cm),), 1.0 / len(i_cm)), torch.full((len(vis_idx),), self.model_weight / max(len(vis_idx), 1))])
             w = w * w_dir
             sub = self.sub[m_idx]  # (R, J)
             # (x - p_j) x n = x x n - p_j x n, the second term by broadcasting (R, 1, 3) against (1, J, 3).
@@ -181,5 +195,8 @@ class ArticulatedICP:
             rot6d = torch.cat([dm[..., :, 0], dm[..., :, 1]], -1)
             root = root + step[3 * J : 3 * J + 3].float()
             if fit_scale:
-                self.log_scale += float(step[-1].clamp(-0.05, 0.05))
+                # Frames arrive roughly scaled (ICP, previous frame): a larger correction is a collapse
+                # onto part of the model, not a scale.
+                self.log_scale = float(np.clip(self.log_scale + float(step[-1].clamp(-0.05, 0.05)),
+                                               -math.log(1.5), math.log(1.5)))
         return rot6d, root, math.exp(self.log_scale)

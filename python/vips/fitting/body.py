@@ -1,7 +1,8 @@
 """The rig as a differentiable torch model: 6D joint rotations -> joints, skinned vertices, surface samples.
 
-Fitting works in a *normalized* frame: asset coordinates minus the rest mesh's centre, divided by the rig
-height, so every threshold and weight reads as a fraction of the rig's height. :class:`Body` precomputes
+Fitting works in a *normalized* frame: asset coordinates minus the rest mesh's centre, divided by its
+largest extent (``Body.height``; the rig height for upright bodies), so every threshold and weight reads
+as a fraction of the body's size. :class:`Body` precomputes
 what the optimizer needs once per rig: rest and bind transforms, sparse skin weights, area-weighted surface
 samples (a face and barycentric coordinates each) and the mesh edges among the vertices those samples use.
 """
@@ -81,7 +82,9 @@ class Body:
         self.rig = rig
         self.num_joints = rig.num_joints
         verts = rig.vertices.astype(np.float64)
-        self.height = float(rig.height())
+        # The normalizing length: the rest mesh's largest extent (the height for upright bodies; for long,
+        # flat ones such as a salamander the up extent would make every tolerance absurdly tight).
+        self.height = float(max(np.ptp(verts, axis=0).max(), 1e-9))
         self.center_np = 0.5 * (verts.min(0) + verts.max(0))
         rng = np.random.default_rng(seed)
         face, bary = sample_surface(verts, rig.faces, num_samples, rng)

@@ -1,22 +1,30 @@
-"""Batched Chamfer pose fitting: each frame's pose so the skinned rig matches the frame's point cloud.
+"""Chamfer pose fitting: each frame's pose so the skinned rig matches the frame's point cloud.
 
-Per frame we optimize every joint's local rotation (a delta from the rest rotation, in the continuous 6D
-form, twist included), the root translation and a per-frame scale correction of the frame's alignment,
-minimizing (all lengths in fractions of the rig height, see :class:`vips.fitting.body.Body`):
+For every frame we fit each joint's local rotation (a delta from the rest rotation, twist included), the
+root translation and a scale correction of the frame's alignment, minimizing (lengths in fractions of the
+rig height, see :class:`vips.fitting.body.Body`):
 
-* Chamfer, both directions, robust: Geman-McClure ``rho(d2) = s2 * d2 / (d2 + s2)`` on squared distances,
-  with ``s`` annealed from coarse to fine. Cloud -> model uses a point-to-plane blend on the model's face
-  normals (samples of a surface, not of its vertices); model -> cloud lets the back side of the body, which
-  a single view never sees, fall into the flat part of the robust loss. Nearest neighbours come from the
-  native kernel at every iteration; distances are recomputed in torch so gradients flow.
-* mesh edge lengths against the rest mesh (keeps skinning from collapsing or stretching the surface);
-* temporal smoothness (joint accelerations) and a weak pull towards the initialization (for joints the
-  data does not see).
+* Chamfer in both directions with robust Geman-McClure weights, annealed from a wide to a narrow kernel.
+  Distances are mostly point-to-plane on the model's face normals (the model is sampled on its surface).
+  Cloud -> model counts every frame point; model -> cloud counts only the model samples a camera placed
+  where the frame's points face would see (:func:`estimate_visibility`), so the unseen back of the body
+  is not pulled onto the front. Nearest neighbours come from the native kernel at every iteration.
+* a weak pull of every joint towards its rest rotation (directions a single view does not constrain,
+  such as hidden limbs or twist, do not drift).
 
-Schedule: frame 0 is fitted from the rest pose, coarse to fine (root only first, then every joint). Then
-chunks of a few frames, each initialized from the last fitted frame (constant-velocity extrapolation) and
-aligned to the last fitted *mesh* by trimmed similarity ICP, are fitted as one batch. A final pass refines
-all frames together (batched), with second-order smoothness over the whole sequence.
+The solver is articulated ICP (:mod:`vips.fitting.articulated`): Gauss-Newton steps with the skinning
+Jacobian in closed form, because gradient descent on the same energy (Adam on 6D rotations) is too slow on
+weakly observed directions to keep up with motion and accumulated drift in our tests.
+
+Schedule: the first frame is fitted from the rest pose, coarse to fine (root only first, then every joint;
+wide to narrow kernel). Every later frame starts from the previous fit (constant-velocity extrapolation)
+moved by a rigid ICP step against the previous fitted surface; a frame that fits clearly worse than its
+predecessors, or leaves part of the visible body unexplained, is retried from other starts (no
+extrapolation, the unmoved previous pose, the rest pose, a spread-ratio scale) and the best is kept.
+
+An optional batched refinement (``refine_iterations`` > 0) optimizes all frames at once in torch (Adam
+on 6D rotations, Chamfer plus mesh edge-length regularization and joint-acceleration smoothness). It is off
+by default: in our evaluation it made results worse (it lets the per-frame scale drift).
 """
 
 from __future__ import annotations
@@ -45,13 +53,17 @@ ProgressFn = Callable[[str, int, int], None]
 class FitSettings:
     """Knobs of :func:`fit_poses` (defaults are what the evaluation uses).
 
-    Lengths (``sigma_*``) are fractions of the rig height; iterations are Adam steps.
+    Lengths (``sigma_*``) are fractions of the rig height. ``first_iterations`` / ``frame_iterations`` are
+    Gauss-Newton steps for the first and every later frame; ``align`` is "rigid" (a rigid ICP step against
+    the previous fitted surface starts each frame) or "none" (frames keep the previous frame's alignment);
+    ``refine_iterations``, ``lr_*``, ``w_*`` and ``refine_scale`` drive the optional batched torch
+    refinement (see the module notes).
     """
 
-    num_samples: int = 1500
-    max_points: int = 1500
+    num_samples: int = 1000
+    max_points: int = 1200
     first_iterations: int = 40
-    frame_iterations: int = 12
+    frame_iterations: int = 10
     extrapolate: float = 1.0
     rigid_iterations: int = 3
     rest_prior: float = 1e-4
@@ -88,12 +100,15 @@ class FitResult:
             fraction of the rig height (NaN for frames that could not be fitted).
         alignments: F similarities taking each input frame into the rig's world space.
         failed: indices of frames that could not be fitted (too few points); their pose repeats a neighbour.
+        coverage: (F,) fraction of the model surface the frame's camera sees that has frame points within 5%
+            of the rig height (near 1 for a good fit; low for a rig that does not match the frames).
     """
 
     poses: Poses
     errors: np.ndarray
     alignments: list[Similarity]
     failed: list[int] = field(default_factory=list)
+    coverage: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     def __iter__(self):  # noqa: ANN204 - tuple-style unpacking
         return iter((self.poses, self.errors))
@@ -435,25 +450,31 @@ def _fit_poses(
         return body.to_asset(pts[0][vis].numpy())
 
     recent: list[float] = []
+    coverage = np.full(F, np.nan)
 
-    def fit_one(f: int, starts: list[tuple[torch.Tensor, torch.Tensor]], iters: int, s0: float, root_only: int) -> None:
+    def fit_one(f: int, starts: list[tuple], iters: int, s0: float, root_only: int) -> None:
         """Fit frame ``f`` from the first start; when the result fits clearly worse than recent frames (a
         limb caught on the wrong part of the cloud), retry from the other starts with a wider kernel and
         keep the best."""
         cloud = body.to_normalized(sims[f].apply(raw[f]))
         best = None
-        for attempt, (init_rot, init_root) in enumerate(starts):
+        for attempt, (init_rot, init_root, *log_scale) in enumerate(starts):
             wide = attempt > 0
             solver = ArticulatedICP(body, cloud, plane_weight=s.plane_weight, rest_prior=s.rest_prior)
+            solver.log_scale = log_scale[0] if log_scale else 0.0
             r6, rt, scale = solver.run(init_rot, init_root, iters * (2 if wide else 1), s0 * (2 if wide else 1),
                                        s.sigma_end, s.refine_scale, root_only)
+            # Errors shrink with the cloud, so attempts are compared in the frame's own scale, and a
+            # fit that leaves part of the visible body unexplained is penalized.
             err = solver.error(r6, rt)
-            if best is None or err < best[0]:
-                best = (err, r6, rt, scale, solver)
+            cov = solver.coverage(r6, rt)
+            score = err / scale + 0.05 * (1.0 - cov)
+            if best is None or score < best[0]:
+                best = (score, r6, rt, scale, solver, err, cov)
             limit = max(s.retry_factor * float(np.median(recent[-10:])) if recent else 0.0, s.retry_floor)
-            if best[0] <= limit:
+            if err <= limit and cov > 0.95:
                 break
-        err, r6, rt, scale, solver = best
+        _, r6, rt, scale, solver, err, coverage[f] = best
         recent.append(err)
         rots[f], roots[f] = r6, rt
         cen = body.to_asset(solver.centre.numpy()).astype(np.float64)
@@ -500,9 +521,15 @@ def _fit_poses(
             prev = good[k - 2]
             starts.insert(0, (rots[last] + s.extrapolate * (rots[last] - rots[prev]),
                               roots[last] + s.extrapolate * (roots[last] - roots[prev])))
-        if rigid is not None:
-            starts = [_move_root(body, r, t, rigid.inverse()) for r, t in starts]
-        starts.append((rest_rot, starts[-1][1]))
+        if rigid is not None and rigid.rotation_angle() < np.deg2rad(45):
+            # ICP's rigid step first; the unmoved previous pose stays a fallback in case ICP slid off.
+            starts = [_move_root(body, r, t, rigid.inverse()) for r, t in starts] + [starts[-1]]
+        starts.append((rest_rot, starts[0][1]))
+        # Last resort for a frame whose scale jumped: the ratio of robust spreads of consecutive frames
+        # (views of nearly the same shape) as the starting scale.
+        ratio = _spread(sims[last].apply(raw[last])) / max(_spread(sims[f].apply(raw[f])), 1e-12)
+        if 0.6 < ratio < 1.6:
+            starts.append((starts[0][0], starts[0][1], math.log(ratio)))
         fit_one(f, starts, s.frame_iterations, s.sigma_start, s.rigid_iterations)
         report("fit", k + 1, len(good))
 
@@ -535,4 +562,4 @@ def _fit_poses(
         src = min(good, key=lambda g: abs(g - f))
         rots[f], roots[f], sims[f] = rots[src], roots[src], Similarity()
     poses = _poses_from_params(body, rots, roots, fps, "fitted")
-    return FitResult(poses, errors.astype(np.float32), sims, failed)  # type: ignore[arg-type]
+    return FitResult(poses, errors.astype(np.float32), sims, failed, coverage)  # type: ignore[arg-type]

@@ -136,6 +136,8 @@ def simulate_reconstruction(
     height = rig.height()
     up = rig.up_vector().astype(np.float64)
     verts = skin(rig, poses).astype(np.float64)
+    # The camera stands back by the body's largest extent (for a snake the height is a few millimetres).
+    size = float(np.ptp(rig.vertices, axis=0).max())
     azimuth = rng.uniform(0, 2 * np.pi)
     elevation = np.deg2rad(rng.uniform(*camera_elevation_deg))
     horiz = np.array([np.cos(azimuth), 0.0, np.sin(azimuth)]) if rig.up_axis == "Y" else np.array(
@@ -152,7 +154,7 @@ def simulate_reconstruction(
         sface, sbary = sample_surface(v, rig.faces, num_points * 3, rng)
         splat = (v[rig.faces[sface]] * sbary[:, :, None]).sum(1)
         centre = 0.5 * (v.min(0) + v.max(0))
-        eye = centre + camera * 2.5 * height
+        eye = centre + camera * 2.5 * size
         seen = (
             visible_mask(pts, normals, eye, centre, tolerance=0.02 * height, splat_points=splat)
             if single_view
