@@ -228,7 +228,9 @@ def self_intersection_rate(rig: "Rig", poses: Poses, detector: Callable | bool |
     detector = detector or default_intersection_detector()
     if detector is None or not rig.has_mesh or len(poses) == 0:
         return None
-    result = np.asarray(detector(rig, poses))
+    result = detector(rig, poses)
+    # The data pipeline's validator returns a SelfIntersections record; plain detectors return arrays.
+    result = np.asarray(result.flags() if hasattr(result, "flags") else result)
     if result.ndim == 0 or result.shape[0] != len(poses):
         raise ValueError(f"self-intersection detector returned shape {result.shape} for {len(poses)} poses")
     per_pose = result.reshape(len(poses), -1).astype(np.float64)

@@ -162,7 +162,9 @@ def simulate_reconstruction(
         )
         cloud = pts[seen] + rng.normal(scale=noise * height, size=(int(seen.sum()), 3))
         n_out = int(round(outlier_fraction * len(cloud)))
-        lo, hi = cloud.min(0), cloud.max(0)
+        # Outliers fill the box of what was seen (of the whole body when nothing was).
+        box = cloud if len(cloud) else v
+        lo, hi = box.min(0), box.max(0)
         pad = 0.1 * (hi - lo)
         outl = rng.uniform(lo - pad, hi + pad, size=(n_out, 3))
         cloud = np.concatenate([cloud, outl])
