@@ -41,6 +41,9 @@ def test_convert_writes_usd_and_glb(tmp_path: Path) -> None:
     for name in ("man.usda", "man.usdc", "man.glb"):
         out = run_vips("convert", "example:CesiumMan", str(tmp_path / name))
         assert out.returncode == 0, out.stderr
+        umask = os.umask(0)
+        os.umask(umask)
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~umask  # like a plain open(), not mkstemp's 0600
         info = run_vips("info", str(tmp_path / name), "--json")
         assert info.returncode == 0, info.stderr
         assert json.loads(info.stdout)["vertices"] == 3273

@@ -11,6 +11,16 @@ from pathlib import Path
 from vips.errors import AssetError
 
 
+def _default_mode() -> int:
+    """The permissions a plain ``open(path, "w")`` would give: mkstemp's 0600 is not what users expect."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_FILE_MODE = _default_mode()
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path in the target's folder with the target's suffix; rename it onto ``target``
@@ -27,6 +37,8 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        if tmp.is_file():
+            os.chmod(tmp, _FILE_MODE)
         os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
