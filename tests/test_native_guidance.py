@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from test_native_kinematics import quat_to_rot64, random_quats
 
 from vips.errors import NativeError
 from vips.native import fk_energy_grad
@@ -16,21 +17,6 @@ def random_parents(rng: np.random.Generator, J: int, root_prob: float = 0.0) -> 
     extra_roots[0] = True
     parents[extra_roots] = -1
     return parents
-
-
-def random_quats(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    q = rng.normal(size=shape + (4,))
-    return (q / np.linalg.norm(q, axis=-1, keepdims=True)).astype(np.float32)
-
-
-def quat_to_rot64(q: np.ndarray) -> np.ndarray:
-    q = q.astype(np.float64)
-    q = q / np.linalg.norm(q, axis=-1, keepdims=True)
-    w, x, y, z = np.moveaxis(q, -1, 0)
-    r = np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y),
-                  2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x),
-                  2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], axis=-1)
-    return r.reshape(q.shape[:-1] + (3, 3))
 
 
 def rodrigues(omega: np.ndarray) -> np.ndarray:
