@@ -418,3 +418,11 @@ def test_report_many_rigs_and_partial_models(toy_case, humanoid, tmp_path):
     assert rep["targets"]["1nna"] is None
     assert (tmp_path / f"pose_map_{h_rig.name}.png").exists() and (tmp_path / "auroc.png").exists()
     json.loads((tmp_path / "report.json").read_text())
+
+
+def test_self_intersection_rate_reads_the_pipeline_validator(horse):
+    from vips.fitting.validators import self_intersections
+
+    rig, poses = horse[0].rig, horse[1][::40]
+    flags = self_intersections(rig, poses).flags()
+    assert self_intersection_rate(rig, poses) == pytest.approx(float(np.mean(flags)))

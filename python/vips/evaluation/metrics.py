@@ -230,7 +230,7 @@ def self_intersection_rate(rig: "Rig", poses: Poses, detector: Callable | bool |
         return None
     result = detector(rig, poses)
     # The data pipeline's validator returns a SelfIntersections record; plain detectors return arrays.
-    result = np.asarray(result.flags() if hasattr(result, "flags") else result)
+    result = np.asarray(result.flags() if hasattr(result, "face_fraction") else result)
     if result.ndim == 0 or result.shape[0] != len(poses):
         raise ValueError(f"self-intersection detector returned shape {result.shape} for {len(poses)} poses")
     per_pose = result.reshape(len(poses), -1).astype(np.float64)
