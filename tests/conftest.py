@@ -49,3 +49,15 @@ def random_rig_arrays(rng: np.random.Generator, num_joints: int, num_vertices: i
         w = rng.random((num_vertices, influences)) + 0.05
         out["skin_weights"] = w / w.sum(axis=1, keepdims=True)
     return out
+
+
+def edit_lines(text: str, edits: list[tuple[bool, int, str]]) -> list[str]:
+    """Fuzzing helper: apply (replace?, position, line) edits to the lines of ``text``."""
+    lines = text.splitlines()
+    for replace, position, garbage in edits:
+        position %= len(lines) + (0 if replace else 1)
+        if replace:
+            lines[position] = garbage
+        else:
+            lines.insert(position, garbage)
+    return lines

@@ -13,6 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from scipy.spatial.transform import Rotation
 
+from conftest import edit_lines
+
 from vips.errors import AssetError, VipsError
 from vips.io import load
 from vips.io.bvh import CMU_UNIT, guess_units, read_bvh
@@ -264,13 +266,7 @@ BVH_TOKENS = st.sampled_from(
 @given(edits=st.lists(st.tuples(st.booleans(), st.integers(0, 30), st.lists(BVH_TOKENS, max_size=6).map(" ".join)),
                       min_size=1, max_size=3))
 def test_garbage_bvh_lines_give_vips_errors(tmp_path: Path, edits: list[tuple[bool, int, str]]) -> None:
-    lines = HAND_BVH.splitlines()
-    for replace, position, garbage in edits:
-        position %= len(lines) + (0 if replace else 1)
-        if replace:
-            lines[position] = garbage
-        else:
-            lines.insert(position, garbage)
+    lines = edit_lines(HAND_BVH, edits)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RigWarning)

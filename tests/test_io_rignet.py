@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from conftest import edit_lines
 
 from vips.errors import AssetError, RigError, VipsError
 from vips.io import load
@@ -356,13 +357,7 @@ GARBAGE_LINE = st.one_of(
     edits=st.lists(st.tuples(st.booleans(), st.integers(0, 20), GARBAGE_LINE), min_size=1, max_size=4),
 )
 def test_garbage_lines_give_vips_errors(tmp_path: Path, edits: list[tuple[bool, int, str]]) -> None:
-    lines = HAND_RIG.splitlines()
-    for replace, position, garbage in edits:
-        position %= len(lines) + (0 if replace else 1)
-        if replace:
-            lines[position] = garbage
-        else:
-            lines.insert(position, garbage)
+    lines = edit_lines(HAND_RIG, edits)
     txt = write_pair(tmp_path, "\n".join(lines) + "\n", name="fuzz")
     try:
         with warnings.catch_warnings():

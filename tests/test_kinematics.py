@@ -69,3 +69,15 @@ def test_poses_reject_wrong_joint_count() -> None:
     rig = vips.Rig([f"j{i}" for i in range(3)], **random_rig_arrays(rng, 3))
     with pytest.raises(vips.errors.PoseError, match="4 joints but the rig"):
         world_matrices(rig, vips.Poses.identity(2, 4))
+
+
+def test_local_from_world_inverts_fk() -> None:
+    from vips.kinematics import local_from_world
+
+    rng = np.random.default_rng(9)
+    rig = vips.Rig([f"j{i}" for i in range(12)], name="r", **random_rig_arrays(rng, 12))
+    p = vips.Poses(quat_normalize(rng.normal(size=(4, 12, 4))), rng.normal(size=(4, 3)))
+    rot, trans = local_from_world(world_matrices(rig, p).astype(np.float64), rig.parents)
+    want_rot, want_trans = local_transforms(rig, p)
+    np.testing.assert_allclose(quat_to_matrix(rot), quat_to_matrix(want_rot), atol=1e-5)
+    np.testing.assert_allclose(trans, want_trans, atol=1e-5)

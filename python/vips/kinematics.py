@@ -13,7 +13,7 @@ import numpy as np
 
 from vips import native
 from vips.poses import Poses
-from vips.rotations import quat_conjugate, quat_multiply, quat_normalize
+from vips.rotations import matrix_to_quat, quat_conjugate, quat_multiply, quat_normalize
 
 if TYPE_CHECKING:
     from vips.rig import Rig
@@ -59,6 +59,19 @@ def poses_from_local(
                 f"'{rig.joint_names[j]}'); bone lengths are fixed by the rig, so those translations were dropped"
             )
     return Poses(delta.astype(np.float32), root.astype(np.float32), fps, name), notes
+
+
+def local_from_world(world: np.ndarray, parents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rigid world matrices (..., J, 4, 4) -> each joint's rotation (..., J, 4) and translation (..., J, 3) in
+    its parent's frame (the inverse of FK). The readers use it to turn a file's transforms into a rig."""
+    local = np.array(world, np.float64)
+    for j, p in enumerate(parents):
+        if p >= 0:
+            # The transpose inverts a rotation exactly; a general inverse would add round-off.
+            pr, pt = world[..., p, :3, :3], world[..., p, :3, 3]
+            local[..., j, :3, :3] = np.swapaxes(pr, -1, -2) @ world[..., j, :3, :3]
+            local[..., j, :3, 3] = (np.swapaxes(pr, -1, -2) @ (world[..., j, :3, 3] - pt)[..., None])[..., 0]
+    return matrix_to_quat(local[..., :3, :3]), local[..., :3, 3].copy()
 
 
 def world_matrices(rig: "Rig", poses: Poses) -> np.ndarray:

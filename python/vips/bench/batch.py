@@ -1,18 +1,16 @@
 """Batch throughput: assets per minute through `vips batch` with the local engine, on a library made of the
 shared assets (``../shared/assets`` beside the checkout: glTF, USD, RigNet pairs, BVH), copied ``copies`` times.
 
-    vips bench --only batch          (or: python -m vips.bench.batch [--quick] [--model DIR] [--json FILE])
+    vips bench --only batch
 
 Every asset goes the whole way: load and validate, sample and score ``poses`` poses with ``steps`` DDIM steps,
 write the USD pose set, the glb, the keyframe proxies and the thumbnail. Measured with 1 worker and with one
-worker per core, plus a resumed run (everything skipped). Without ``--model``, the shipped model is used; if
+worker per core, plus a resumed run (everything skipped). Without a ``model`` argument to ``run``, the shipped model is used; if
 the package has none yet, a randomly initialized model of the default size is exported (same compute cost).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import shutil
 import tempfile
@@ -83,15 +81,3 @@ def run(quick: bool = False, model: str | None = None) -> dict:
               f"   {s['load']:.2f}/{s['sample']:.2f}/{s['score']:.2f}/{s['write']:.2f}")
     print(f"resumed run (all {result['resume_skipped']} skipped): {result['resume_seconds']:.2f} s")
     return result
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="one copy of the assets, 16 poses each")
-    parser.add_argument("--model", help="pose-space model folder (default: the shipped one)")
-    parser.add_argument("--json", help="also write the results to this JSON file")
-    ns = parser.parse_args()
-    res = run(ns.quick, ns.model)
-    if ns.json:
-        with open(ns.json, "w") as fh:
-            json.dump(res, fh, indent=2)

@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 
 from vips.io.gltf_format import GltfDocument, parse_file
-from vips.kinematics import poses_from_local
+from vips.kinematics import local_from_world, poses_from_local
 from vips.poses import Poses
 from vips.rig import MAX_INFLUENCES, Rig
-from vips.rotations import compose_affine, decompose_affine, matrix_to_quat, nearest_rigid, quat_normalize, quat_slerp
+from vips.rotations import compose_affine, decompose_affine, nearest_rigid, quat_normalize, quat_slerp
 
 SCALE_TOLERANCE = 1e-3
 MAX_FPS = 240
@@ -262,17 +262,6 @@ class _Reader:
             raise self.doc.fail(f"joint '{names[j]}' has a zero scale (its transform cannot be inverted)")
         return nearest_rigid(g)
 
-    @staticmethod
-    def rig_locals(w: np.ndarray, parents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(..., J, 4) rotations and (..., J, 3) translations of each rigid world matrix in its parent's frame."""
-        local = w.copy()
-        for j, p in enumerate(parents):
-            if p >= 0:
-                pr, pt = w[..., p, :3, :3], w[..., p, :3, 3]
-                local[..., j, :3, :3] = np.swapaxes(pr, -1, -2) @ w[..., j, :3, :3]
-                local[..., j, :3, 3] = (np.swapaxes(pr, -1, -2) @ (w[..., j, :3, 3] - pt)[..., None])[..., 0]
-        return matrix_to_quat(local[..., :3, :3]), local[..., :3, 3]
-
     def check_scale(self, residual: np.ndarray, names: list[str]) -> None:
         """Warn when a joint's scale is not uniform (rest pose): animation cannot reproduce it exactly."""
         lin = residual[..., :3, :3]
@@ -307,7 +296,7 @@ class _Reader:
         w = self.rigid(g, names)
         residual = np.linalg.inv(w) @ g  # inv(W) @ G: the scale part that the rig cannot hold
         self.check_scale(residual, names)
-        rotations, translations = self.rig_locals(w, parents)
+        rotations, translations = local_from_world(w, parents)
 
         mesh_space = np.eye(4)
         if mesh_nodes:
@@ -518,7 +507,7 @@ class _Reader:
         world = self._world_matrices(local)
         g = self.joint_world(world, order)
         w = self.rigid(g, rig.joint_names)
-        rotations, translations = self.rig_locals(w, rig.parents)
+        rotations, translations = local_from_world(w, rig.parents)
         residual = np.linalg.inv(w) @ g
         deviation = np.abs(residual - rest_residual[None]).max(axis=(0, 2, 3))
         if deviation.max() > SCALE_TOLERANCE:

@@ -26,9 +26,9 @@ from pxr import Tf, Usd, UsdGeom, UsdSkel
 
 from vips.errors import AssetError
 from vips.io.usd_common import describe_error, matrices_from_usd, matrix_from_usd
-from vips.kinematics import poses_from_local
+from vips.kinematics import local_from_world, poses_from_local
 from vips.rig import Rig
-from vips.rotations import matrix_to_quat, nearest_rigid
+from vips.rotations import nearest_rigid
 
 # Joint scales further than this from one are dropped with a warning (a Rig has no scale).
 SCALE_TOLERANCE = 1e-4
@@ -101,7 +101,7 @@ def _read(path: Path) -> Rig:
     space.residual = np.linalg.inv(rest_world) @ rest_stage
     _check_residual(space.residual, names, notes)
     bind_world = _stage_space(bind_skel, M0, space) @ np.linalg.inv(space.residual)
-    rest_rot, rest_trans = _locals(rest_world, space.parents)
+    rest_rot, rest_trans = local_from_world(rest_world, space.parents)
     mesh = _read_meshes(found, joints, M0, int(space.synthetic_root), notes, path)
 
     rig = Rig(
@@ -228,16 +228,6 @@ def _check_residual(residual: np.ndarray, names: list[str], notes: list[str]) ->
             f"joint '{names[int(np.argmax(bad))]}' has a non-uniform or mirroring scale in the rest pose; the rest "
             "pose skins exactly, but poses that rotate it may skin differently from usd-core"
         )
-
-
-def _locals(world: np.ndarray, parents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(..., J, 4, 4) rigid world matrices -> local rotations (..., J, 4) and translations (..., J, 3)."""
-    local = np.array(world, np.float64)
-    inv = np.linalg.inv(world)
-    for j, p in enumerate(parents):
-        if p >= 0:
-            local[..., j, :, :] = inv[..., p, :, :] @ world[..., j, :, :]
-    return matrix_to_quat(local[..., :3, :3]), local[..., :3, 3].copy()
 
 
 def _joint_names(skel: UsdSkel.Skeleton, joints: list[str], parents: np.ndarray) -> list[str]:
@@ -439,7 +429,7 @@ def _add_clip(rig: Rig, found: _Found, times: list, local: np.ndarray, name: str
             f"clip '{name}' changes the scale of joint '{rig.joint_names[j]}' from its rest scale; a rig has no "
             "scale, so that scale change was dropped"
         )
-    rot, trans = _locals(world, space.parents)
+    rot, trans = local_from_world(world, space.parents)
     poses, notes = poses_from_local(rig, rot, trans, fps, name)
     for note in notes:
         rig.warn(note)
