@@ -426,3 +426,32 @@ def test_self_intersection_rate_reads_the_pipeline_validator(horse):
     rig, poses = horse[0].rig, horse[1][::40]
     flags = self_intersections(rig, poses).flags()
     assert self_intersection_rate(rig, poses) == pytest.approx(float(np.mean(flags)))
+
+
+def test_dataset_cases_measure_one_individual_against_its_species_mate(tmp_path):
+    """Held-out reference = every clip of one individual; baselines = the species' other individual (same
+    skeleton); one plan per case before a second species of a plan is taken."""
+    from vips.data.dataset import BuildSettings, build_dataset
+    from vips.data.shards import read_shard
+    from vips.evaluation.run_model import dataset_cases
+
+    manifest = build_dataset(tmp_path, BuildSettings(species=12, individuals=2, sequences=2, frames=10, seed=3),
+                             workers=1)
+    split = "test" if manifest["poses_per_split"]["test"] else "val"
+    rows = [s for s in manifest["shards"] if s["split"] == split]
+    cases = dataset_cases(tmp_path, split, max_rigs=3)
+    plans = sorted({r["plan"] for r in rows})
+    assert len(cases) == min(3, len({r["species"] for r in rows}))
+    assert len({c.rig.name.rsplit("_", 1)[0] for c in cases}) == len(cases)  # distinct species
+    for case in cases:
+        species, individual = case.rig.name.rsplit("_", 1)
+        mine = [r for r in rows if r["species"] == species]
+        assert int(individual) == max(r["individual"] for r in mine)
+        held = read_shard(tmp_path / next(r["file"] for r in mine if r["individual"] == int(individual)))
+        np.testing.assert_array_equal(case.heldout.rotations, held.poses.rotations)  # every clip
+        assert len(np.unique(held.clip)) > 1
+        other = read_shard(tmp_path / next(r["file"] for r in mine if r["individual"] != int(individual)))
+        np.testing.assert_array_equal(case.train.rotations, other.poses.rotations)
+        np.testing.assert_array_equal(other.rig.parents, case.rig.parents)
+    chosen_plans = [next(r["plan"] for r in rows if r["species"] == c.rig.name.rsplit("_", 1)[0]) for c in cases]
+    assert len(set(chosen_plans)) == min(len(cases), len(plans))

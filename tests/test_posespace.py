@@ -164,6 +164,40 @@ def test_score_shapes_and_clean_above_corrupted(space, pairs):
     assert space.score(tw)[0].mean() < scores.mean()
 
 
+def test_joint_scores_match_a_float64_reference_and_point_at_the_corrupted_joint(space, pairs):
+    """Per-joint scores against an independent loop (one denoiser call per pose and draw, float64 error), the pose
+    score is the worst joint's, and a joint replaced by a random rotation is the pose's worst joint most often."""
+    from vips import diffusion
+    from vips.evaluation.corruptions import random_rotation
+
+    rig, poses = pairs[0]
+    clean = poses[np.arange(200, 216)]
+    got = space.joint_scores(clean)
+    assert got.shape == (16, rig.num_joints) and got.dtype == np.float32
+    cfg = space.info.score
+    x0 = encode_poses(clean, space.cond)
+    live = space.mask.sum(axis=1).astype(np.float64)
+    ref = np.zeros((16, rig.num_joints))
+    draws = [(li, d) for li in range(len(cfg["levels"])) for d in range(cfg["draws"])]
+    for i in range(16):
+        for li, d in draws:
+            t = float(cfg["levels"][li])
+            eps = np.random.default_rng([cfg["seed"], li, d]).standard_normal(x0.shape[1:]).astype(np.float32)
+            eps = eps * space.mask
+            ab = float(diffusion.alpha_bar(t))
+            x_t = (np.sqrt(ab) * x0[i].astype(np.float64) + np.sqrt(1 - ab) * eps).astype(np.float32)
+            pred = space.denoiser(x_t[None], np.array([t], np.float32), space.encoded)[0].astype(np.float64)
+            # v = sqrt(ab) eps - sqrt(1 - ab) x0 and x_t = sqrt(ab) x0 + sqrt(1 - ab) eps give eps back:
+            eps_hat = np.sqrt(1 - ab) * x_t + np.sqrt(ab) * pred if space.denoiser.prediction == "v" else pred
+            ref[i] -= (((eps_hat - eps) * space.mask) ** 2).sum(axis=1) / live / len(draws)
+    np.testing.assert_allclose(got, ref, rtol=2e-4, atol=2e-5)
+    np.testing.assert_array_equal(space.score(clean)[0], got.min(axis=1))
+
+    bad = random_rotation(rig, clean, seed=3, max_joints=1)
+    worst = space.joint_scores(bad.poses).argmin(axis=1)
+    assert np.mean(worst == bad.joints) > 0.5, (worst, bad.joints)
+
+
 def test_native_decode_and_gradient_match_the_python_encoding(space, pairs):
     """The C++ loop decodes pose vectors exactly as vips.pose_encoding does, and its gradient is right."""
     from vips.native.guided import GuidedHandleArrays, guided_energy_grad
@@ -234,3 +268,34 @@ def test_cpp_guided_loop_test_executable(tmp_path):
     run = subprocess.run([str(build / "test_guided")], capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "passed (0 failures)" in run.stdout
+
+
+def test_exact_endpoints_blend_the_reconstruction_error_without_a_jump(space, pairs):
+    """With exact endpoints, each decoded step gets the keyframes' reconstruction errors (in the model's pose
+    encoding) blended linearly along its segment: rebuilt here from the diffusion primitives, float64 blend."""
+    from vips import diffusion
+    from vips.pose_encoding import decode_poses, encode_poses
+
+    _, poses = pairs[0]
+    keys = poses[np.array([203, 211, 219])]
+    n, steps = 4, 12
+    exact = space.interpolate_path(keys, n, steps=steps)
+    free = space.interpolate_path(keys, n, steps=steps, exact_endpoints=False)
+    z = space.invert(keys, steps)
+    x0 = diffusion.sample(space.denoiser, space.encoded,
+                          np.stack([diffusion.slerp(z[k:k + 1], z[k + 1:k + 2], m / n)[0]
+                                    for k in range(2) for m in range(n)] + [z[2]]),
+                          steps, channel_mask=space.mask, spacing=space.info.spacing)
+    residual = encode_poses(keys, space.cond).astype(np.float64) - x0[[0, n, 2 * n]]
+    want = x0.astype(np.float64)
+    for k in range(2):
+        for m in range(n):
+            want[k * n + m] += (1 - m / n) * residual[k] + (m / n) * residual[k + 1]
+    want[2 * n] += residual[2]
+    ref = decode_poses(want, space.cond)
+    assert _angle_deg(exact, ref).max() < 0.05
+    for k in range(3):
+        np.testing.assert_array_equal(exact.rotations[k * n], keys.rotations[k])
+    # A smaller jump next to each keyframe than pasting the keyframe over the free path's end would leave.
+    for k, step in ((0, 1), (2, 2 * n - 1)):
+        assert _angle_deg(exact[step], keys[k]).mean() < _angle_deg(free[step], keys[k]).mean()

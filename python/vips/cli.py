@@ -107,19 +107,36 @@ app.add_typer(dataset_app, name="dataset")
 @dataset_app.command("build")
 def dataset_build(
     out: Path = typer.Option(..., "--out", help="Output folder (shards/ and manifest.json); resumed if it exists."),
-    species: int = typer.Option(162, help="Number of procedural species (162 exist, over 11 body plans)."),
+    species: int = typer.Option(
+        162, help="Number of procedural species (162 exist, over 11 body plans; 0 for --clips only)."),
     individuals: int = typer.Option(2, help="Individuals per species."),
     sequences: int = typer.Option(12, help="Motion sequences per individual (every program at least once)."),
     frames: int = typer.Option(90, help="Frames per sequence."),
     engine: str = typer.Option("local", help="local (process pool) or ray (RAY_ADDRESS, else a local cluster)."),
     workers: Optional[int] = typer.Option(None, help="Local worker processes (default: all cores)."),
     seed: int = typer.Option(0, help="Dataset seed."),
+    clips: Optional[list[Path]] = typer.Option(
+        None, "--clips", metavar="PATH",
+        help="Artist clips: an animated asset file, or a folder searched for .glb, .gltf, .bvh, .usd, .usda, .usdc "
+             "(repeatable). Each asset with animation is one more species (source 'clip'; BVH skeletons "
+             "without mesh included); assets without animation are listed as skipped in the manifest, "
+             "unreadable ones as failures. Pass the same --clips again to resume.",
+    ),
+    clips_split: str = typer.Option(
+        "auto", "--clips-split", metavar="auto|train|val|test",
+        help="Split of the clip assets: auto (seeded hash of each asset's content, val/test 10% each) or "
+             "train, val, test for all of them.",
+    ),
 ) -> None:
-    """Build the pose dataset: procedural creatures in motion, near-duplicates removed, split by species."""
+    """Build the pose dataset: procedural creatures (and --clips assets) in motion, near-duplicates removed,
+    split by species."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from vips.data.clips import CLIP_SPLITS
     from vips.data.dataset import BuildSettings, build_dataset
 
+    if clips_split not in CLIP_SPLITS:
+        _fail(f"--clips-split must be one of {', '.join(CLIP_SPLITS)}, not '{clips_split}'")
     settings = BuildSettings(species=species, individuals=individuals, sequences=sequences, frames=frames, seed=seed)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   transient=True) as bar:
@@ -129,12 +146,19 @@ def dataset_build(
             bar.update(task, completed=done, total=total, description=f"building {name}")
 
         try:
-            manifest = build_dataset(out, settings, engine=engine, workers=workers, progress=update)
+            manifest = build_dataset(out, settings, engine=engine, workers=workers, progress=update,
+                                     clips=clips or (), clips_split=clips_split)
         except VipsError as exc:
             _fail(str(exc))
     typer.echo(f"{out}: {manifest['poses']} poses, {manifest['species']} species, {manifest['individuals']} "
                f"individuals ({manifest['poses_per_split']}); {len(manifest['failures'])} failed; "
                f"{manifest['seconds_this_run']} s")
+    if "clips" in manifest:
+        c = manifest["clips"]
+        typer.echo(f"clips: {c['assets']} assets, {c['shards']} with animation ({c['poses']} poses), "
+                   f"{c['skipped']} skipped, {c['failed']} failed (see manifest.json)")
+    for f in manifest["failures"]:
+        typer.echo(f"failed {f.get('asset', f['shard'])}: {f['reason']}", err=True)
     if manifest["failures"]:
         raise typer.Exit(code=1)
 

@@ -145,8 +145,9 @@ class PoseSpace:
     # ----- traversal -----------------------------------------------------------------------------------------
     def interpolate(self, a: Poses, b: Poses, n: int, steps: int = 50, exact_endpoints: bool = True) -> Poses:
         """``n`` poses from ``a`` to ``b`` (their first poses): spherical interpolation of the two inverted
-        latents, each step decoded with DDIM. ``exact_endpoints`` puts ``a`` and ``b`` themselves at the ends
-        (the decoded ends differ from them by the inversion's reconstruction error)."""
+        latents, each step decoded with DDIM. ``exact_endpoints`` makes the path start at ``a`` and end at ``b``
+        themselves (see :meth:`interpolate_path`); without it the ends are the decoded latents, which differ from
+        ``a`` and ``b`` by the inversion's reconstruction error."""
         if n < 2:
             raise VipsError(f"interpolate: n must be >= 2, got {n}")
         return self.interpolate_path(Poses.concatenate([a[0], b[0]]), n - 1, steps, exact_endpoints)
@@ -154,19 +155,32 @@ class PoseSpace:
     def interpolate_path(self, keyframes: Poses, n_per_segment: int, steps: int = 50,
                          exact_endpoints: bool = True) -> Poses:
         """A traversal through K keyframes: ``n_per_segment`` poses per segment, (K - 1) * n + 1 poses in all,
-        keyframe k at index k * n (replaced by the keyframe itself with ``exact_endpoints``)."""
+        keyframe k at index k * n.
+
+        With ``exact_endpoints`` the keyframes' reconstruction errors (keyframe minus its decoded latent, in the
+        model's pose encoding) are blended linearly along each segment and added to the decoded steps, so the path
+        passes through the keyframes themselves without a jump next to them.
+        """
         if len(keyframes) < 2 or n_per_segment < 1:
             raise VipsError("interpolate_path: needs at least 2 keyframes and n_per_segment >= 1")
+        keyframes.check_rig(self.num_joints, f"rig {self.rig.label}")
         z = self.invert(keyframes, steps)
         alphas = np.arange(n_per_segment) / n_per_segment
         parts = [diffusion.slerp(z[k:k + 1], z[k + 1:k + 2], alphas)[:, 0] for k in range(len(z) - 1)]
         latents = np.concatenate(parts + [z[-1:]])
-        path = self.decode(latents, steps, name="traversal")
+        x0 = diffusion.sample(self.denoiser, self.encoded, latents, steps, channel_mask=self.mask,
+                              spacing=self.info.spacing)
+        idx = np.arange(len(keyframes)) * n_per_segment
         if exact_endpoints:
-            idx = np.arange(len(keyframes)) * n_per_segment
+            residual = encode_poses(keyframes, self.cond) - x0[idx]  # (K, J, 9)
+            w = alphas[:, None, None]
+            for k in range(len(keyframes) - 1):
+                x0[idx[k]:idx[k + 1]] += (1 - w) * residual[k] + w * residual[k + 1]
+            x0[idx[-1]] += residual[-1]
+        path = decode_poses(x0, self.cond, fps=keyframes.fps, name="traversal")
+        if exact_endpoints:  # bit-exact keyframes (the blend already puts them within float rounding)
             path.rotations[idx] = keyframes.rotations
             path.root_translation[idx] = keyframes.root_translation
-        path.fps = keyframes.fps
         return path
 
     # ----- manifold IK ---------------------------------------------------------------------------------------
@@ -303,18 +317,35 @@ class PoseSpace:
     def score(self, poses: Poses) -> tuple[np.ndarray, np.ndarray]:
         """Plausibility of each pose: ``(scores (N,) float32, plausible (N,) bool)``; higher is more plausible.
 
-        The score is minus the denoising error ``|eps_hat(x_t, t) - eps|^2`` (mean over live channels),
-        averaged over the fixed noise levels and noise draws of the model's ``score`` settings (a Monte Carlo
-        estimate of the diffusion ELBO with fixed draws, so it is deterministic and does not depend on which
-        other poses are scored with it). ``plausible`` is ``score >= threshold`` with the threshold calibrated
-        on the model's validation data (all True, with a warning, for an uncalibrated model).
+        The score of a pose is that of its least plausible joint (the minimum of :meth:`joint_scores`): a pose
+        with one bone twisted past its limit is implausible however natural the other forty joints are, and a
+        mean over joints would dilute that one joint's error by the joint count. ``plausible`` is
+        ``score >= threshold`` with the threshold calibrated on the model's validation data (all True, with a
+        warning, for an uncalibrated model).
+        """
+        scores = self.joint_scores(poses).min(axis=1)
+        if self.threshold is None:
+            import warnings
+
+            warnings.warn(f"model '{self.model_id}' has no calibrated threshold: every pose counts as plausible",
+                          stacklevel=2)
+            return scores, np.ones(len(scores), bool)
+        return scores, scores >= self.threshold
+
+    def joint_scores(self, poses: Poses) -> np.ndarray:
+        """(N, J) float32 per-joint plausibility, higher is more plausible: minus each joint's denoising error.
+
+        A joint's error is ``|eps_hat(x_t, t) - eps|^2`` over its live channels (mean per channel), averaged over
+        the fixed noise levels and noise draws of the model's ``score`` settings: a Monte Carlo estimate of the
+        joint's share of the diffusion ELBO with fixed draws, so it is deterministic and does not depend on which
+        other poses are scored with it. The lowest entries point at the joints that make a pose implausible.
         """
         poses.check_rig(self.num_joints, f"rig {self.rig.label}")
         x0 = encode_poses(poses, self.cond)
         noises, levels = self._score_draws()
         N, K = len(x0), len(levels)
-        errors = np.zeros((N, K), np.float64)
-        live = self.mask.sum()
+        errors = np.zeros((N, K, self.num_joints), np.float64)
+        live = np.maximum(self.mask.sum(axis=-1), 1.0)  # (J,) live channels per joint (root also translates)
         flat = [(i, k) for i in range(N) for k in range(K)]
         for lo in range(0, len(flat), _SCORE_CHUNK):
             chunk = flat[lo:lo + _SCORE_CHUNK]
@@ -325,15 +356,8 @@ class PoseSpace:
             x_t = diffusion.add_noise(x0[ii], eps, ab).astype(np.float32)
             pred = self.denoiser(x_t, levels[kk].astype(np.float32), self.encoded)
             eps_hat = diffusion.prediction_to_eps(pred, x_t, ab, self.denoiser.prediction) * self.mask
-            errors[ii, kk] = ((eps_hat - eps) ** 2).sum(axis=(1, 2)) / live
-        scores = (-errors.mean(axis=1)).astype(np.float32)
-        if self.threshold is None:
-            import warnings
-
-            warnings.warn(f"model '{self.model_id}' has no calibrated threshold: every pose counts as plausible",
-                          stacklevel=2)
-            return scores, np.ones(N, bool)
-        return scores, scores >= self.threshold
+            errors[ii, kk] = ((eps_hat - eps) ** 2).sum(axis=2) / live
+        return (-errors.mean(axis=1)).astype(np.float32)
 
     def _score_draws(self) -> tuple[np.ndarray, np.ndarray]:
         """(K, J, 9) fixed noise draws and (K,) their times, K = levels x draws."""

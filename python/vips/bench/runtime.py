@@ -1,5 +1,5 @@
 """The pose-space runtime: manifold IK latency and quality against CCD / FABRIK, batch sampling on ONNX Runtime
-against torch eager, and latent against joint-space traversals.
+against torch eager, and latent against joint-space traversals (CesiumMan and held-out creature species).
 
     vips bench --only runtime
 
@@ -114,35 +114,78 @@ def bench_sampling(model: Path, n: int, steps: int, repeat: int) -> dict:
     return out
 
 
-def bench_traversal(model: Path, pairs: int, n: int, steps: int) -> dict:
-    """Fraction of plausible interior steps: latent slerp (decoded) against joint-space slerp, on a rig the
-    model knows (the first toy rig) between held-out poses."""
-    from vips.model.toy import toy_poses, toy_rig
+def traversal_cases(species: int) -> list[tuple[str, "object", list]]:
+    """(name, rig, clips) to traverse: the shipped CesiumMan and the first ``species`` held-out (test-split)
+    creature species of the default dataset build, one per body plan, with their motion programs as clips."""
+    import vips
+    from vips.data.creatures import list_species, make_creature, motion, programs_for
+    from vips.data.dataset import BuildSettings, split_archetypes
+    from vips.examples import resolve
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cesium = vips.load(resolve("example:CesiumMan"))
+    cases = [("CesiumMan", cesium, list(cesium.clips.values()))]
+    all_species = list_species()
+    split = split_archetypes(all_species, BuildSettings())
+    plans_seen: set[str] = set()
+    for s in all_species:
+        if len(cases) > species:
+            break
+        if split[s.archetype] != "test" or s.plan in plans_seen:
+            continue
+        plans_seen.add(s.plan)
+        c = make_creature(s.name, 0)
+        clips = [motion(c, program, frames=60, seed=k) for k, program in enumerate(programs_for(c))]
+        cases.append((s.name, c.rig, clips))
+    return cases
+
+
+def bench_traversal(model: Path, species: int, pairs: int, n: int, steps: int) -> dict:
+    """Fraction of plausible interior steps between two plausible held-out poses: latent slerp (inverted,
+    decoded) against joint-space slerp, on CesiumMan and held-out creature species the model never saw.
+
+    Endpoints are poses of the rig's own clips that the model scores plausible (a traversal between
+    implausible poses says nothing about the path), taken from different clips.
+    """
+    from vips.kinematics import joint_positions
     from vips.posespace import PoseSpace
     from vips.poses import Poses
     from vips.rotations import quat_slerp
 
-    rng = np.random.default_rng(0)  # the toy model's first training rig (tests/runtime_support.py)
-    J = int(rng.integers(5, 15))
-    rig = toy_rig(rng, J, name="toy_0")
-    data = toy_poses(rng, J, 256)
-    space = PoseSpace(rig, model)
-    latent_ok, joint_ok, jerk = [], [], {"latent": [], "joint": []}
+    rng = np.random.default_rng(0)
     alphas = np.linspace(0, 1, n)
-    for k in range(pairs):
-        a, b = data[200 + 2 * k], data[201 + 2 * k]
-        path = space.interpolate(a, b, n, steps=steps)
-        q = np.stack([quat_slerp(a.rotations[0], b.rotations[0], t) for t in alphas])
-        root = (1 - alphas)[:, None] * a.root_translation + alphas[:, None] * b.root_translation
-        straight = Poses(q.astype(np.float32), root.astype(np.float32), name="joint-space")
-        for name, p, ok in (("latent", path, latent_ok), ("joint", straight, joint_ok)):
-            s, plausible = space.score(p[np.arange(1, n - 1)])
-            ok.extend(plausible.tolist())
-            from vips.kinematics import joint_positions
-
-            pos = joint_positions(rig, p)
-            jerk[name].append(float(np.abs(np.diff(pos, 3, axis=0)).max() / rig.height()))
-    return {"pairs": pairs, "steps_per_path": n, "latent_plausible_fraction": float(np.mean(latent_ok)),
+    per_rig: dict[str, dict] = {}
+    latent_ok, joint_ok, jerk = [], [], {"latent": [], "joint": []}
+    for name, rig, clips in traversal_cases(species):
+        space = PoseSpace(rig, model)
+        data = Poses.concatenate(clips)
+        clip_of = np.concatenate([np.full(len(c), k) for k, c in enumerate(clips)])
+        if len(clips) == 1:  # one clip: its two halves stand for two clips
+            clip_of = (np.arange(len(data)) >= len(data) // 2).astype(int)
+        ok = np.flatnonzero(space.score(data)[1])
+        if len(np.unique(clip_of[ok])) < 2:
+            per_rig[name] = {"skipped": "fewer than two clips with plausible poses"}
+            continue
+        rig_latent, rig_joint = [], []
+        for _ in range(pairs):
+            i = int(rng.choice(ok))
+            j = int(rng.choice(ok[clip_of[ok] != clip_of[i]]))
+            a, b = data[i], data[j]
+            path = space.interpolate(a, b, n, steps=steps)
+            q = np.stack([quat_slerp(a.rotations[0], b.rotations[0], t) for t in alphas])
+            root = (1 - alphas)[:, None] * a.root_translation + alphas[:, None] * b.root_translation
+            straight = Poses(q.astype(np.float32), root.astype(np.float32), name="joint-space")
+            for kind, p, rows in (("latent", path, rig_latent), ("joint", straight, rig_joint)):
+                rows.extend(space.score(p[np.arange(1, n - 1)])[1].tolist())
+                pos = joint_positions(rig, p)
+                jerk[kind].append(float(np.abs(np.diff(pos, 3, axis=0)).max() / rig.height()))
+        per_rig[name] = {"joints": rig.num_joints, "latent_plausible_fraction": float(np.mean(rig_latent)),
+                         "joint_space_plausible_fraction": float(np.mean(rig_joint))}
+        latent_ok += rig_latent
+        joint_ok += rig_joint
+    return {"pairs_per_rig": pairs, "steps_per_path": n, "rigs": per_rig,
+            "latent_plausible_fraction": float(np.mean(latent_ok)),
             "joint_space_plausible_fraction": float(np.mean(joint_ok)),
             "latent_max_jerk": float(np.max(jerk["latent"])), "joint_space_max_jerk": float(np.max(jerk["joint"]))}
 
@@ -157,7 +200,8 @@ def run(quick: bool = False, model: str | None = None) -> dict:
         res = {"model": str(folder),
                "ik": bench_ik(folder, trials=4 if quick else 12, repeat=repeat),
                "sampling": bench_sampling(folder, n=16 if quick else 64, steps=20 if quick else 50, repeat=repeat),
-               "traversal": bench_traversal(folder, pairs=3 if quick else 10, n=9, steps=20 if quick else 50)}
+               "traversal": bench_traversal(folder, species=2 if quick else 6, pairs=3 if quick else 8, n=9,
+                                             steps=20 if quick else 50)}
     res["load_average"] = os.getloadavg()[0]
     res["seconds"] = time.perf_counter() - t0
     ik = res["ik"]

@@ -1,9 +1,12 @@
-"""Building the pose dataset: procedural creatures in motion, near-duplicates removed, split by species.
+"""Building the pose dataset: procedural creatures and artist clips in motion, near-duplicates removed, split
+by species.
 
-One job per individual (species, individual): make the creature, run each of its motion programs, drop
-near-duplicate poses, write a shard (see :mod:`vips.data.shards`). Jobs run in a local process pool or as
-Ray tasks; both give the same files, because every job is seeded from its own identity. Finished shards
-whose settings match are skipped, so a killed build resumes where it stopped.
+One job per individual of a motion source (:mod:`vips.data.sources`): a procedural creature (species,
+individual) runs each of its motion programs; an animated asset (:mod:`vips.data.clips`) gives its clips.
+Every job goes through :func:`run_job`: drop near-duplicate poses, write a shard (see
+:mod:`vips.data.shards`). Jobs run in a local process pool or as Ray tasks; both give the same files, because
+every job is seeded from its own identity. Finished shards whose settings match are skipped, so a killed
+build resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -12,13 +15,14 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from vips.data.sources import Motion, MotionJob
 from vips.errors import VipsError
 from vips.io.atomic import write_bytes_atomic
 from vips.parallel import describe_failure, run_local, run_ray
@@ -62,6 +66,42 @@ class Job:
         key = f"{self.settings.seed}/{self.species}/{self.individual}".encode()
         return int.from_bytes(hashlib.sha256(key).digest()[:4], "little")
 
+    @property
+    def dedupe_eps(self) -> float:
+        return self.settings.dedupe_eps
+
+    def digest(self) -> str:
+        return self.settings.digest()
+
+    def motion(self) -> Motion:
+        """The individual and its motion programs: every program at least once, then random ones, so each
+        individual covers its whole repertoire."""
+        from vips.data.creatures import make_creature, motion, programs_for
+
+        rng = np.random.default_rng(self.seed)
+        generic = bool(rng.random() < self.settings.generic_name_fraction)
+        creature = make_creature(self.species, self.individual, generic_names=generic)
+        programs = list(programs_for(creature))
+        extra = rng.integers(0, len(programs), max(0, self.settings.sequences - len(programs)))
+        chosen = programs + [programs[i] for i in extra]
+        sequences, clips = [], []
+        for program in chosen:
+            seq = motion(creature, program, self.settings.frames, fps=self.settings.fps,
+                         seed=int(rng.integers(2**31)))
+            sequences.append(seq)
+            clips.append({"program": program, "frames": len(seq)})
+        meta = {
+            "source": "procedural",
+            "species": self.species,
+            "plan": self.plan,
+            "individual": self.individual,
+            "split": self.split,
+            "generic_names": generic,
+            "joints": creature.rig.num_joints,
+            "clips": clips,
+        }
+        return Motion(creature.rig, sequences, meta)
+
 
 def split_archetypes(species: list, settings: BuildSettings) -> dict[str, str]:
     """Archetype -> split. Held-out animals: every species of an archetype (horse_01, horse_02) shares a split,
@@ -102,66 +142,59 @@ def plan_jobs(settings: BuildSettings) -> list[Job]:
     ]
 
 
-def run_job(job: Job, out_dir: str) -> dict[str, Any]:
-    """Make one individual's shard. Returns its summary (also written as the shard's sidecar)."""
-    from vips.data.creatures import make_creature, motion, programs_for
+def run_job(job: MotionJob, out_dir: str) -> dict[str, Any]:
+    """Make one job's shard, whatever its source: its motion, near-duplicates dropped, written with its sidecar.
+
+    A skipped job (an asset without animation) writes only its sidecar, holding the reason, so a resumed
+    build does not load it again. Returns the sidecar's content.
+    """
     from vips.data.dedupe import near_duplicate_mask
     from vips.data.shards import Shard, write_shard
     from vips.kinematics import joint_positions
     from vips.poses import Poses
 
     started = time.perf_counter()
-    rng = np.random.default_rng(job.seed)
-    generic = bool(rng.random() < job.settings.generic_name_fraction)
-    creature = make_creature(job.species, job.individual, generic_names=generic)
-    rig = creature.rig
-    programs = list(programs_for(creature))
-    # Every program at least once, then random ones, so each individual covers its whole repertoire.
-    chosen = programs + [programs[i] for i in rng.integers(0, len(programs), max(0, job.settings.sequences - len(programs)))]
-    clips, clip_ids, frames, sequences = [], [], [], []
-    for c, program in enumerate(chosen):
-        seq = motion(creature, program, job.settings.frames, fps=job.settings.fps, seed=int(rng.integers(2**31)))
-        sequences.append(seq)
-        clips.append({"program": program, "frames": len(seq)})
-        clip_ids.append(np.full(len(seq), c, np.int32))
-        frames.append(np.arange(len(seq), dtype=np.int32))
-    poses = Poses.concatenate(sequences)
-    clip = np.concatenate(clip_ids)
-    frame = np.concatenate(frames)
+    motion = job.motion()
+    sidecar = Path(out_dir) / "shards" / f"{job.shard_name}.json"
+    if motion.skipped is not None:
+        meta = {**motion.meta, "skipped": motion.skipped, "settings": job.digest()}
+        sidecar.with_suffix(".npz").unlink(missing_ok=True)  # a shard made under another digest
+        write_bytes_atomic(sidecar, json.dumps(meta, indent=1).encode())
+        return meta
+    rig = motion.rig
+    poses = Poses.concatenate(motion.sequences)
+    clip = np.concatenate([np.full(len(s), c, np.int32) for c, s in enumerate(motion.sequences)])
+    frame = np.concatenate([np.arange(len(s), dtype=np.int32) for s in motion.sequences])
     height = rig.height()
     positions = joint_positions(rig, poses)
     positions = (positions - positions[:, :1]) / height
-    keep = near_duplicate_mask(positions, job.settings.dedupe_eps)
+    keep = near_duplicate_mask(positions, job.dedupe_eps)
     meta = {
-        "source": "procedural",
-        "species": job.species,
-        "plan": job.plan,
-        "individual": job.individual,
-        "split": job.split,
-        "generic_names": generic,
-        "joints": rig.num_joints,
-        "clips": clips,
+        **motion.meta,
         "poses_generated": int(len(poses)),
         "poses": int(keep.sum()),
         "near_duplicates_removed": int((~keep).sum()),
         "fit_error": None,
-        "settings": job.settings.digest(),
+        "settings": job.digest(),
         "seconds": round(time.perf_counter() - started, 3),
     }
-    kept = Poses(poses.rotations[keep], poses.root_translation[keep], job.settings.fps, job.shard_name)
-    write_shard(Path(out_dir) / "shards" / f"{job.shard_name}.npz", Shard(rig, kept, clip[keep], frame[keep], meta))
+    kept = Poses(poses.rotations[keep], poses.root_translation[keep], poses.fps, job.shard_name)
+    write_shard(sidecar.with_suffix(".npz"), Shard(rig, kept, clip[keep], frame[keep], meta))
     return meta
 
 
-
-def _finished(out_dir: Path, job: Job) -> bool:
+def _finished(out_dir: Path, job: MotionJob) -> bool:
+    """Whether ``job``'s work is on disk, made with the same digest: its sidecar plus shard, or a skip record."""
     sidecar = out_dir / "shards" / f"{job.shard_name}.json"
-    if not sidecar.is_file() or not sidecar.with_suffix(".npz").is_file():
+    if not sidecar.is_file():
         return False
     try:
-        return json.loads(sidecar.read_text()).get("settings") == job.settings.digest()
+        meta = json.loads(sidecar.read_text())
     except (OSError, ValueError):
         return False
+    if meta.get("settings") != job.digest():
+        return False
+    return "skipped" in meta or sidecar.with_suffix(".npz").is_file()
 
 
 def build_dataset(
@@ -170,6 +203,8 @@ def build_dataset(
     engine: str = "local",
     workers: int | None = None,
     progress: Callable[[int, int, str], None] | None = None,
+    clips: Sequence[str | os.PathLike[str]] = (),
+    clips_split: str = "auto",
 ) -> dict[str, Any]:
     """Build (or resume) a dataset in ``out_dir``: ``shards/*.npz`` + ``manifest.json``. Returns the manifest.
 
@@ -177,11 +212,26 @@ def build_dataset(
         settings: what to build; shards built with other settings are rebuilt.
         engine: "local" (process pool of ``workers``, default the machine's cores) or "ray".
         progress: called as ``progress(done, total, shard_name)`` after each job.
+        clips: animated asset files or folders (see :mod:`vips.data.clips`): each asset with animation is one
+            more species (source "clip"), deduplicated like the creatures; assets without animation are listed
+            under the manifest's "skipped", unreadable ones under its "failures". The manifest lists the jobs
+            of this call, so pass the same ``clips`` to resume a build that has them.
+        clips_split: the clip assets' split: "auto" (a seeded hash of each asset's content, with the settings'
+            val/test fractions), or "train", "val", "test" for all of them.
     """
+    from vips.data.clips import plan_clip_jobs
+
     out = Path(out_dir)
     (out / "shards").mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    jobs = plan_jobs(settings)
+    jobs: list[MotionJob] = list(plan_jobs(settings))
+    clip_info = None
+    if clips:
+        clip_jobs, pre_skipped = plan_clip_jobs(clips, clips_split, settings.seed, settings.val_fraction,
+                                                settings.test_fraction, settings.dedupe_eps, exclude=out)
+        jobs += clip_jobs
+        clip_info = {"paths": [str(Path(c).resolve()) for c in clips], "split": clips_split,
+                     "pre_skipped": pre_skipped}
     todo = [j for j in jobs if not _finished(out, j)]
     failures: dict[str, str] = {}
     done = len(jobs) - len(todo)
@@ -200,23 +250,32 @@ def build_dataset(
             failures[job.shard_name] = describe_failure(result)
         if progress:
             progress(done, len(jobs), job.shard_name)
-    manifest = write_manifest(out, jobs, failures, settings)
+    manifest = write_manifest(out, jobs, failures, settings, clip_info)
     manifest["seconds_this_run"] = round(time.perf_counter() - started, 1)
     return manifest
 
 
-def write_manifest(out: Path, jobs: list[Job], failures: dict[str, str], settings: BuildSettings) -> dict[str, Any]:
-    """Gather the shard sidecars into ``manifest.json`` (provenance, counts, splits, failures)."""
-    shards, totals = [], {s: 0 for s in SPLITS}
+def write_manifest(out: Path, jobs: list[MotionJob], failures: dict[str, str], settings: BuildSettings,
+                   clip_info: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Gather the shard sidecars into ``manifest.json`` (provenance, counts, splits, failures).
+
+    ``clip_info`` (builds with clip assets): ``paths``, ``split`` and ``pre_skipped`` (assets skipped before
+    loading); the manifest then also has "clips" (a summary) and "skipped" (assets with no shard, and why).
+    """
+    shards, skipped, totals = [], [], {s: 0 for s in SPLITS}
     for job in jobs:
         sidecar = out / "shards" / f"{job.shard_name}.json"
         if job.shard_name in failures or not sidecar.is_file():
             continue
         meta = json.loads(sidecar.read_text())
+        if "skipped" in meta:
+            skipped.append({"asset": meta.get("asset", job.shard_name), "reason": meta["skipped"]})
+            continue
         meta["file"] = f"shards/{job.shard_name}.npz"
         shards.append(meta)
         totals[meta["split"]] += meta["poses"]
     species = {s["species"]: s["split"] for s in shards}
+    assets = {j.shard_name: j.asset for j in jobs if hasattr(j, "asset")}
     manifest = {
         "format": "vips-pose-dataset/1",
         "settings": asdict(settings),
@@ -228,7 +287,21 @@ def write_manifest(out: Path, jobs: list[Job], failures: dict[str, str], setting
         "individuals": len(shards),
         "near_duplicates_removed": sum(s["near_duplicates_removed"] for s in shards),
         "shards": shards,
-        "failures": [{"shard": k, "reason": v} for k, v in sorted(failures.items())],
+        "failures": [{"shard": k, "reason": v, **({"asset": assets[k]} if k in assets else {})}
+                     for k, v in sorted(failures.items())],
     }
+    if clip_info is not None:
+        skipped = clip_info["pre_skipped"] + skipped
+        clip_shards = [s for s in shards if s["source"] == "clip"]
+        manifest["clips"] = {
+            "paths": clip_info["paths"],
+            "split": clip_info["split"],
+            "assets": len(assets) + len(clip_info["pre_skipped"]),
+            "shards": len(clip_shards),
+            "poses": sum(s["poses"] for s in clip_shards),
+            "skipped": len(skipped),
+            "failed": sum(k in assets for k in failures),
+        }
+        manifest["skipped"] = skipped
     write_bytes_atomic(out / "manifest.json", json.dumps(manifest, indent=1).encode())
     return manifest

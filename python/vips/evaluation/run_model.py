@@ -1,8 +1,12 @@
 """`vips eval`: a pose-space model on held-out species of a built dataset and on real animated assets.
 
-Held-out species were never seen in training (the dataset splits whole archetypes). The baselines, which
-need poses of the same rig to be fitted at all, are fitted on half of each held-out individual's clips and
-every method is measured against the other half, so the baselines see the species and the model does not.
+Held-out species were never seen in training (the dataset splits whole archetypes). Every method is measured
+against a random subset of *all* the poses of one held-out individual (every clip, so the reference is the
+individual's pose distribution, not a few motions). The baselines, which need poses of the same skeleton to
+be fitted at all, are fitted on the species' *other* individual (same skeleton, other proportions and
+motions), so the baselines see the species and the model does not; that individual's poses, measured as if
+they were samples (``training_data`` in the report), show what a model of the species itself would reach.
+Species with one individual, or whose individuals differ in skeleton, fall back to a split by clip.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ def split_by_clip(poses: Poses, clip: np.ndarray) -> tuple[Poses, Poses]:
 
 
 def dataset_cases(data_dir: Path, split: str, max_rigs: int) -> list:
-    """EvalCases for the first ``max_rigs`` individuals of ``split``, spread over body plans."""
+    """EvalCases for ``max_rigs`` species of ``split``, spread over body plans (module docstring)."""
     from vips.data.creatures import make_creature
     from vips.data.shards import read_shard
     from vips.evaluation.report import EvalCase
@@ -43,21 +47,30 @@ def dataset_cases(data_dir: Path, split: str, max_rigs: int) -> list:
     manifest_path = data_dir / "manifest.json"
     if not manifest_path.is_file():
         raise AssetError(f"{data_dir}: no manifest.json (build it with `vips dataset build --out {data_dir}`)")
-    shards = [s for s in json.loads(manifest_path.read_text())["shards"] if s["split"] == split]
-    by_plan: dict[str, list[dict]] = {}
-    for s in shards:
-        by_plan.setdefault(s["plan"], []).append(s)
+    species: dict[str, list[dict]] = {}
+    for s in json.loads(manifest_path.read_text())["shards"]:
+        if s["split"] == split:
+            species.setdefault(s["species"], []).append(s)
+    by_plan: dict[str, list[list[dict]]] = {}
+    for rows in species.values():
+        by_plan.setdefault(rows[0]["plan"], []).append(sorted(rows, key=lambda r: r["individual"]))
     # Round-robin over plans so a small max_rigs still covers every body plan.
-    chosen: list[dict] = []
+    chosen: list[list[dict]] = []
     while len(chosen) < max_rigs and any(by_plan.values()):
         for plan in sorted(by_plan):
             if by_plan[plan] and len(chosen) < max_rigs:
                 chosen.append(by_plan[plan].pop(0))
     cases = []
-    for meta in chosen:
+    for rows in chosen:
+        meta = rows[-1]
         shard = read_shard(data_dir / meta["file"])
-        train, heldout = split_by_clip(shard.poses, shard.clip)
-        limits = make_creature(meta["species"], meta["individual"]).limits
+        other = read_shard(data_dir / rows[0]["file"]) if len(rows) > 1 else None
+        if other is not None and np.array_equal(other.rig.parents, shard.rig.parents):
+            train, heldout = other.poses, shard.poses
+        else:
+            train, heldout = split_by_clip(shard.poses, shard.clip)
+        procedural = meta.get("source", "procedural") == "procedural"
+        limits = make_creature(meta["species"], meta["individual"]).limits if procedural else None
         shard.rig.name = f"{meta['species']}_{meta['individual']}"
         cases.append(EvalCase(shard.rig, train, heldout, limits))
     return cases

@@ -7,7 +7,8 @@ Padded joints are masked out of the keys, so they never change the outputs of re
 
 - :class:`RigEncoder` maps the rig's node features (R, J, F) to rig tokens (R, J, W), once per rig.
 - :class:`PoseDenoiser` maps noisy pose vectors x_t (B, J, D), times t (B,) and the rig tokens to the
-  prediction (B, J, D) (noise or velocity). Rig inputs may have a leading size R of 1 (broadcast over the
+  prediction (B, J, D) (noise or velocity); its rig-only part (projected tokens, attention biases) is computed
+  once per rig at run time (:meth:`PoseModel.encode_rig`). Rig inputs may have a leading size R of 1 (broadcast over the
   batch, the runtime case) or B (training, one rig per pose). The timestep enters by adaptive layer norm
   (scale, shift and gate from the time embedding, zero-initialized as in DiT, Peebles & Xie 2023).
 
@@ -72,7 +73,8 @@ class GraphAttention(nn.Module):
 
 
 class GraphBias(nn.Module):
-    """Per-layer, per-head attention bias from graph codes (R, J, J) int64 plus the key padding mask (R, J)."""
+    """Per-layer, per-head attention bias (R, L, H, J, J) from graph codes (R, J, J) int64 and the key padding
+    mask (R, J)."""
 
     def __init__(self, num_codes: int, layers: int, heads: int) -> None:
         super().__init__()
@@ -80,11 +82,11 @@ class GraphBias(nn.Module):
         self.table = nn.Embedding(num_codes, layers * heads)
         nn.init.zeros_(self.table.weight)
 
-    def forward(self, graph_code: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
+    def forward(self, graph_code: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         R, J = mask.shape
         bias = self.table(graph_code).permute(0, 3, 1, 2)  # (R, L*H, J, J)
         bias = bias + ((1.0 - mask) * _MASKED)[:, None, None, :]
-        return list(bias.reshape(R, self.layers, self.heads, J, J).unbind(1))
+        return bias.reshape(R, self.layers, self.heads, J, J)
 
 
 def _mlp(width: int, ratio: int) -> nn.Sequential:
@@ -147,15 +149,17 @@ class RigEncoder(nn.Module):
 
     def forward(self, node_features: torch.Tensor, graph_code: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         h = self.input(node_features)
-        for block, bias in zip(self.blocks, self.bias(graph_code, mask)):
-            h = block(h, bias)
+        bias = self.bias(graph_code, mask)
+        for i, block in enumerate(self.blocks):
+            h = block(h, bias[:, i])
         return self.norm(h) * mask[..., None]
 
 
 class PoseDenoiser(nn.Module):
     """x_t (B, J, D), t (B,), rig tokens (R, J, W), graph codes (R, J, J), mask (R, J) -> prediction (B, J, D).
 
-    R is 1 (one rig for the whole batch) or B. Outputs on padded joints are zero.
+    R is 1 (one rig for the whole batch) or B. Outputs on padded joints are zero. The work that depends on the rig
+    only (:meth:`rig_context`) is split from the per-call work (:meth:`denoise`) so a runtime does it once per rig.
     """
 
     def __init__(self, config: ModelConfig) -> None:
@@ -174,6 +178,22 @@ class PoseDenoiser(nn.Module):
             nn.init.zeros_(layer.weight)
             nn.init.zeros_(layer.bias)
 
+    def rig_context(self, rig_tokens: torch.Tensor, graph_code: torch.Tensor,
+                    mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """What every denoising call of a rig reuses: projected rig tokens (R, J, W) and the attention bias of
+        every layer (R, L, H, J, J), padded keys masked."""
+        return self.rig(rig_tokens), self.bias(graph_code, mask)
+
+    def denoise(self, x_t: torch.Tensor, t: torch.Tensor, context: torch.Tensor, attn_bias: torch.Tensor,
+                mask: torch.Tensor) -> torch.Tensor:
+        """x_t (B, J, D), t (B,) and a rig's :meth:`rig_context` with its mask (R, J) -> prediction (B, J, D)."""
+        c = self.time(timestep_embedding(t, self.width))
+        h = self.input(x_t) + context
+        for i, block in enumerate(self.blocks):
+            h = block(h, c, attn_bias[:, i])
+        scale, shift = self.final_modulation(c)[:, None, :].chunk(2, dim=-1)
+        return self.output(self.norm(h) * (1 + scale) + shift) * mask[..., None]
+
     def forward(
         self,
         x_t: torch.Tensor,
@@ -182,12 +202,8 @@ class PoseDenoiser(nn.Module):
         graph_code: torch.Tensor,
         mask: torch.Tensor,
     ) -> torch.Tensor:
-        c = self.time(timestep_embedding(t, self.width))
-        h = self.input(x_t) + self.rig(rig_tokens)
-        for block, bias in zip(self.blocks, self.bias(graph_code, mask)):
-            h = block(h, c, bias)
-        scale, shift = self.final_modulation(c)[:, None, :].chunk(2, dim=-1)
-        return self.output(self.norm(h) * (1 + scale) + shift) * mask[..., None]
+        context, attn_bias = self.rig_context(rig_tokens, graph_code, mask)
+        return self.denoise(x_t, t, context, attn_bias, mask)
 
 
 class PoseModel(nn.Module):
@@ -209,3 +225,9 @@ class PoseModel(nn.Module):
             graph_code = graph_code.repeat_interleave(poses_per_rig, dim=0)
             mask = mask.repeat_interleave(poses_per_rig, dim=0)
         return self.denoiser(x_t, t, tokens, graph_code, mask)
+
+    def encode_rig(self, node_features: torch.Tensor, graph_code: torch.Tensor,
+                   mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Everything the denoiser needs of R rigs, once per rig: (context (R, J, W), attn_bias (R, L, H, J, J))
+        for :meth:`PoseDenoiser.denoise`."""
+        return self.denoiser.rig_context(self.encoder(node_features, graph_code, mask), graph_code, mask)

@@ -1,4 +1,4 @@
-"""What a backend caches per rig: the rig encoder's output and the graph inputs of the denoiser (numpy)."""
+"""What a backend caches per rig: the rig encoder's outputs, the denoiser's per-rig inputs (numpy)."""
 
 from __future__ import annotations
 
@@ -15,20 +15,24 @@ class EncodedRig:
     """A rig ready for the denoiser (batch size 1 on the rig axis, broadcast over poses).
 
     Attributes:
-        rig_tokens: (1, J, W) float32 rig encoder output.
-        graph_code: (1, J, J) int64 graph codes.
+        context: (1, J, W) float32 projected rig encoder tokens.
+        attn_bias: (1, L, H, J, J) float32 graph attention bias of every denoiser layer and head.
         mask: (1, J) float32 ones (no padding for a single rig).
         channel_mask: (J, D) float32 live pose channels (:func:`vips.pose_encoding.channel_mask`).
     """
 
-    rig_tokens: np.ndarray
-    graph_code: np.ndarray
+    context: np.ndarray
+    attn_bias: np.ndarray
     mask: np.ndarray
     channel_mask: np.ndarray
 
     @property
     def num_joints(self) -> int:
         return int(self.mask.shape[1])
+
+    def denoiser_inputs(self) -> dict[str, np.ndarray]:
+        """The rig inputs of ``denoiser.onnx`` (see :mod:`vips.model.export`)."""
+        return {"rig_context": self.context, "attn_bias": self.attn_bias, "mask": self.mask}
 
 
 def rig_inputs(cond: RigConditioning) -> dict[str, np.ndarray]:
@@ -41,7 +45,7 @@ def rig_inputs(cond: RigConditioning) -> dict[str, np.ndarray]:
     }
 
 
-def encoded_rig(cond: RigConditioning, rig_tokens: np.ndarray) -> EncodedRig:
-    inputs = rig_inputs(cond)
-    return EncodedRig(np.ascontiguousarray(rig_tokens, np.float32), inputs["graph_code"], inputs["mask"],
-                      channel_mask(cond.num_joints))
+def encoded_rig(cond: RigConditioning, context: np.ndarray, attn_bias: np.ndarray) -> EncodedRig:
+    """An :class:`EncodedRig` from a rig encoder's two outputs for ``cond``."""
+    return EncodedRig(np.ascontiguousarray(context, np.float32), np.ascontiguousarray(attn_bias, np.float32),
+                      np.ones((1, cond.num_joints), np.float32), channel_mask(cond.num_joints))

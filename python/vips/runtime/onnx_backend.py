@@ -16,6 +16,9 @@ from vips.runtime.encoded import EncodedRig, encoded_rig, rig_inputs
 
 ENCODER_FILE = "rig_encoder.onnx"
 DENOISER_FILE = "denoiser.onnx"
+#: The graphs' interface (written by :func:`vips.model.export.export_onnx`; engine plugins feed the same names).
+ENCODER_OUTPUTS = ["rig_context", "attn_bias"]
+DENOISER_INPUTS = ["x_t", "t", "rig_context", "attn_bias", "mask"]
 
 
 def default_providers() -> list[str]:
@@ -48,6 +51,10 @@ class OnnxDenoiser:
         meta = self.denoiser.get_modelmeta().custom_metadata_map
         if "vips_config" not in meta:
             raise ValueError(f"{denoiser_path}: not a ViPS denoiser graph (no vips_config metadata)")
+        inputs = [i.name for i in self.denoiser.get_inputs()]
+        if inputs != DENOISER_INPUTS:
+            raise ValueError(f"{denoiser_path}: denoiser inputs {inputs}, expected {DENOISER_INPUTS} (a graph from "
+                             "an older vips: export it again from its weights with `vips export-onnx`)")
         self.config = json.loads(meta["vips_config"])
         self.prediction: str = self.config["prediction"]
 
@@ -59,17 +66,15 @@ class OnnxDenoiser:
 
     def encode(self, cond: RigConditioning) -> EncodedRig:
         """Run the rig encoder once for a rig."""
-        (tokens,) = self.encoder.run(["rig_tokens"], rig_inputs(cond))
-        return encoded_rig(cond, tokens)
+        context, attn_bias = self.encoder.run(ENCODER_OUTPUTS, rig_inputs(cond))
+        return encoded_rig(cond, context, attn_bias)
 
     def __call__(self, x_t: np.ndarray, t: np.ndarray, encoded: EncodedRig) -> np.ndarray:
         """x_t (B, J, D) float32, t (B,) in [0, 1] -> prediction (B, J, D) float32."""
         feeds = {
             "x_t": np.ascontiguousarray(x_t, np.float32),
             "t": np.ascontiguousarray(t, np.float32).reshape(-1),
-            "rig_tokens": encoded.rig_tokens,
-            "graph_code": encoded.graph_code,
-            "mask": encoded.mask,
+            **encoded.denoiser_inputs(),
         }
         (out,) = self.denoiser.run(["prediction"], feeds)
         return out

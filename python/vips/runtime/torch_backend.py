@@ -37,18 +37,16 @@ class TorchDenoiser:
     @torch.no_grad()
     def encode(self, cond: RigConditioning) -> EncodedRig:
         inputs = {k: torch.from_numpy(v).to(self.device) for k, v in rig_inputs(cond).items()}
-        tokens = self.model.encoder(inputs["node_features"], inputs["graph_code"], inputs["mask"])
-        return encoded_rig(cond, tokens.cpu().numpy())
+        context, attn_bias = self.model.encode_rig(inputs["node_features"], inputs["graph_code"], inputs["mask"])
+        return encoded_rig(cond, context.cpu().numpy(), attn_bias.cpu().numpy())
 
     @torch.no_grad()
     def __call__(self, x_t: np.ndarray, t: np.ndarray, encoded: EncodedRig) -> np.ndarray:
         """x_t (B, J, D) float32, t (B,) in [0, 1] -> prediction (B, J, D) float32."""
         dev = self.device
-        out = self.model.denoiser(
+        out = self.model.denoiser.denoise(
             torch.from_numpy(np.ascontiguousarray(x_t, np.float32)).to(dev),
             torch.from_numpy(np.ascontiguousarray(t, np.float32).reshape(-1)).to(dev),
-            torch.from_numpy(encoded.rig_tokens).to(dev),
-            torch.from_numpy(encoded.graph_code).to(dev),
-            torch.from_numpy(encoded.mask).to(dev),
+            *(torch.from_numpy(a).to(dev) for a in encoded.denoiser_inputs().values()),
         )
         return out.cpu().numpy()

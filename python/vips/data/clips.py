@@ -1,0 +1,150 @@
+"""Artist clips as a motion source: the animations of glTF, BVH and UsdSkel files, each on its own rig.
+
+Every animated asset becomes one species of the dataset (source "clip", one individual): its rig as loaded
+by :func:`vips.load`, and each of its clips a sequence whose poses keep their provenance (asset file, clip
+name, frame). BVH motions have no mesh; a skeleton-only rig is a valid shard (the shard stores what the rig
+has, and the rig's conditioning falls back to its joints), so no proxy mesh is made.
+
+Splits are by asset: ``auto`` hashes the asset's content with the dataset seed, so the same file lands in
+the same split on every machine, whatever its path; ``train``, ``val`` or ``test`` put every asset there.
+Assets without animation are recorded as skipped; unreadable ones fail with the reader's error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from vips.data.sources import Motion
+from vips.errors import VipsError
+
+CLIP_SUFFIXES = (".glb", ".gltf", ".bvh", ".usd", ".usda", ".usdc")
+CLIP_SPLITS = ("auto", "train", "val", "test")
+KIND_BY_SUFFIX = {".glb": "gltf", ".gltf": "gltf", ".bvh": "bvh", ".usd": "usd", ".usda": "usd", ".usdc": "usd"}
+# Bumped when what a clip shard holds changes, so finished clip shards are rebuilt.
+CLIP_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class ClipJob:
+    """One animated asset of a build.
+
+    Attributes:
+        asset: absolute path of the file :func:`vips.load` reads.
+        kind: 'gltf', 'usd' or 'bvh' (another suffix, for a file named on its own).
+        content_hash: hash of the asset's bytes (a .gltf's external buffers included) and file name.
+        split: 'train', 'val' or 'test'.
+        dedupe_eps: near-duplicate radius in rig heights.
+    """
+
+    asset: str
+    kind: str
+    content_hash: str
+    split: str
+    dedupe_eps: float
+
+    @property
+    def species(self) -> str:
+        """Readable and unique: the file's stem plus a short content hash (two walk.bvh stay apart)."""
+        stem = re.sub(r"[^A-Za-z0-9_-]+", "_", Path(self.asset).stem).strip("_") or "asset"
+        return f"clip_{stem}_{self.content_hash[:8]}"
+
+    @property
+    def shard_name(self) -> str:
+        return f"{self.species}__000"
+
+    def digest(self) -> str:
+        key = {"format": CLIP_FORMAT, "content": self.content_hash, "split": self.split, "eps": self.dedupe_eps}
+        return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+
+    def motion(self) -> Motion:
+        """The asset's rig and every clip with frames; ``skipped`` says why when there is none."""
+        from vips.io import load
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # repairs are kept in rig.warnings and recorded below
+            rig = load(self.asset)
+        meta = {
+            "source": "clip",
+            "species": self.species,
+            "plan": "clip",
+            "individual": 0,
+            "split": self.split,
+            "asset": self.asset,
+            "asset_format": self.kind,
+            "asset_hash": self.content_hash,
+            "has_mesh": rig.has_mesh,
+            "load_warnings": list(rig.warnings),
+            "joints": rig.num_joints,
+        }
+        clips = [(name, poses) for name, poses in rig.clips.items() if len(poses) > 0]
+        if not rig.clips:
+            return Motion(None, [], meta, skipped="the asset has no animation clips")
+        if not clips:
+            return Motion(None, [], meta, skipped=f"its clips ({', '.join(rig.clips)}) have no frames")
+        meta["clips"] = [{"clip": name, "frames": len(p), "fps": float(p.fps)} for name, p in clips]
+        return Motion(rig, [p for _, p in clips], meta)
+
+
+def find_clip_assets(paths: Iterable[str | os.PathLike[str]], exclude: str | os.PathLike[str] | None = None,
+                     ) -> list[tuple[str, str, tuple[str, ...]]]:
+    """``(path, kind, input files)`` of every clip asset under ``paths``, in a stable order, each once.
+
+    A file is taken as given (its format is checked when it is read); a folder is searched recursively for
+    .glb/.gltf/.bvh/.usd/.usda/.usdc files (hidden ones and ``exclude`` left out). A path that does not
+    exist raises :class:`VipsError`.
+    """
+    from vips.batch.discover import _gltf_buffers, discover
+
+    found: dict[str, tuple[str, str, tuple[str, ...]]] = {}
+    for given in paths:
+        p = Path(given)
+        if p.is_dir():
+            assets, _ = discover(p, exclude=exclude)
+            for a in assets:
+                if a.kind in ("gltf", "usd", "bvh"):
+                    found.setdefault(a.path, (a.path, a.kind, a.files))
+        elif p.is_file():
+            path = p.resolve()
+            suffix = path.suffix.lower()
+            kind = KIND_BY_SUFFIX.get(suffix, suffix.lstrip(".") or "unknown")  # the reader decides anyway
+            extra = tuple(map(str, _gltf_buffers(path))) if suffix == ".gltf" else ()
+            found.setdefault(str(path), (str(path), kind, (str(path), *extra)))
+        else:
+            raise VipsError(f"{given}: no such file or folder (--clips takes animated asset files or folders)")
+    return sorted(found.values(), key=lambda a: a[0])
+
+
+def asset_split(content_hash: str, mode: str, seed: int, val_fraction: float, test_fraction: float) -> str:
+    """The split of one asset: ``mode`` itself, or for 'auto' a seeded hash of its content (uniform in [0, 1):
+    test below ``test_fraction``, val below ``test_fraction + val_fraction``, else train)."""
+    if mode not in CLIP_SPLITS:
+        raise VipsError(f"unknown clips split '{mode}': use one of {', '.join(CLIP_SPLITS)}")
+    if mode != "auto":
+        return mode
+    u = int.from_bytes(hashlib.sha256(f"{seed}/{content_hash}".encode()).digest()[:8], "little") / 2.0**64
+    return "test" if u < test_fraction else "val" if u < test_fraction + val_fraction else "train"
+
+
+def plan_clip_jobs(paths: Iterable[str | os.PathLike[str]], mode: str, seed: int, val_fraction: float,
+                   test_fraction: float, dedupe_eps: float, exclude: str | os.PathLike[str] | None = None,
+                   ) -> tuple[list[ClipJob], list[dict[str, str]]]:
+    """The clip jobs of a build and the assets skipped before loading (identical copies of another asset)."""
+    from vips.batch.discover import Asset
+
+    jobs: dict[str, ClipJob] = {}
+    skipped: list[dict[str, str]] = []
+    for path, kind, files in find_clip_assets(paths, exclude):
+        digest = Asset(Path(path).name, kind, files).content_hash()
+        job = ClipJob(path, kind, digest, asset_split(digest, mode, seed, val_fraction, test_fraction), dedupe_eps)
+        if job.shard_name in jobs:
+            skipped.append({"asset": path, "reason": f"same file name and content as {jobs[job.shard_name].asset}"})
+            continue
+        jobs[job.shard_name] = job
+    return list(jobs.values()), skipped
