@@ -81,3 +81,25 @@ def test_local_from_world_inverts_fk() -> None:
     want_rot, want_trans = local_transforms(rig, p)
     np.testing.assert_allclose(quat_to_matrix(rot), quat_to_matrix(want_rot), atol=1e-5)
     np.testing.assert_allclose(trans, want_trans, atol=1e-5)
+
+
+@pytest.mark.parametrize("up_axis", ["Y", "Z"])
+def test_turn_root_rotates_the_body_about_the_up_axis_through_the_root(up_axis: str) -> None:
+    """FK of the turned poses equals FK of the originals rotated about the up axis through the root (Rodrigues,
+    float64), and root_heading moves by the angle (mod 2 pi) for poses whose root is not tipped onto the axis."""
+    from vips.kinematics import root_heading, turn_root
+
+    rng = np.random.default_rng(21)
+    rig = vips.Rig([f"j{i}" for i in range(9)], name="r", up_axis=up_axis, **random_rig_arrays(rng, 9))
+    p = vips.Poses(quat_normalize(rng.normal(size=(6, 9, 4))), rng.normal(size=(6, 3)))
+    angles = rng.uniform(-np.pi, np.pi, size=6)
+    turned = turn_root(rig, p, angles)
+    up = rig.up_vector().astype(np.float64)
+    pos = joint_positions(rig, p).astype(np.float64)
+    rel = pos - pos[:, :1]
+    c, s = np.cos(angles)[:, None, None], np.sin(angles)[:, None, None]
+    want = pos[:, :1] + rel * c + np.cross(up, rel) * s + (rel @ up)[..., None] * up * (1 - c)
+    np.testing.assert_allclose(joint_positions(rig, turned), want, atol=1e-5)
+    change = np.angle(np.exp(1j * (root_heading(rig, turned) - root_heading(rig, p) - angles)))
+    np.testing.assert_allclose(change, 0, atol=1e-5)
+    np.testing.assert_allclose(root_heading(rig, turn_root(rig, p, -root_heading(rig, p))), 0, atol=1e-5)

@@ -270,29 +270,36 @@ def test_cpp_guided_loop_test_executable(tmp_path):
     assert "passed (0 failures)" in run.stdout
 
 
-def test_exact_endpoints_blend_the_reconstruction_error_without_a_jump(space, pairs):
-    """With exact endpoints, each decoded step gets the keyframes' reconstruction errors (in the model's pose
-    encoding) blended linearly along its segment: rebuilt here from the diffusion primitives, float64 blend."""
+def test_traversal_turns_evenly_and_blends_the_reconstruction_error(space, pairs):
+    """The path is rebuilt here from the diffusion primitives: keyframes turned to their rest facing, latents
+    slerped, decoded, the keyframes' reconstruction errors blended linearly (float64), then turned from one
+    keyframe's heading to the next the shorter way."""
     from vips import diffusion
+    from vips.kinematics import root_heading, turn_root
     from vips.pose_encoding import decode_poses, encode_poses
 
-    _, poses = pairs[0]
-    keys = poses[np.array([203, 211, 219])]
+    rig, poses = pairs[0]
+    keys = turn_root(rig, poses[np.array([203, 211, 219])], np.array([0.3, 2.9, -2.8]))  # 2.9 -> -2.8: short way
     n, steps = 4, 12
     exact = space.interpolate_path(keys, n, steps=steps)
     free = space.interpolate_path(keys, n, steps=steps, exact_endpoints=False)
-    z = space.invert(keys, steps)
+    heading = root_heading(rig, keys)
+    facing = turn_root(rig, keys, -heading)
+    z = space.invert(facing, steps)
     x0 = diffusion.sample(space.denoiser, space.encoded,
                           np.stack([diffusion.slerp(z[k:k + 1], z[k + 1:k + 2], m / n)[0]
                                     for k in range(2) for m in range(n)] + [z[2]]),
                           steps, channel_mask=space.mask, spacing=space.info.spacing)
-    residual = encode_poses(keys, space.cond).astype(np.float64) - x0[[0, n, 2 * n]]
+    residual = encode_poses(facing, space.cond).astype(np.float64) - x0[[0, n, 2 * n]]
     want = x0.astype(np.float64)
     for k in range(2):
         for m in range(n):
             want[k * n + m] += (1 - m / n) * residual[k] + (m / n) * residual[k + 1]
     want[2 * n] += residual[2]
-    ref = decode_poses(want, space.cond)
+    turn = np.array([heading[0] + (heading[1] - heading[0]) * m / n for m in range(n)] +
+                    [heading[1] + np.angle(np.exp(1j * (heading[2] - heading[1]))) * m / n for m in range(n)] +
+                    [heading[2]])
+    ref = turn_root(rig, decode_poses(want, space.cond), turn)
     assert _angle_deg(exact, ref).max() < 0.05
     for k in range(3):
         np.testing.assert_array_equal(exact.rotations[k * n], keys.rotations[k])

@@ -13,7 +13,14 @@ import numpy as np
 
 from vips import native
 from vips.poses import Poses
-from vips.rotations import matrix_to_quat, quat_conjugate, quat_multiply, quat_normalize
+from vips.rotations import (
+    axis_angle_to_quat,
+    matrix_to_quat,
+    quat_conjugate,
+    quat_multiply,
+    quat_normalize,
+    quat_to_matrix,
+)
 
 if TYPE_CHECKING:
     from vips.rig import Rig
@@ -99,3 +106,46 @@ def skin(rig: "Rig", poses: Poses) -> np.ndarray:
         raise RigError(f"{rig.label}: the rig has no mesh to skin")
     transforms = skinning_matrices(rig, world_matrices(rig, poses))
     return native.lbs(rig.vertices, rig.skin_indices, rig.skin_weights, transforms)
+
+
+# ----- heading: the turn of the root about the up axis ------------------------------------------------------
+def heading_angles(turn: np.ndarray, up: np.ndarray) -> np.ndarray:
+    """(N, 3, 3) rotations -> (N,) angle in radians about the unit ``up`` by which they turn a horizontal
+    direction (right-handed about ``up``)."""
+    turn = np.asarray(turn, np.float64)
+    up = np.asarray(up, np.float64)
+    yaw = np.zeros(len(turn))
+    done = np.zeros(len(turn), bool)
+    # A rotation that tips the first probe onto the up axis says nothing about heading: try a second probe.
+    for probe in np.eye(3)[np.argsort(np.abs(up))[:2]]:
+        f = probe - np.dot(probe, up) * up
+        f /= np.linalg.norm(f)
+        g = turn @ f
+        g = g - np.outer(g @ up, up)
+        ok = ~done & (np.linalg.norm(g, axis=1) > 0.2)
+        yaw[ok] = np.arctan2(np.cross(f, g[ok]) @ up, g[ok] @ f)
+        done |= ok
+    return yaw
+
+
+def root_heading(rig: "Rig", poses: Poses) -> np.ndarray:
+    """(N,) radians each pose's root is turned about the rig's up axis from its rest facing."""
+    poses.check_rig(rig.num_joints, f"rig {rig.label}")
+    rest = quat_to_matrix(rig.rest_rotations[0].astype(np.float64))
+    turn = rest @ quat_to_matrix(poses.rotations[:, 0].astype(np.float64)) @ rest.T  # world axes
+    return heading_angles(turn, rig.up_vector())
+
+
+def turn_root(rig: "Rig", poses: Poses, angles: np.ndarray) -> Poses:
+    """``poses`` turned by (N,) radians about the rig's up axis through the root joint (its position stays)."""
+    poses.check_rig(rig.num_joints, f"rig {rig.label}")
+    angles = np.broadcast_to(np.asarray(angles, np.float64), (poses.num_poses,))
+    up = rig.up_vector().astype(np.float64)
+    yaw = axis_angle_to_quat(angles[:, None] * up[None])
+    rest = rig.rest_rotations[0].astype(np.float64)
+    # World turn Y after the root's rest rotation R: R delta' = Y R delta, so delta' = R^-1 Y R delta.
+    root = quat_multiply(quat_multiply(quat_conjugate(rest)[None], yaw), quat_multiply(rest[None],
+                                                                                     poses.rotations[:, 0]))
+    rotations = poses.rotations.copy()
+    rotations[:, 0] = quat_normalize(root).astype(rotations.dtype)
+    return Poses(rotations, poses.root_translation.copy(), poses.fps, poses.name)

@@ -157,14 +157,21 @@ class PoseSpace:
         """A traversal through K keyframes: ``n_per_segment`` poses per segment, (K - 1) * n + 1 poses in all,
         keyframe k at index k * n.
 
-        With ``exact_endpoints`` the keyframes' reconstruction errors (keyframe minus its decoded latent, in the
-        model's pose encoding) are blended linearly along each segment and added to the decoded steps, so the path
-        passes through the keyframes themselves without a jump next to them.
+        Where a creature faces is not part of its pose: the keyframes are turned to their rest facing about the
+        up axis before inversion, and the path turns from one keyframe's heading to the next along the shorter
+        way, evenly (the latent path would otherwise swing the whole body round between two steps). With
+        ``exact_endpoints`` the keyframes' reconstruction errors (keyframe minus its decoded latent, in the
+        model's pose encoding) are blended linearly along each segment and added to the decoded steps, so the
+        path passes through the keyframes themselves without a jump next to them.
         """
+        from vips.kinematics import root_heading, turn_root
+
         if len(keyframes) < 2 or n_per_segment < 1:
             raise VipsError("interpolate_path: needs at least 2 keyframes and n_per_segment >= 1")
         keyframes.check_rig(self.num_joints, f"rig {self.rig.label}")
-        z = self.invert(keyframes, steps)
+        heading = np.unwrap(root_heading(self.rig, keyframes))  # consecutive turns of at most half a turn
+        facing = turn_root(self.rig, keyframes, -heading)
+        z = self.invert(facing, steps)
         alphas = np.arange(n_per_segment) / n_per_segment
         parts = [diffusion.slerp(z[k:k + 1], z[k + 1:k + 2], alphas)[:, 0] for k in range(len(z) - 1)]
         latents = np.concatenate(parts + [z[-1:]])
@@ -172,12 +179,15 @@ class PoseSpace:
                               spacing=self.info.spacing)
         idx = np.arange(len(keyframes)) * n_per_segment
         if exact_endpoints:
-            residual = encode_poses(keyframes, self.cond) - x0[idx]  # (K, J, 9)
+            residual = encode_poses(facing, self.cond) - x0[idx]  # (K, J, 9)
             w = alphas[:, None, None]
             for k in range(len(keyframes) - 1):
                 x0[idx[k]:idx[k + 1]] += (1 - w) * residual[k] + w * residual[k + 1]
             x0[idx[-1]] += residual[-1]
-        path = decode_poses(x0, self.cond, fps=keyframes.fps, name="traversal")
+        path_heading = np.concatenate([(1 - alphas) * heading[k] + alphas * heading[k + 1]
+                                       for k in range(len(keyframes) - 1)] + [heading[-1:]])
+        path = turn_root(self.rig, decode_poses(x0, self.cond, fps=keyframes.fps), path_heading)
+        path.name = "traversal"
         if exact_endpoints:  # bit-exact keyframes (the blend already puts them within float rounding)
             path.rotations[idx] = keyframes.rotations
             path.root_translation[idx] = keyframes.root_translation

@@ -167,7 +167,7 @@ def bench_traversal(model: Path, species: int, pairs: int, n: int, steps: int) -
         if len(np.unique(clip_of[ok])) < 2:
             per_rig[name] = {"skipped": "fewer than two clips with plausible poses"}
             continue
-        rig_latent, rig_joint = [], []
+        rig_latent, rig_joint, rig_jerk = [], [], {"latent": [], "joint": []}
         for _ in range(pairs):
             i = int(rng.choice(ok))
             j = int(rng.choice(ok[clip_of[ok] != clip_of[i]]))
@@ -179,15 +179,20 @@ def bench_traversal(model: Path, species: int, pairs: int, n: int, steps: int) -
             for kind, p, rows in (("latent", path, rig_latent), ("joint", straight, rig_joint)):
                 rows.extend(space.score(p[np.arange(1, n - 1)])[1].tolist())
                 pos = joint_positions(rig, p)
-                jerk[kind].append(float(np.abs(np.diff(pos, 3, axis=0)).max() / rig.height()))
+                rig_jerk[kind].append(float(np.abs(np.diff(pos, 3, axis=0)).max() / rig.height()))
         per_rig[name] = {"joints": rig.num_joints, "latent_plausible_fraction": float(np.mean(rig_latent)),
-                         "joint_space_plausible_fraction": float(np.mean(rig_joint))}
+                         "joint_space_plausible_fraction": float(np.mean(rig_joint)),
+                         "latent_max_jerk": max(rig_jerk["latent"]), "joint_space_max_jerk": max(rig_jerk["joint"])}
+        for kind in jerk:
+            jerk[kind] += rig_jerk[kind]
         latent_ok += rig_latent
         joint_ok += rig_joint
     return {"pairs_per_rig": pairs, "steps_per_path": n, "rigs": per_rig,
             "latent_plausible_fraction": float(np.mean(latent_ok)),
             "joint_space_plausible_fraction": float(np.mean(joint_ok)),
-            "latent_max_jerk": float(np.max(jerk["latent"])), "joint_space_max_jerk": float(np.max(jerk["joint"]))}
+            "latent_max_jerk": float(np.max(jerk["latent"])), "joint_space_max_jerk": float(np.max(jerk["joint"])),
+            "latent_median_jerk": float(np.median(jerk["latent"])),
+            "joint_space_median_jerk": float(np.median(jerk["joint"]))}
 
 
 def run(quick: bool = False, model: str | None = None) -> dict:
@@ -220,6 +225,13 @@ def run(quick: bool = False, model: str | None = None) -> dict:
           f"poses/s, torch eager {torch_rate} poses/s, ONNX/torch {ratio}")
     t = res["traversal"]
     print(f"traversal plausible steps: latent {t['latent_plausible_fraction']:.0%}, joint-space "
-          f"{t['joint_space_plausible_fraction']:.0%} (max jerk/height {t['latent_max_jerk']:.3g} vs "
-          f"{t['joint_space_max_jerk']:.3g})")
+          f"{t['joint_space_plausible_fraction']:.0%}; jerk/height median {t['latent_median_jerk']:.3g} vs "
+          f"{t['joint_space_median_jerk']:.3g}, max {t['latent_max_jerk']:.3g} vs {t['joint_space_max_jerk']:.3g}")
+    for name, r in t["rigs"].items():
+        if "skipped" in r:
+            print(f"  {name}: skipped ({r['skipped']})")
+        else:
+            print(f"  {name} ({r['joints']} joints): latent {r['latent_plausible_fraction']:.0%}, joint-space "
+                  f"{r['joint_space_plausible_fraction']:.0%}, max jerk {r['latent_max_jerk']:.3g} vs "
+                  f"{r['joint_space_max_jerk']:.3g}")
     return res

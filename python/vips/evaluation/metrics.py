@@ -70,34 +70,14 @@ def pose_features(rig: "Rig", poses: Poses, canonical_heading: bool = True) -> n
     With ``canonical_heading`` each pose is turned about the up axis so that the root faces as it does at
     rest: where a creature walks to is not part of its pose (tilt and roll of the root still are).
     """
-    from vips.kinematics import world_matrices
+    from vips.kinematics import root_heading, world_matrices
 
     world = world_matrices(rig, poses).astype(np.float64)
     pos = world[:, :, :3, 3]
     pos = (pos - pos[:, :1]) / rig.height()
     if not canonical_heading:
         return pos
-    up = rig.up_vector().astype(np.float64)
-    rest_root = rig.rest_world_matrices()[0, :3, :3].astype(np.float64)
-    turn = world[:, 0, :3, :3] @ rest_root.T  # (N, 3, 3) root rotation relative to rest, in world axes
-    yaw = _heading(turn, up)
-    return _rotate_about(pos, up, -yaw)
-
-
-def _heading(turn: np.ndarray, up: np.ndarray) -> np.ndarray:
-    """(N, 3, 3) rotations -> (N,) angle about ``up`` by which they turn a horizontal direction (radians)."""
-    yaw = np.zeros(len(turn))
-    done = np.zeros(len(turn), bool)
-    # A rotation that tips the first probe onto the up axis says nothing about heading: try a second probe.
-    for probe in np.eye(3)[np.argsort(np.abs(up))[:2]]:
-        f = probe - np.dot(probe, up) * up
-        f /= np.linalg.norm(f)
-        g = turn @ f
-        g = g - np.outer(g @ up, up)
-        ok = ~done & (np.linalg.norm(g, axis=1) > 0.2)
-        yaw[ok] = np.arctan2(np.cross(f, g[ok]) @ up, g[ok] @ f)
-        done |= ok
-    return yaw
+    return _rotate_about(pos, rig.up_vector().astype(np.float64), -root_heading(rig, poses))
 
 
 def _rotate_about(points: np.ndarray, axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
