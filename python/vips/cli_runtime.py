@@ -165,7 +165,8 @@ def ik_command(
     look_at: List[str] = typer.Option([], "--look-at", help="JOINT=x,y,z: aim the joint's bone at a point."),
     init: Optional[str] = typer.Option(None, "--init", help="Start pose POSES:I (default: the rest pose)."),
     out: Path = typer.Option(..., "-o", "--out", help=OUT_HELP),
-    steps: int = typer.Option(8, help="Guided DDIM steps."),
+    steps: int = typer.Option(5, help="Guided DDIM steps (inverting the start pose adds max(2, steps // 3) "
+                                       "denoiser calls)."),
     noise_level: float = typer.Option(0.5, help="How far the start pose is inverted, in (0, 1]: lower keeps more."),
     model: Optional[Path] = typer.Option(None, help=MODEL_HELP),
     backend: str = typer.Option("onnx", help=BACKEND_HELP),

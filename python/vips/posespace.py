@@ -198,7 +198,7 @@ class PoseSpace:
         self,
         handles: Mapping[str, Sequence[float]],
         init: Poses | None = None,
-        steps: int = 8,
+        steps: int = 5,
         pins: Sequence[str] = (),
         look_at: Mapping[str, Sequence[float]] | None = None,
         noise_level: float = 0.5,
@@ -207,8 +207,8 @@ class PoseSpace:
         handle_weight: float = 1.0,
         pin_weight: float = 1.0,
         aim_weight: float = 0.5,
-        iterations: int = 2,
-        final_iterations: int = 6,
+        iterations: int = 1,
+        final_iterations: int = 4,
         return_report: bool = False,
     ) -> Poses | tuple[Poses, IKReport]:
         """Poses that meet sparse handles and stay on the manifold (one per pose of ``init``, else one).
@@ -222,8 +222,8 @@ class PoseSpace:
             look_at: joint name -> point its bone should aim at (the bone to its first child; a leaf aims the
                 bone from its parent).
             noise_level: time t in (0, 1] the init is inverted to: lower keeps more of it.
-            invert_steps: DDIM inversion steps for ``init`` (default ``max(2, steps // 3)``; the defaults make ten
-                denoiser calls in all, the budget of a 100 Hz edit on one CPU thread with a small model).
+            invert_steps: DDIM inversion steps for ``init`` (default ``max(2, steps // 3)``; the defaults make seven
+                denoiser calls in all, within the budget of a 100 Hz edit on one CPU thread with the default model).
             handle_weight, pin_weight, aim_weight: energy weights.
             iterations, final_iterations: damped least-squares steps on x0 per denoising step / at the last.
             return_report: also return an :class:`IKReport` (always kept as ``self.last_ik_report``).
