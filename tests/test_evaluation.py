@@ -409,11 +409,20 @@ def test_report_many_rigs_and_partial_models(toy_case, humanoid, tmp_path):
     rig, train, held = toy_case
     h_rig, h_poses = humanoid
     scorer = lambda r, p: -pose_distance(r, p, Poses.identity(len(p), r.num_joints), "rotation")  # noqa: E731
-    rep = evaluate_many([EvalCase(rig, train, held), (h_rig, h_poses[:50], h_poses[50:])], None, scorer,
-                        n_samples=30, corruptions=["twist", "random_rotation"], out_dir=tmp_path)
+    from vips.evaluation.report import TARGET_GROUP
+
+    rep = evaluate_many([EvalCase(rig, train, held, group=TARGET_GROUP), (h_rig, h_poses[:50], h_poses[50:])],
+                        None, scorer, n_samples=30, corruptions=["twist", "random_rotation"], out_dir=tmp_path)
     assert set(rep["rigs"]) == {"toy_eval", h_rig.name}
     per = [r["plausibility_auroc"]["model"]["twist"] for r in rep["rigs"].values()]
     assert rep["aggregate"]["plausibility_auroc"]["model"]["twist"] == pytest.approx(np.mean(per))
+    # Each group is averaged on its own; the targets are checked on the held-out species.
+    assert rep["groups"][TARGET_GROUP]["rigs"] == ["toy_eval"] and rep["groups"]["rigs"]["rigs"] == [h_rig.name]
+    assert rep["groups"][TARGET_GROUP]["plausibility_auroc"]["model"]["twist"] == pytest.approx(
+        rep["rigs"]["toy_eval"]["plausibility_auroc"]["model"]["twist"])
+    assert rep["settings"]["targets_checked_on"] == TARGET_GROUP
+    want = rep["rigs"]["toy_eval"]["plausibility_auroc"]["model"]
+    assert rep["targets"]["auroc_every_corruption"] == all(want[k] >= 0.95 for k in ("twist", "random_rotation"))
     assert "model" not in rep["aggregate"]["fidelity"]  # no sampler, no sample metrics
     assert rep["targets"]["1nna"] is None
     assert (tmp_path / f"pose_map_{h_rig.name}.png").exists() and (tmp_path / "auroc.png").exists()

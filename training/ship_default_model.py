@@ -41,7 +41,7 @@ def main() -> None:
     parser.add_argument("--run", type=Path, required=True, help="training run folder (holds model.safetensors)")
     parser.add_argument("--data", type=Path, required=True, help="the dataset the run was trained on")
     parser.add_argument("--out", type=Path, default=DEFAULT_DIR)
-    parser.add_argument("--model-id", default="vips-default-v1")
+    parser.add_argument("--model-id", default="vips-default-v2")
     parser.add_argument("--rigs", type=int, default=22, help="validation individuals used for calibration")
     parser.add_argument("--poses", type=int, default=64, help="poses per validation individual")
     parser.add_argument("--quantile", type=float, default=0.05, help="valid poses allowed below the threshold")

@@ -167,26 +167,30 @@ def dataset_build(
 def train(
     data: Path = typer.Option(..., "--data", help="A dataset folder from `vips dataset build` (its train split is used)."),
     out: Path = typer.Option(..., "--out", help="Run folder: config.json, log.jsonl, checkpoint and weights (resumed if present)."),
-    steps: int = typer.Option(9000, help="Training steps (the learning-rate schedule spans them)."),
-    width: int = typer.Option(96, help="Transformer width."),
+    steps: int = typer.Option(15000, help="Training steps (the learning-rate schedule spans them)."),
+    width: int = typer.Option(64, help="Transformer width."),
     layers: int = typer.Option(4, help="Denoiser layers."),
+    mlp_ratio: int = typer.Option(2, help="Hidden width of each transformer MLP, in multiples of the width."),
     rigs_per_batch: int = typer.Option(8, help="Rigs per batch."),
     poses_per_rig: int = typer.Option(8, help="Poses drawn from each rig per batch."),
-    lr: float = typer.Option(1e-3, help="Peak learning rate (AdamW, warmup then cosine)."),
+    lr: float = typer.Option(1.5e-3, help="Peak learning rate (AdamW, warmup then cosine)."),
+    warmup: int = typer.Option(300, help="Warmup steps of the learning rate."),
     threads: int = typer.Option(1, help="Torch threads per process (1 is fastest on a small, busy CPU)."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     seed: int = typer.Option(0, help="Seed of weights and batches."),
 ) -> None:
-    """Train a pose diffusion model (torch). Under `torchrun --nproc_per_node N $(which vips) train ...` it runs DDP."""
+    """Train a pose diffusion model (torch); the defaults are the shipped model's recipe
+    (training/default_model.json). Under `torchrun --nproc_per_node N $(which vips) train ...` it runs DDP."""
     try:
         from vips.model.network import ModelConfig
         from vips.model.train import TrainConfig
         from vips.model.train import train as run_training
     except ImportError as exc:
         _fail(f"training needs torch ({exc.name} is missing): pip install 'vips-runtime[train]'")
-    config = TrainConfig(out=str(out), data=str(data), model=ModelConfig(width=width, layers=layers), steps=steps,
-                         rigs_per_batch=rigs_per_batch, poses_per_rig=poses_per_rig, lr=lr, threads=threads,
-                         device=device, seed=seed)
+    model = ModelConfig(width=width, layers=layers, mlp_ratio=mlp_ratio)
+    config = TrainConfig(out=str(out), data=str(data), model=model, steps=steps, rigs_per_batch=rigs_per_batch,
+                         poses_per_rig=poses_per_rig, lr=lr, warmup=warmup, threads=threads, device=device,
+                         seed=seed, log_every=50, checkpoint_every=500)
     try:
         run = run_training(config)
     except (VipsError, FileNotFoundError) as exc:

@@ -90,7 +90,8 @@ def bench_ik(model: Path, trials: int, repeat: int) -> dict:
 
 
 def bench_sampling(model: Path, n: int, steps: int, repeat: int) -> dict:
-    """Poses per second of PoseSpace.sample on the shipped CesiumMan: ONNX Runtime against torch eager."""
+    """Poses per second of PoseSpace.sample on the shipped CesiumMan: ONNX Runtime against torch eager, both on
+    one thread and on every core (``rows``: one entry per thread count)."""
     import vips
     from vips.examples import resolve
     from vips.posespace import PoseSpace
@@ -98,19 +99,25 @@ def bench_sampling(model: Path, n: int, steps: int, repeat: int) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         rig = vips.load(resolve("example:CesiumMan"))
-    out = {"poses": n, "steps": steps, "joints": rig.num_joints}
-    # torch first: ONNX Runtime's idle intra-op threads spin for a while after each run and would slow torch.
-    try:
-        torch_space = PoseSpace(rig, model, backend="torch")
-        out["torch_poses_per_s"] = n / best_of(lambda: torch_space.sample(n, seed=0, steps=steps), repeat=repeat)
-        del torch_space
-    except Exception as exc:  # noqa: BLE001 - torch missing or no weights: report, do not fail the suite
-        out["torch_poses_per_s"] = None
-        out["torch_error"] = str(exc)
-    onnx = PoseSpace(rig, model)
-    out["onnx_poses_per_s"] = n / best_of(lambda: onnx.sample(n, seed=0, steps=steps), repeat=repeat)
-    out["onnx_over_torch"] = (out["onnx_poses_per_s"] / out["torch_poses_per_s"]
-                              if out["torch_poses_per_s"] else None)
+    out: dict = {"poses": n, "steps": steps, "joints": rig.num_joints, "rows": []}
+    for threads in sorted({1, os.cpu_count() or 1}):
+        row: dict = {"threads": threads}
+        # torch first: ONNX Runtime's idle intra-op threads spin for a while after each run and would slow torch.
+        try:
+            import torch
+
+            torch.set_num_threads(threads)
+            torch_space = PoseSpace(rig, model, backend="torch")
+            row["torch_poses_per_s"] = n / best_of(lambda: torch_space.sample(n, seed=0, steps=steps), repeat=repeat)
+            torch_space = None  # freed before ONNX Runtime runs
+        except Exception as exc:  # noqa: BLE001 - torch missing or no weights: report, do not fail the suite
+            row["torch_poses_per_s"] = None
+            row["torch_error"] = str(exc)
+        onnx = PoseSpace(rig, model, threads=threads)
+        row["onnx_poses_per_s"] = n / best_of(lambda: onnx.sample(n, seed=0, steps=steps), repeat=repeat)
+        row["onnx_over_torch"] = (row["onnx_poses_per_s"] / row["torch_poses_per_s"]
+                                  if row["torch_poses_per_s"] else None)
+        out["rows"].append(row)
     return out
 
 
@@ -219,10 +226,11 @@ def run(quick: bool = False, model: str | None = None) -> dict:
         print(f"  {name:<10}{r['latency_ms']:12.2f}{r['max_error_fraction_of_height']:16.2e}"
               f"{r['mean_score']:12.4f}{pf:>11}")
     s = res["sampling"]
-    ratio = "n/a" if s["onnx_over_torch"] is None else f"{s['onnx_over_torch']:.2f}x"
-    torch_rate = "n/a" if s["torch_poses_per_s"] is None else f"{s['torch_poses_per_s']:.1f}"
-    print(f"sampling {s['poses']} poses x {s['steps']} steps ({s['joints']} joints): ONNX {s['onnx_poses_per_s']:.1f} "
-          f"poses/s, torch eager {torch_rate} poses/s, ONNX/torch {ratio}")
+    for row in s["rows"]:
+        ratio = "n/a" if row["onnx_over_torch"] is None else f"{row['onnx_over_torch']:.2f}x"
+        torch_rate = "n/a" if row["torch_poses_per_s"] is None else f"{row['torch_poses_per_s']:.1f}"
+        print(f"sampling {s['poses']} poses x {s['steps']} steps ({s['joints']} joints), {row['threads']} thread(s): "
+              f"ONNX {row['onnx_poses_per_s']:.1f} poses/s, torch eager {torch_rate} poses/s, ONNX/torch {ratio}")
     t = res["traversal"]
     print(f"traversal plausible steps: latent {t['latent_plausible_fraction']:.0%}, joint-space "
           f"{t['joint_space_plausible_fraction']:.0%}; jerk/height median {t['latent_median_jerk']:.3g} vs "

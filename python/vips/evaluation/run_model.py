@@ -42,7 +42,7 @@ def dataset_cases(data_dir: Path, split: str, max_rigs: int) -> list:
     """EvalCases for ``max_rigs`` species of ``split``, spread over body plans (module docstring)."""
     from vips.data.creatures import make_creature
     from vips.data.shards import read_shard
-    from vips.evaluation.report import EvalCase
+    from vips.evaluation.report import TARGET_GROUP, EvalCase
 
     manifest_path = data_dir / "manifest.json"
     if not manifest_path.is_file():
@@ -72,7 +72,7 @@ def dataset_cases(data_dir: Path, split: str, max_rigs: int) -> list:
         procedural = meta.get("source", "procedural") == "procedural"
         limits = make_creature(meta["species"], meta["individual"]).limits if procedural else None
         shard.rig.name = f"{meta['species']}_{meta['individual']}"
-        cases.append(EvalCase(shard.rig, train, heldout, limits))
+        cases.append(EvalCase(shard.rig, train, heldout, limits, group=TARGET_GROUP))
     return cases
 
 
@@ -92,7 +92,7 @@ def asset_cases(paths: list[Path]) -> list:
         if len(poses) < 8:
             continue
         train, heldout = split_by_clip(poses, np.zeros(len(poses), np.int32))
-        cases.append(EvalCase(rig, train, heldout, None))
+        cases.append(EvalCase(rig, train, heldout, None, group="assets"))
     return cases
 
 
