@@ -8,6 +8,11 @@ frame-to-frame tracking baseline on the same frames, and compare both with the g
 
     python training/eval_fitting.py --sequences 50 --frames 60 --out results/fitting
 
+Real assets: by default every asset under ``../shared/assets`` with a skinned mesh and an animation clip
+(:func:`discover_assets`); the others (a BVH motion without a mesh, static RigNet characters) are listed
+under ``assets_skipped`` with the reason. A clip is looped to ``--frames``; clips of a few keyframes are
+first slerped to a smooth pass, and clips that do not end where they start play forwards then backwards.
+
 Writes ``fitting_eval.json`` (per sequence and pooled medians; targets: median joint position error <= 2%
 of the rig height, median joint rotation error <= 8 degrees, end-of-sequence error <= half the tracking
 baseline's) and ``fitting_eval.png`` (per-frame error of fitting and tracking).
@@ -41,19 +46,66 @@ def _creature_sequence(index: int, frames: int):  # noqa: ANN202
     return f"{creature.name}:{program}", creature.rig, motion(creature, program, frames, seed=index)
 
 
+ASSET_SUFFIXES = {".glb", ".gltf", ".usd", ".usda", ".usdc", ".bvh", ".obj"}
+MIN_CLIP_FRAMES = 15  # shorter clips (a few keyframes) are resampled to RESAMPLED_FRAMES frames per pass
+RESAMPLED_FRAMES = 30
+
+
+def discover_assets(root: Path = ASSETS) -> tuple[list[Path], list[dict]]:
+    """The real assets under ``root`` that can be evaluated (a skinned mesh and an animation clip), and the
+    others with the reason they are skipped (no mesh, no clip, unreadable)."""
+    import vips
+
+    usable, skipped = [], []
+    for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in ASSET_SUFFIXES):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                rig = vips.load(path)
+        except Exception as exc:  # noqa: BLE001 - reported, not fatal
+            skipped.append({"asset": str(path.relative_to(root)),
+                            "reason": f"unreadable: {type(exc).__name__}: {exc}"})
+            continue
+        reason = None
+        if not rig.has_mesh or rig.faces is None or len(rig.faces) == 0 or rig.skin_indices is None:
+            reason = "no skinned mesh (a skeleton-only motion: nothing to reconstruct)"
+        elif not rig.clips:
+            reason = "no animation clip (a static rigged mesh: no motion to fit)"
+        if reason:
+            skipped.append({"asset": str(path.relative_to(root)), "reason": reason})
+        else:
+            usable.append(path)
+    return usable, skipped
+
+
 def _asset_sequence(path: Path, frames: int):  # noqa: ANN202
     import vips
     from vips.poses import Poses
+    from vips.rotations import quat_normalize, quat_slerp
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         rig = vips.load(path)
     name, clip = next(iter(rig.clips.items()))
-    # Loop the clip to the requested length (real clips are often short).
-    reps = int(np.ceil(frames / len(clip)))
-    rot = np.concatenate([clip.rotations] * reps)[:frames]
-    root = np.concatenate([clip.root_translation] * reps)[:frames]
-    return f"{path.name}:{name}", rig, Poses(rot, root, clip.fps, name)
+    rot = clip.rotations.astype(np.float64)
+    root = clip.root_translation.astype(np.float64)
+    if len(clip) < MIN_CLIP_FRAMES:
+        # A few keyframes: interpolate (slerp, linear root) to a smooth pass, as the asset would play.
+        t = np.linspace(0, len(clip) - 1, RESAMPLED_FRAMES)
+        i0 = np.minimum(np.floor(t).astype(int), len(clip) - 2) if len(clip) > 1 else np.zeros(len(t), int)
+        i1 = np.minimum(i0 + 1, len(clip) - 1)
+        a = (t - i0)[:, None]
+        rot = quat_normalize(quat_slerp(rot[i0], rot[i1], np.broadcast_to(a, rot[i0].shape[:2])))
+        root = (1 - a) * root[i0] + a * root[i1]
+    # Loop the clip to the requested length: a cyclic clip (last pose near the first) wraps, any other
+    # plays forwards and backwards so no frame jumps.
+    cyclic = np.abs(np.sum(rot[0] * rot[-1], axis=-1)).min() > np.cos(np.deg2rad(10) / 2)
+    cycle = (rot, root) if cyclic or len(rot) < 3 else (np.concatenate([rot, rot[-2:0:-1]]),
+                                                         np.concatenate([root, root[-2:0:-1]]))
+    reps = int(np.ceil(frames / len(cycle[0])))
+    rot = np.concatenate([cycle[0]] * reps)[:frames]
+    root = np.concatenate([cycle[1]] * reps)[:frames]
+    return f"{path.name}:{name}", rig, Poses(rot.astype(np.float32), root.astype(np.float32), clip.fps, name)
 
 
 def evaluate_sequence(job: tuple[str, object, int, int]) -> dict:
@@ -88,6 +140,8 @@ def evaluate_sequence(job: tuple[str, object, int, int]) -> dict:
         "kind": kind,
         "label": label,
         "joints": int(rig.num_joints),
+        "height": float(rig.height()),
+        "largest_extent": float(np.ptp(rig.vertices, axis=0).max()),
         "observable_joints": int(obs.sum()),
         "frames": frames,
         "visible_fraction": float(sim.visible_fraction.mean()),
@@ -109,7 +163,9 @@ def _pooled(records: list[dict]) -> dict:
     ok = [r for r in records if "error" not in r]
     if not ok:
         return {"sequences": 0}
-    pos = np.concatenate([r.pop("fit_errors_pos") for r in ok])
+    pos_parts = [np.asarray(r.pop("fit_errors_pos")) for r in ok]
+    pos = np.concatenate(pos_parts)
+    pos_ext = np.concatenate([p * r["height"] / r["largest_extent"] for p, r in zip(pos_parts, ok)])
     rot = np.concatenate([r.pop("fit_errors_rot") for r in ok])
     fit_end = np.array([r["fit_end_position"] for r in ok])
     trk_end = np.array([r["track_end_position"] for r in ok])
@@ -117,6 +173,7 @@ def _pooled(records: list[dict]) -> dict:
         "sequences": len(ok),
         "median_position_error": float(np.median(pos)),
         "median_rotation_error_deg": float(np.median(rot)),
+        "median_position_error_of_largest_extent": float(np.median(pos_ext)),
         "p90_position_error": float(np.quantile(pos, 0.9)),
         "p90_rotation_error_deg": float(np.quantile(rot, 0.9)),
         "median_end_position_fit": float(np.median(fit_end)),
@@ -173,14 +230,21 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sequences", type=int, default=50, help="procedural creature sequences")
     parser.add_argument("--frames", type=int, default=60, help="frames per sequence")
-    parser.add_argument("--assets", nargs="*", default=[str(ASSETS / "gltf" / "CesiumMan.glb")],
-                        help="real animated assets (their first clip, looped to --frames)")
+    parser.add_argument("--assets", nargs="*", default=None,
+                        help="real animated assets (their first clip, looped to --frames); default: every asset "
+                             "under ../shared/assets with a skinned mesh and a clip (the others are listed as "
+                             "skipped in the report)")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("results/fitting"))
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    jobs = [("asset", a, args.frames, args.seed + 1000 + k) for k, a in enumerate(args.assets) if Path(a).exists()]
+    if args.assets is None:
+        assets, args.skipped_assets = discover_assets()
+    else:
+        assets = [Path(a) for a in args.assets if Path(a).exists()]
+        args.skipped_assets = [{"asset": a, "reason": "not found"} for a in args.assets if not Path(a).exists()]
+    jobs = [("asset", a, args.frames, args.seed + 1000 + k) for k, a in enumerate(assets)]
     jobs += [("creature", i, args.frames, args.seed + i) for i in range(args.sequences)]
     started = time.time()
     records: list[dict] = []
@@ -208,9 +272,14 @@ def _write_report(args: argparse.Namespace, argv: list[str] | None, records: lis
         "command": " ".join([Path(sys.argv[0]).name] + (argv if argv is not None else sys.argv[1:])),
         "settings": {"sequences": args.sequences, "frames": args.frames, "workers": args.workers,
                      "simulation": "single view, noise 0.5% of height, 3% outliers, per-frame similarity "
-                                   "(scale +-15%, rotation <= 15 deg, shift <= 10% of height)"},
+                                   "(scale +-15%, rotation <= 15 deg, shift <= 10% of height)",
+                     "normalization": "position errors are fractions of the rig height (the rest mesh's extent "
+                                      "along the up axis, Rig.height(), as the issue states; for a snake that is "
+                                      "its thickness); *_of_largest_extent divides by the largest extent "
+                                      "instead, for information only; targets are checked on height"},
         "creatures": _pooled(creature_recs),
         "assets": _pooled(asset_recs),
+        "assets_skipped": args.skipped_assets,
         "failed": [r for r in records if "error" in r],
         "wall_seconds": time.time() - started,
         "sequences": records,

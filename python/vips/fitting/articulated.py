@@ -69,14 +69,22 @@ class ArticulatedICP:
         prior: weight pulling rotation increments towards zero relative to the start (for joints the view
             does not constrain).
         plane_weight: share of the point-to-plane part in the squared distances.
-        rest_prior: weight pulling every non-root joint towards its rest rotation.
+        rest_prior: weight pulling every non-root joint towards its rest rotation (about the bone axis
+            for joints with one child, in every direction for the others).
+        swing_prior: the same pull across the bone axis of joints with one child (None: ``rest_prior``).
+        visibility: (depth tolerance, resolution) of the visibility test (see
+            :func:`vips.fitting.fit.estimate_visibility`).
         model_weight: weight of the model -> cloud term against the cloud -> model term (1). The cloud ->
             model term alone is smallest for a cloud shrunk onto a patch of the body; this term is what fixes
             the scale.
+
+    Attributes:
+        max_log_scale: bound on the absolute log-scale the solver may give the cloud (default log 1.5).
     """
 
     def __init__(self, body: Body, cloud: np.ndarray, damping: float = 1e-3, prior: float = 1e-4,
-                 plane_weight: float = 0.95, rest_prior: float = 0.0, model_weight: float = 2.0) -> None:
+                 plane_weight: float = 0.95, rest_prior: float = 0.0, model_weight: float = 2.0,
+                 visibility: tuple[float, int] = (0.04, 48), swing_prior: float | None = None) -> None:
         self.body = body
         self.cloud = torch.tensor(np.asarray(cloud, np.float32))
         self.centre = self.cloud.median(0).values
@@ -84,6 +92,13 @@ class ArticulatedICP:
         self.rest_prior = rest_prior
         self.sigma_model = 0.08
         self.model_weight = model_weight
+        self.vis_tolerance, self.vis_resolution = visibility
+        self.swing_prior = rest_prior if swing_prior is None else swing_prior
+        self.max_log_scale = math.log(1.5)
+        # Joints with one child have a bone axis: twist about it is what a view cannot see on round
+        # parts, swing is seen; the prior is split accordingly.
+        children = [np.nonzero(body.parents == j)[0] for j in range(body.num_joints)]
+        self.one_child = torch.tensor([c[0] if len(c) == 1 else -1 for c in children])
         self.sub = subtree_weights(body)
         self.obs = body.observable
         self.visible = torch.ones(body.sample_tri.shape[0], dtype=torch.bool)
@@ -116,6 +131,13 @@ class ArticulatedICP:
         d2, _ = nearest(x[self.visible][None], self._cloud()[None])
         return float((d2[0] < radius * radius).mean()) if d2.size else 0.0
 
+    def cloud_coverage(self, rot6d: torch.Tensor, root: torch.Tensor, radius: float = 0.05) -> float:
+        """Fraction of the cloud's points with a model sample within ``radius`` (normalized units): low when
+        the frame has parts the model cannot explain (a rig of something else contorted onto the frame)."""
+        _, _, x, _ = self._model(rot6d, root)
+        d2, _ = nearest(self._cloud()[None], x[None])
+        return float((d2[0] < radius * radius).mean()) if d2.size else 0.0
+
     def run(self, rot6d: torch.Tensor, root: torch.Tensor, iterations: int, sigma_start: float, sigma_end: float,
             fit_scale: bool = True, root_only: int = 0) -> tuple[torch.Tensor, torch.Tensor, float]:
         """Iterate from ``rot6d`` (J, 6) and ``root`` (3,); returns the new pair and the scale of the cloud."""
@@ -131,7 +153,8 @@ class ArticulatedICP:
             _, i_cm = nearest(y[None], x[None])
             i_cm = torch.from_numpy(np.maximum(i_cm[0], 0))
             if it % 5 == 0:
-                self.visible = estimate_visibility(x.numpy(), n.numpy(), y.numpy(), i_cm.numpy(), sigma)
+                self.visible = estimate_visibility(x.numpy(), n.numpy(), y.numpy(), i_cm.numpy(), sigma,
+                                                   self.vis_tolerance, self.vis_resolution)
             vis_idx = torch.nonzero(self.visible)[:, 0]
             _, i_mc = nearest(x[vis_idx][None], y[None])
             i_mc = torch.from_numpy(np.maximum(i_mc[0], 0))
@@ -177,10 +200,24 @@ class ArticulatedICP:
                 # Weak pull of every non-root joint towards its rest rotation, in world axes: keeps
                 # directions the view does not constrain (hidden limbs, twist) from drifting frame to frame.
                 theta = _matrix_to_axis_angle(rot6d_to_matrix_torch(rot6d))  # (J, 3) local
-                world_theta = (wr @ theta[..., None])[..., 0]
-                idx = torch.arange(3, 3 * J)
-                A[idx, idx] += self.rest_prior
-                g[3 : 3 * J] += self.rest_prior * world_theta[1:].reshape(-1).double()
+                world_theta = (wr @ theta[..., None])[..., 0].double()
+                # Per joint: rest_prior on twist about the bone axis, swing_prior across it (a strong
+                # pull on swing holds small, weakly sampled limbs back from following the motion). Joints
+                # without a single bone axis (leaves, branch points) get rest_prior in every direction.
+                eye = torch.eye(3, dtype=torch.float64).expand(J, 3, 3)
+                P = self.rest_prior * eye
+                has = self.one_child >= 0
+                if bool(has.any()) and self.swing_prior != self.rest_prior:
+                    axis = (wt[self.one_child.clamp_min(0)] - wt).double()
+                    length = axis.norm(dim=-1, keepdim=True)
+                    has = has & (length[:, 0] > 1e-6)  # a child at the joint itself gives no axis
+                    axis = axis / length.clamp_min(1e-12)
+                    aa = axis[:, :, None] * axis[:, None, :]
+                    split = self.rest_prior * aa + self.swing_prior * (eye - aa)
+                    P = torch.where(has[:, None, None], split, P)
+                blk = torch.arange(3, 3 * J).view(J - 1, 3)
+                A[blk[:, :, None], blk[:, None, :]] += P[1:]
+                g[3 : 3 * J] += (P[1:] @ world_theta[1:, :, None]).reshape(-1)
             A[fixed] = 0
             A[:, fixed] = 0
             A[fixed, fixed] = 1
@@ -198,5 +235,5 @@ class ArticulatedICP:
                 # Frames arrive roughly scaled (ICP, previous frame): a larger correction is a collapse
                 # onto part of the model, not a scale.
                 self.log_scale = float(np.clip(self.log_scale + float(step[-1].clamp(-0.05, 0.05)),
-                                               -math.log(1.5), math.log(1.5)))
+                                               -self.max_log_scale, self.max_log_scale))
         return rot6d, root, math.exp(self.log_scale)

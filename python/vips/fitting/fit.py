@@ -2,7 +2,9 @@
 
 For every frame we fit each joint's local rotation (a delta from the rest rotation, twist included), the
 root translation and a scale correction of the frame's alignment, minimizing (lengths in fractions of the
-rig height, see :class:`vips.fitting.body.Body`):
+rest mesh's largest extent, see :class:`vips.fitting.body.Body`; tolerances that must resolve one part from
+another shrink with the parts' radius, :func:`part_radius`, so snakes and stick legs are fitted as finely
+as a human's limbs):
 
 * Chamfer in both directions with robust Geman-McClure weights, annealed from a wide to a narrow kernel.
   Distances are mostly point-to-plane on the model's face normals (the model is sampled on its surface).
@@ -10,7 +12,10 @@ rig height, see :class:`vips.fitting.body.Body`):
   where the frame's points face would see (:func:`estimate_visibility`), so the unseen back of the body
   is not pulled onto the front. Nearest neighbours come from the native kernel at every iteration.
 * a weak pull of every joint towards its rest rotation (directions a single view does not constrain,
-  such as hidden limbs or twist, do not drift).
+  such as hidden limbs or twist, do not drift): ``rest_prior`` on twist about a joint's bone axis and on
+  joints without one, a ten times weaker ``swing_prior`` across it. One strong isotropic pull held small,
+  weakly sampled limbs back from following the motion (CesiumMan's knees and shoulders reached about half
+  their true swing: 14 degrees median rotation error, now about 5).
 
 The solver is articulated ICP (:mod:`vips.fitting.articulated`): Gauss-Newton steps with the skinning
 Jacobian in closed form, because gradient descent on the same energy (Adam on 6D rotations) is too slow on
@@ -18,7 +23,11 @@ weakly observed directions to keep up with motion and accumulated drift in our t
 
 Schedule: the first frame is fitted from the rest pose, coarse to fine (root only first, then every joint;
 wide to narrow kernel). Every later frame starts from the previous fit (constant-velocity extrapolation)
-moved by a rigid ICP step against the previous fitted surface; a frame that fits clearly worse than its
+moved by a similarity ICP step against the part of the previous fitted surface its camera saw (matched
+both ways; the scale goes into the frame's alignment, the rigid part into the root). The step is taken only
+when it clearly improves the match (``icp_min_gain``): against the whole surface, or taken always, ICP of a
+single view pulled the cloud into the body and slid tubes along themselves, which cost long thin bodies
+(snakes, worms) about their whole thickness per frame. A frame that fits clearly worse than its
 predecessors, or leaves part of the visible body unexplained, is retried from other starts (no
 extrapolation, the unmoved previous pose, the rest pose, a spread-ratio scale) and the best is kept.
 
@@ -39,7 +48,7 @@ import torch
 from vips.errors import PoseError
 from vips.fitting.alignment import Similarity, initial_alignment, similarity_icp
 from vips.fitting.body import Body, rot6d_to_matrix_torch
-from vips.fitting.nn import nearest
+from vips.fitting.nn import nearest, nearest_single
 from vips.poses import Poses
 from vips.rotations import matrix_to_quat, quat_to_rot6d
 
@@ -53,20 +62,28 @@ ProgressFn = Callable[[str, int, int], None]
 class FitSettings:
     """Knobs of :func:`fit_poses` (defaults are what the evaluation uses).
 
-    Lengths (``sigma_*``) are fractions of the rig height. ``first_iterations`` / ``frame_iterations`` are
-    Gauss-Newton steps for the first and every later frame; ``align`` is "rigid" (a rigid ICP step against
-    the previous fitted surface starts each frame) or "none" (frames keep the previous frame's alignment);
+    Lengths (``sigma_*``, ``retry_floor``) are fractions of the rest mesh's largest extent.
+    ``first_iterations`` / ``frame_iterations`` are Gauss-Newton steps for the first and every later frame;
+    ``align`` is "rigid" (an ICP step against the previous fitted surface starts each frame) or "none"
+    (frames keep the previous frame's alignment); ``icp_target`` is "visible" (the part of the previous fit
+    its camera saw, matched both ways) or "all" (the whole surface, the former behaviour), ``icp_scale``
+    lets that step correct the frame's scale and ``icp_min_gain`` is the ratio of ICP's trimmed RMS to the
+    unmoved one below which the step is taken. ``rest_prior`` / ``swing_prior`` weigh the pull towards the
+    rest pose on twist / swing (see the module notes); ``thin_adapt`` narrows the final kernel and the
+    visibility test to the body's part radius; ``max_frame_scale`` bounds the scale the solver may give a
+    frame; ``coverage_radius`` is the distance :attr:`FitResult.coverage` counts within.
     ``refine_iterations``, ``lr_*``, ``w_*`` and ``refine_scale`` drive the optional batched torch
     refinement (see the module notes).
     """
 
-    num_samples: int = 1000
+    num_samples: int = 2000
     max_points: int = 1200
     first_iterations: int = 40
     frame_iterations: int = 10
     extrapolate: float = 1.0
     rigid_iterations: int = 3
     rest_prior: float = 1e-4
+    swing_prior: float = 1e-5
     retry_factor: float = 1.5
     retry_floor: float = 0.006
     align: str = "rigid"
@@ -78,6 +95,12 @@ class FitSettings:
     sigma_start: float = 0.06
     sigma_end: float = 0.03
     plane_weight: float = 0.95
+    thin_adapt: bool = True
+    icp_target: str = "visible"
+    icp_min_gain: float = 0.8
+    coverage_radius: float = 0.03
+    max_frame_scale: float = 1.5
+    icp_scale: bool = True
     w_cloud_to_model: float = 1.0
     w_model_to_cloud: float = 0.5
     w_edge: float = 0.0005
@@ -100,8 +123,10 @@ class FitResult:
             fraction of the rig height (NaN for frames that could not be fitted).
         alignments: F similarities taking each input frame into the rig's world space.
         failed: indices of frames that could not be fitted (too few points); their pose repeats a neighbour.
-        coverage: (F,) fraction of the model surface the frame's camera sees that has frame points within 5%
-            of the rig height (near 1 for a good fit; low for a rig that does not match the frames).
+        coverage: (F,) the smaller of the fraction of the model surface the frame's camera sees that has frame
+            points within ``coverage_radius`` (3% of the body's largest extent) and the fraction of the
+            frame's points with model surface that close, capped by the first fitted frame's (near 1 for a
+            good fit; low for a rig that does not match the frames; NaN for frames not fitted).
     """
 
     poses: Poses
@@ -169,14 +194,39 @@ class _Adam:
             p.sub_(lr * lr_factor * m_hat / (v_hat.sqrt() + 1e-8))
 
 
+def part_radius(body: Body, quantile: float = 0.25) -> float:
+    """Typical radius of the body's parts (normalized units): a low quantile of the distance from the rest
+    surface samples to the nearest bone segment.
+
+    Tolerances that must resolve one part from another (visibility depth, the narrow robust kernel) scale
+    with it: for a snake or a stick insect it is a few times smaller than for a human of the same size.
+    """
+    with torch.no_grad():
+        rot, root = _rest_params(body)
+        wr, wt = body.forward_kinematics(rot[None], root[None])
+        pts = body.surface_and_edges(body.skin(wr, wt))[0][0].double().numpy()
+    joints = wt[0].double().numpy()
+    child = np.nonzero(body.parents >= 0)[0]
+    if len(child) == 0:
+        return 0.05
+    a, b = joints[body.parents[child]], joints[child]
+    ab = b - a
+    t = ((pts[:, None] - a[None]) * ab[None]).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-12)[None]
+    q = a[None] + np.clip(t, 0, 1)[..., None] * ab[None]
+    d = np.linalg.norm(pts[:, None] - q, axis=-1).min(1)
+    return float(np.clip(np.quantile(d, quantile), 1e-3, 0.05))
+
+
 def estimate_visibility(
-    model: np.ndarray, normals: np.ndarray, cloud: np.ndarray, nearest_model: np.ndarray, sigma: float
+    model: np.ndarray, normals: np.ndarray, cloud: np.ndarray, nearest_model: np.ndarray, sigma: float,
+    tolerance: float = 0.04, resolution: int = 48,
 ) -> torch.Tensor:
     """(M,) bool: the model samples a camera sees, the camera being where the frame's points face.
 
     The view direction is the mean normal of the model samples nearest to well-matched cloud points; a
     cloud covering the whole body (mean normal near zero, as for complete reconstructed meshes) keeps every
-    sample.
+    sample. ``tolerance`` (depth, normalized units) and ``resolution`` (pixels across the body) must
+    resolve one part lying over another: about a part radius for thin bodies.
     """
     from vips.fitting.reconstruction import visible_mask
 
@@ -191,7 +241,8 @@ def estimate_visibility(
     view = (mean_n / np.linalg.norm(mean_n)).astype(np.float64)
     pts = model.astype(np.float64)
     centre = 0.5 * (pts.min(0) + pts.max(0))
-    vis = visible_mask(pts, normals.astype(np.float64), centre + 10 * view, centre, resolution=48, tolerance=0.04)
+    vis = visible_mask(pts, normals.astype(np.float64), centre + 10 * view, centre, resolution=resolution,
+                       tolerance=tolerance)
     return torch.from_numpy(vis) if vis.sum() >= 10 else torch.ones(M, dtype=torch.bool)
 
 
@@ -333,6 +384,14 @@ def _model_points(body: Body, rot: torch.Tensor, root: torch.Tensor) -> np.ndarr
     return body.to_asset(pts[0].numpy())
 
 
+def _trimmed_rms(src: np.ndarray, target: np.ndarray, trim: float) -> float:
+    """RMS of the closest ``trim`` fraction of nearest-neighbour distances, both ways (as ICP measures it)."""
+    d1, _ = nearest_single(src, target)
+    d2, _ = nearest_single(target, src)
+    d = np.concatenate([d1, d2])
+    return float(np.sqrt(d[d <= np.quantile(d, trim)].mean()))
+
+
 def _spread(points: np.ndarray) -> float:
     """Robust size of a cloud: the median distance to its median point."""
     return float(np.median(np.linalg.norm(points - np.median(points, axis=0), axis=1)))
@@ -425,6 +484,10 @@ def _fit_poses(
         raise PoseError("fit_poses: no frames to fit")
     body = Body(rig, s.num_samples, s.seed)
     rng = np.random.default_rng(s.seed)
+    # Thin bodies (snakes, stick legs, flat fish) need tolerances of their parts' size, not the body's.
+    detail = part_radius(body) if s.thin_adapt else 0.05
+    sigma_end = min(s.sigma_end, max(detail, 0.3 * s.sigma_end))
+    vis_tol, vis_res = min(0.04, max(detail, 0.005)), int(np.clip(1.0 / detail, 48, 128))
     raw = [_subsample(np.asarray(c, np.float64).reshape(-1, 3), s.max_points, rng) for c in frames]
     failed = [f for f, c in enumerate(raw) if len(c) < s.min_points or not np.isfinite(c).all()]
     good = [f for f in range(F) if f not in failed]
@@ -446,13 +509,15 @@ def _fit_poses(
             pts, normals, _ = body.surface_and_edges(body.skin(wr, wt))
         cloud = body.to_normalized(sims[f].apply(raw[f]))
         _, i_cm = nearest(cloud[None], pts)
-        vis = estimate_visibility(pts[0].numpy(), normals[0].numpy(), cloud, np.maximum(i_cm[0], 0), s.sigma_end)
+        vis = estimate_visibility(pts[0].numpy(), normals[0].numpy(), cloud, np.maximum(i_cm[0], 0),
+                                  sigma_end, vis_tol, vis_res)
         return body.to_asset(pts[0][vis].numpy())
 
     recent: list[float] = []
     coverage = np.full(F, np.nan)
 
-    def fit_one(f: int, starts: list[tuple], iters: int, s0: float, root_only: int) -> None:
+    def fit_one(f: int, starts: list[tuple], iters: int, s0: float, root_only: int,
+                fit_scale: bool = True) -> None:
         """Fit frame ``f`` from the first start; when the result fits clearly worse than recent frames (a
         limb caught on the wrong part of the cloud), retry from the other starts with a wider kernel and
         keep the best."""
@@ -460,10 +525,12 @@ def _fit_poses(
         best = None
         for attempt, (init_rot, init_root, *log_scale) in enumerate(starts):
             wide = attempt > 0
-            solver = ArticulatedICP(body, cloud, plane_weight=s.plane_weight, rest_prior=s.rest_prior)
+            solver = ArticulatedICP(body, cloud, plane_weight=s.plane_weight, rest_prior=s.rest_prior,
+                                    visibility=(vis_tol, vis_res), swing_prior=s.swing_prior)
             solver.log_scale = log_scale[0] if log_scale else 0.0
+            solver.max_log_scale = math.log(s.max_frame_scale)
             r6, rt, scale = solver.run(init_rot, init_root, iters * (2 if wide else 1), s0 * (2 if wide else 1),
-                                       s.sigma_end, s.refine_scale, root_only)
+                                       sigma_end, s.refine_scale and fit_scale, root_only)
             # Errors shrink with the cloud, so attempts are compared in the frame's own scale, and a
             # fit that leaves part of the visible body unexplained is penalized.
             err = solver.error(r6, rt)
@@ -474,7 +541,11 @@ def _fit_poses(
             limit = max(s.retry_factor * float(np.median(recent[-10:])) if recent else 0.0, s.retry_floor)
             if err <= limit and cov > 0.95:
                 break
-        _, r6, rt, scale, solver, err, coverage[f] = best
+        _, r6, rt, scale, solver, err, _ = best
+        # Reported both ways (a rig of something else can be contorted to cover the frame's points, or to
+        # be covered by them, more easily than both).
+        coverage[f] = min(solver.coverage(r6, rt, s.coverage_radius),
+                          solver.cloud_coverage(r6, rt, s.coverage_radius))
         recent.append(err)
         rots[f], roots[f] = r6, rt
         cen = body.to_asset(solver.centre.numpy()).astype(np.float64)
@@ -483,6 +554,7 @@ def _fit_poses(
     # First good frame: from the rest pose, coarse to fine (root only, then every joint; wide to narrow
     # robust kernel).
     f0 = good[0]
+    first_scale = True
     if alignments is not None:
         sims[f0] = alignments[f0]
     else:
@@ -491,7 +563,21 @@ def _fit_poses(
             sims[f0] = initial_alignment(raw[f0], rest_pts, s.first_frame_search_deg, trim=s.icp_trim)[0]
         else:
             sims[f0] = similarity_icp(raw[f0], rest_pts, Similarity(), trim=s.icp_trim)[0]
-    fit_one(f0, [(rest_rot, rest_root)], s.first_iterations, s.sigma_first, s.first_iterations // 5)
+            # The rig is the rigged first frame, so its frame is usually already in place. ICP of one view
+            # against the whole surface is biased (a half cylinder shrinks into the full one, turns about
+            # its axis), so the identity is kept unless ICP clearly improves the match (compared in the
+            # frame's own units: shrinking a cloud shortens every distance).
+            def one_way(sim: Similarity) -> float:
+                d, _ = nearest_single(body.to_normalized(sim.apply(raw[f0])), body.to_normalized(rest_pts))
+                return float(np.sqrt(d[d <= np.quantile(d, s.icp_trim)].mean())) / sim.scale
+
+            if one_way(sims[f0]) > s.icp_min_gain * one_way(Similarity()):
+                sims[f0] = Similarity()
+                # ... and so is its scale: bone lengths fix it, but on a single view of a round part
+                # (a cylinder) the solver can trade scale for a turn about the axis and run off.
+                first_scale = False
+    fit_one(f0, [(rest_rot, rest_root)], s.first_iterations, s.sigma_first, s.first_iterations // 5,
+            first_scale)
     report("fit", 1, len(good))
 
     # Then frame by frame, each from the previous fit (constant-velocity start) and aligned to the part
@@ -511,11 +597,32 @@ def _fit_poses(
             sims[f] = sims[last]
             if s.align == "rigid":
 
-                target = body.to_normalized(_model_points(body, rots[last], roots[last]))
+                # The target is the part of the previous fit its camera saw, matched both ways: a partial
+                # view against the whole surface is pulled into the body (by about a part's radius, which
+                # for a snake is its whole thickness) and slides along tubes.
+                if s.icp_target == "visible":
+                    target = body.to_normalized(visible_model(last))
+                else:
+                    target = body.to_normalized(_model_points(body, rots[last], roots[last]))
                 src = body.to_normalized(sims[f].apply(raw[f][:: max(1, len(raw[f]) // 600)]))
                 shift = np.median(target, axis=0) - np.median(src, axis=0)
-                rigid, _ = similarity_icp(src, target, Similarity(1.0, np.eye(3), shift), iterations=15,
-                                          trim=s.icp_trim, with_scale=False)
+                rigid, rms = similarity_icp(src, target, Similarity(1.0, np.eye(3), shift), iterations=15,
+                                            trim=s.icp_trim, with_scale=s.icp_scale,
+                                            symmetric=s.icp_target == "visible")
+                # A step that barely improves the match is ICP sliding along a direction the surface does
+                # not pin down (along a tube, about a coil's axis): the previous pose is the better start.
+                # A scale beyond what consecutive reconstructions differ by is ICP collapsing or blowing
+                # the cloud up onto a part of the surface, not a scale.
+                unmoved = _trimmed_rms(src, target, s.icp_trim)
+                if rms > s.icp_min_gain * unmoved or abs(math.log(rigid.scale)) > math.log(1.35):
+                    rigid = None
+                elif s.icp_scale and abs(math.log(rigid.scale)) > 1e-3:
+                    # Scale goes into the frame's alignment (about the cloud's centre), the rigid part
+                    # into the root as before.
+                    cen = np.median(sims[f].apply(raw[f]), axis=0)
+                    sims[f] = _scale_about(cen, rigid.scale).compose(sims[f])
+                    rigid = Similarity(1.0, rigid.rotation, rigid.translation - (1 - rigid.scale) * (
+                        rigid.rotation @ body.to_normalized(cen).astype(np.float64)))
         starts = [(rots[last], roots[last])]
         if k >= 2:
             prev = good[k - 2]
@@ -557,6 +664,10 @@ def _fit_poses(
         prob = _Problem(body, _Frames(clouds), rots[order], roots[order], s)
         errors[order] = prob.result()[3]
 
+    # The rig is the rigged first frame: if it does not explain the first frame, later frames that a
+    # contorted rig happens to cover are no evidence that it matches (a cat's rig fitted to a human's
+    # frames covers later frames well after many iterations), so no frame reports more than the first.
+    coverage = np.minimum(coverage, coverage[f0])
     # Failed frames repeat the nearest fitted neighbour so the sequence stays complete; callers drop them.
     for f in failed:
         src = min(good, key=lambda g: abs(g - f))

@@ -127,7 +127,8 @@ def simulate_reconstruction(
         camera_elevation_deg: range of the camera's elevation above the horizon; its azimuth is random.
             The camera keeps its direction for the whole clip and follows the body's centre.
         single_view: keep only what the camera sees; False keeps the whole surface (as from a
-            reconstruction that completes unseen sides).
+            reconstruction that completes unseen sides). A flat (zero-thickness) mesh is seen from both
+            sides.
 
     Returns:
         A :class:`SimulatedSequence`.
@@ -138,6 +139,7 @@ def simulate_reconstruction(
     verts = skin(rig, poses).astype(np.float64)
     # The camera stands back by the body's largest extent (for a snake the height is a few millimetres).
     size = float(np.ptp(rig.vertices, axis=0).max())
+    flat = float(np.ptp(rig.vertices, axis=0).min()) <= 1e-6 * size
     azimuth = rng.uniform(0, 2 * np.pi)
     elevation = np.deg2rad(rng.uniform(*camera_elevation_deg))
     horiz = np.array([np.cos(azimuth), 0.0, np.sin(azimuth)]) if rig.up_axis == "Y" else np.array(
@@ -151,6 +153,10 @@ def simulate_reconstruction(
         pts = (tri * bary[:, :, None]).sum(1)
         normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
         normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+        if flat:
+            # A sheet (zero thickness) is seen from both sides: turn its normals towards the camera.
+            side = np.sign(np.einsum("ij,j->i", normals, camera))
+            normals *= np.where(side == 0, 1.0, side)[:, None]
         sface, sbary = sample_surface(v, rig.faces, num_points * 3, rng)
         splat = (v[rig.faces[sface]] * sbary[:, :, None]).sum(1)
         centre = 0.5 * (v.min(0) + v.max(0))
