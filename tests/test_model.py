@@ -232,3 +232,25 @@ def test_ddp_two_processes(tmp_path, groups):
     assert [r["step"] for r in log] == [2, 4, 6] and all(r["world_size"] == 2 for r in log)
     assert np.isfinite([r["loss"] for r in log]).all()
     assert load_weights(tmp_path / "run" / "model.safetensors").config == TINY
+
+
+def test_a_denoiser_graph_with_another_interface_is_refused(exported, tmp_path):
+    """A graph whose inputs are not the current interface (e.g. exported by an older vips) is refused with a
+    message that names the file and says how to mend it."""
+    import shutil
+
+    import onnx
+
+    from vips.runtime import OnnxDenoiser
+    from vips.runtime.onnx_backend import DENOISER_FILE, ENCODER_FILE
+
+    _, out = exported
+    shutil.copy(out / ENCODER_FILE, tmp_path / ENCODER_FILE)
+    proto = onnx.load(str(out / DENOISER_FILE))
+    old, new = "rig_context", "rig_tokens"
+    for node in proto.graph.node:
+        node.input[:] = [new if name == old else name for name in node.input]
+    next(i for i in proto.graph.input if i.name == old).name = new
+    onnx.save(proto, str(tmp_path / DENOISER_FILE))
+    with pytest.raises(ValueError, match=r"denoiser\.onnx: denoiser inputs .*rig_tokens.*vips export-onnx"):
+        OnnxDenoiser.from_dir(tmp_path, providers=["CPUExecutionProvider"])

@@ -135,12 +135,15 @@ class PoseSpace:
 
     def decode(self, latents: np.ndarray, steps: int = 50, name: str = "poses") -> Poses:
         """Latents (N, J, 9) at t = 1 -> poses, by deterministic DDIM; ``decode(invert(p))`` is close to p."""
+        return decode_poses(self._denoise_latents(latents, steps), self.cond, name=name)
+
+    def _denoise_latents(self, latents: np.ndarray, steps: int) -> np.ndarray:
+        """Latents (N, J, 9) at t = 1 -> pose vectors x0 (N, J, 9) by deterministic DDIM."""
         latents = np.asarray(latents, np.float32)
         if latents.ndim != 3 or latents.shape[1:] != (self.num_joints, POSE_DIM):
             raise PoseError(f"latents must have shape (N, {self.num_joints}, {POSE_DIM}), got {latents.shape}")
-        x0 = diffusion.sample(self.denoiser, self.encoded, latents, steps, channel_mask=self.mask,
-                              spacing=self.info.spacing)
-        return decode_poses(x0, self.cond, name=name)
+        return diffusion.sample(self.denoiser, self.encoded, latents, steps, channel_mask=self.mask,
+                                spacing=self.info.spacing)
 
     # ----- traversal -----------------------------------------------------------------------------------------
     def interpolate(self, a: Poses, b: Poses, n: int, steps: int = 50, exact_endpoints: bool = True) -> Poses:
@@ -175,8 +178,7 @@ class PoseSpace:
         alphas = np.arange(n_per_segment) / n_per_segment
         parts = [diffusion.slerp(z[k:k + 1], z[k + 1:k + 2], alphas)[:, 0] for k in range(len(z) - 1)]
         latents = np.concatenate(parts + [z[-1:]])
-        x0 = diffusion.sample(self.denoiser, self.encoded, latents, steps, channel_mask=self.mask,
-                              spacing=self.info.spacing)
+        x0 = self._denoise_latents(latents, steps)
         idx = np.arange(len(keyframes)) * n_per_segment
         if exact_endpoints:
             residual = encode_poses(facing, self.cond) - x0[idx]  # (K, J, 9)
