@@ -272,8 +272,8 @@ def test_cpp_guided_loop_test_executable(tmp_path):
 
 def test_traversal_turns_evenly_and_blends_the_reconstruction_error(space, pairs):
     """The path is rebuilt here from the diffusion primitives: keyframes turned to their rest facing, latents
-    slerped, decoded, the keyframes' reconstruction errors blended linearly (float64), then turned from one
-    keyframe's heading to the next the shorter way."""
+    slerped, decoded, each keyframe's reconstruction error added with a cubic falloff (float64), then turned
+    from one keyframe's heading to the next the shorter way."""
     from vips import diffusion
     from vips.kinematics import root_heading, turn_root
     from vips.pose_encoding import decode_poses, encode_poses
@@ -294,7 +294,7 @@ def test_traversal_turns_evenly_and_blends_the_reconstruction_error(space, pairs
     want = x0.astype(np.float64)
     for k in range(2):
         for m in range(n):
-            want[k * n + m] += (1 - m / n) * residual[k] + (m / n) * residual[k + 1]
+            want[k * n + m] += (1 - m / n) ** 3 * residual[k] + (m / n) ** 3 * residual[k + 1]
     want[2 * n] += residual[2]
     turn = np.array([heading[0] + (heading[1] - heading[0]) * m / n for m in range(n)] +
                     [heading[1] + np.angle(np.exp(1j * (heading[2] - heading[1]))) * m / n for m in range(n)] +
