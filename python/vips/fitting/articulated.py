@@ -51,6 +51,29 @@ def _axis_angle_to_matrix(w: torch.Tensor) -> torch.Tensor:
     return torch.eye(3, dtype=w.dtype) + s * K + (1 - c) * (K @ K)
 
 
+def gauss_newton_update(A: torch.Tensor, g: torch.Tensor, fixed: torch.Tensor, rot6d: torch.Tensor,
+                        world_rot: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One Gauss-Newton step of an articulated fit: solve ``A step = -g`` (float64, n unknowns: 3 per joint
+    for the rotation in world axes, then the rest) with the ``fixed`` (n,) unknowns held at zero, and turn
+    each joint of ``rot6d`` (J, 6) by its rotation step, mapped into its local frame with ``world_rot``
+    (J, 3, 3) and limited to 0.3 rad (the linearization is only good locally). ``A`` and ``g`` are changed.
+
+    Returns:
+        (updated rot6d (J, 6) float32, the whole step (n,) float64).
+    """
+    J = rot6d.shape[0]
+    A[fixed] = 0
+    A[:, fixed] = 0
+    A[fixed, fixed] = 1
+    g[fixed] = 0
+    step = -torch.linalg.solve(A, g)
+    omega = step[: 3 * J].reshape(J, 3).float()
+    omega = omega * torch.clamp(0.3 / omega.norm(dim=-1, keepdim=True).clamp_min(1e-12), max=1.0)
+    phi = (world_rot.transpose(-1, -2) @ omega[..., None])[..., 0]
+    dm = rot6d_to_matrix_torch(rot6d) @ _axis_angle_to_matrix(phi)
+    return torch.cat([dm[..., :, 0], dm[..., :, 1]], -1), step
+
+
 def _matrix_to_axis_angle(m: torch.Tensor) -> torch.Tensor:
     """(..., 3, 3) rotations -> (..., 3) rotation vectors (angles below pi; the prior only needs small ones)."""
     cos = ((m.diagonal(dim1=-2, dim2=-1).sum(-1) - 1) / 2).clamp(-1 + 1e-6, 1 - 1e-6)
@@ -218,18 +241,7 @@ class ArticulatedICP:
                 blk = torch.arange(3, 3 * J).view(J - 1, 3)
                 A[blk[:, :, None], blk[:, None, :]] += P[1:]
                 g[3 : 3 * J] += (P[1:] @ world_theta[1:, :, None]).reshape(-1)
-            A[fixed] = 0
-            A[:, fixed] = 0
-            A[fixed, fixed] = 1
-            g[fixed] = 0
-            step = -torch.linalg.solve(A, g)
-            omega = step[: 3 * J].reshape(J, 3).float()
-            # Limit each joint to 0.3 rad per step: the linearization is only good locally.
-            norm = omega.norm(dim=-1, keepdim=True)
-            omega = omega * torch.clamp(0.3 / norm.clamp_min(1e-12), max=1.0)
-            phi = (wr.transpose(-1, -2) @ omega[..., None])[..., 0]
-            dm = rot6d_to_matrix_torch(rot6d) @ _axis_angle_to_matrix(phi)
-            rot6d = torch.cat([dm[..., :, 0], dm[..., :, 1]], -1)
+            rot6d, step = gauss_newton_update(A, g, fixed, rot6d, wr)
             root = root + step[3 * J : 3 * J + 3].float()
             if fit_scale:
                 # Frames arrive roughly scaled (ICP, previous frame): a larger correction is a collapse

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from vips.fitting.alignment import Similarity, similarity_icp
-from vips.fitting.articulated import _axis_angle_to_matrix, subtree_weights
-from vips.fitting.body import Body, rot6d_to_matrix_torch
+from vips.fitting.articulated import gauss_newton_update, subtree_weights
+from vips.fitting.body import Body
 from vips.fitting.fit import ProgressFn, _poses_from_params, params_from_poses, single_thread
 from vips.fitting.nn import nearest_single
 from vips.poses import Poses
@@ -57,16 +57,7 @@ def _solve_tracks(body: Body, sub: torch.Tensor, rot6d: torch.Tensor, root: torc
         A = A + torch.eye(A.shape[0], dtype=A.dtype) * (1e-3 * A.diagonal().mean() + prior)
         fixed = torch.zeros(A.shape[0], dtype=torch.bool)
         fixed[: 3 * J] = (~body.observable).repeat_interleave(3)
-        A[fixed] = 0
-        A[:, fixed] = 0
-        A[fixed, fixed] = 1
-        g[fixed] = 0
-        step = -torch.linalg.solve(A, g)
-        omega = step[: 3 * J].reshape(J, 3).float()
-        omega = omega * torch.clamp(0.3 / omega.norm(dim=-1, keepdim=True).clamp_min(1e-12), max=1.0)
-        phi = (wr[0].transpose(-1, -2) @ omega[..., None])[..., 0]
-        dm = rot6d_to_matrix_torch(rot6d) @ _axis_angle_to_matrix(phi)
-        rot6d = torch.cat([dm[..., :, 0], dm[..., :, 1]], -1)
+        rot6d, step = gauss_newton_update(A, g, fixed, rot6d, wr[0])
         root = root + step[3 * J :].float()
     return rot6d, root
 
