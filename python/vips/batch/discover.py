@@ -77,7 +77,7 @@ def is_rignet_text(path: Path) -> bool:
     return bool(words & RIGNET_KEYWORDS)
 
 
-def _gltf_buffers(path: Path) -> list[Path]:
+def gltf_buffers(path: Path) -> list[Path]:
     """External files a .gltf names (buffers, images) that exist beside it: they change the asset too."""
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
@@ -115,7 +115,7 @@ def discover(library: str | os.PathLike[str], exclude: str | os.PathLike[str] | 
         suffix = path.suffix.lower()
         rel = path.relative_to(root).as_posix()
         if suffix in GLTF_SUFFIXES:
-            extra = _gltf_buffers(path) if suffix == ".gltf" else []
+            extra = gltf_buffers(path) if suffix == ".gltf" else []
             assets.append(Asset(rel, "gltf", (str(path), *map(str, extra))))
         elif suffix in USD_SUFFIXES:
             assets.append(Asset(rel, "usd", (str(path),)))

@@ -100,7 +100,7 @@ def find_clip_assets(paths: Iterable[str | os.PathLike[str]], exclude: str | os.
     .glb/.gltf/.bvh/.usd/.usda/.usdc files (hidden ones and ``exclude`` left out). A path that does not
     exist raises :class:`VipsError`.
     """
-    from vips.batch.discover import _gltf_buffers, discover
+    from vips.batch.discover import gltf_buffers, discover
 
     found: dict[str, tuple[str, str, tuple[str, ...]]] = {}
     for given in paths:
@@ -114,7 +114,7 @@ def find_clip_assets(paths: Iterable[str | os.PathLike[str]], exclude: str | os.
             path = p.resolve()
             suffix = path.suffix.lower()
             kind = KIND_BY_SUFFIX.get(suffix, suffix.lstrip(".") or "unknown")  # the reader decides anyway
-            extra = tuple(map(str, _gltf_buffers(path))) if suffix == ".gltf" else ()
+            extra = tuple(map(str, gltf_buffers(path))) if suffix == ".gltf" else ()
             found.setdefault(str(path), (str(path), kind, (str(path), *extra)))
         else:
             raise VipsError(f"{given}: no such file or folder (--clips takes animated asset files or folders)")
