@@ -167,8 +167,7 @@ class PoseSpace:
         model's pose encoding) is added to the decoded steps next to it with a weight falling from 1 at the
         keyframe as ``(1 - a)^3`` over the segment (a = fraction of the segment): the path passes through the
         keyframes themselves without a jump next to them, and mid-segment steps keep what the model decoded
-        (a linear blend carried half of each error, off the manifold, to the middle: 94 % of steps plausible
-        against 96 % with this falloff, on validation species with the traversal benchmark's settings).
+        (a linear blend would carry half of each error, off the manifold, to the middle of the segment).
         """
         from vips.kinematics import root_heading, turn_root
 
