@@ -27,6 +27,13 @@ def test_dataset_build_then_train(tmp_path: Path) -> None:
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert log[-1]["step"] == 4 and log[-1]["loss"] > 0
     assert any(p.suffix == ".safetensors" for p in run.iterdir())
+    # Fine-tuning the shipped model: its architecture is the default one; another one is refused.
+    tuned = runner.invoke(app, ["train", "--data", str(data), "--out", str(tmp_path / "ft"), "--steps", "1",
+                                "--init-from", "default", "--rigs-per-batch", "2", "--poses-per-rig", "4"])
+    assert tuned.exit_code == 0, tuned.output
+    refused = runner.invoke(app, ["train", "--data", str(data), "--out", str(tmp_path / "ft32"), "--steps", "1",
+                                  "--init-from", "default", "--width", "32"])
+    assert refused.exit_code == 1 and "architecture" in refused.output, refused.output
 
 
 def test_train_on_a_folder_that_is_not_a_dataset(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ and the report end to end."""
 
 from __future__ import annotations
 
+import copy
 import json
 
 import numpy as np
@@ -397,12 +398,33 @@ def test_report_end_to_end(toy_case, tmp_path):
     assert auc["model"]["twist"] == auc["gaussian"]["twist"]  # the same model, the same seeds
     fid = on_disk["fidelity"]
     assert set(fid) == {"training_data", "model", "gaussian", "nearest_neighbour", "uniform_limits"}
+    assert len(held) < 2 * 60  # too few held-out poses for a second, disjoint draw: no heldout_data row
     assert fid["model"]["n_samples"] == fid["model"]["n_reference"] == 60
     assert on_disk["self_intersection_rate"]["model"] == 0.0 and on_disk["notes"] == []
     broken = evaluate(rig, train, held, None, model.score, baselines=False, n_samples=20,
                       corruptions=["twist"], detector=lambda r, p: np.zeros(1))
     assert broken["self_intersection_rate"]["training_data"] is None and "not measured" in broken["notes"][0]
     assert set(result["targets"]) == {"auroc_every_corruption", "1nna", "cov", "1nna_beats_baselines"}
+
+
+def test_report_measures_a_second_heldout_draw_as_the_metrics_floor(toy_case):
+    """With 2n held-out poses, a draw disjoint from the reference is measured as if it were samples; it is a
+    yardstick, never a baseline the model must beat."""
+    from vips.evaluation.report import check_targets
+
+    rig, train, held = toy_case
+    model = GaussianPrior.fit(rig, train)
+    result = evaluate(rig, train, held, model.sample, None, n_samples=50, seed=0, corruptions=["twist"],
+                      detector=False)
+    floor = result["fidelity"]["heldout_data"]
+    assert floor["n_samples"] == floor["n_reference"] == 50
+    assert floor["1nna"] < result["fidelity"]["uniform_limits"]["1nna"]  # same distribution: near chance
+    assert floor["1nna"] < 0.75
+    fid = {"model": {"1nna": 0.6, "cov": 0.5}, "gaussian": {"1nna": 0.9}, "heldout_data": {"1nna": 0.5},
+           "training_data": {"1nna": 0.55}}
+    assert check_targets({"plausibility_auroc": {}, "fidelity": fid})["1nna_beats_baselines"] is True
+    fid["gaussian"]["1nna"] = 0.58
+    assert check_targets({"plausibility_auroc": {}, "fidelity": fid})["1nna_beats_baselines"] is False
 
 
 def test_report_many_rigs_and_partial_models(toy_case, humanoid, tmp_path):
@@ -437,9 +459,15 @@ def test_self_intersection_rate_reads_the_pipeline_validator(horse):
     assert self_intersection_rate(rig, poses) == pytest.approx(float(np.mean(flags)))
 
 
-def test_dataset_cases_measure_one_individual_against_its_species_mate(tmp_path):
-    """Held-out reference = every clip of one individual; baselines = the species' other individual (same
-    skeleton); one plan per case before a second species of a plan is taken."""
+def _rows_of(rotations: np.ndarray) -> set[bytes]:
+    # Rounded: building a pose set renormalizes its quaternions (float32 rounding).
+    return {r.tobytes() for r in np.ascontiguousarray(np.round(rotations, 5))}
+
+
+def test_dataset_cases_reference_the_species_and_fit_baselines_on_training_species(tmp_path):
+    """Reference = every pose of every individual of the held-out species (carried onto the evaluated rig);
+    baselines = training species of the same skeleton, else the species' other individual; one plan per case
+    before a second species of a plan is taken."""
     from vips.data.dataset import BuildSettings, build_dataset
     from vips.data.shards import read_shard
     from vips.evaluation.run_model import dataset_cases
@@ -448,19 +476,57 @@ def test_dataset_cases_measure_one_individual_against_its_species_mate(tmp_path)
                              workers=1)
     split = "test" if manifest["poses_per_split"]["test"] else "val"
     rows = [s for s in manifest["shards"] if s["split"] == split]
+    shards = {(r["species"], r["individual"]): (r, read_shard(tmp_path / r["file"])) for r in manifest["shards"]}
     cases = dataset_cases(tmp_path, split, max_rigs=3)
     plans = sorted({r["plan"] for r in rows})
     assert len(cases) == min(3, len({r["species"] for r in rows}))
     assert len({c.rig.name.rsplit("_", 1)[0] for c in cases}) == len(cases)  # distinct species
+    sources = set()
     for case in cases:
         species, individual = case.rig.name.rsplit("_", 1)
-        mine = [r for r in rows if r["species"] == species]
-        assert int(individual) == max(r["individual"] for r in mine)
-        held = read_shard(tmp_path / next(r["file"] for r in mine if r["individual"] == int(individual)))
-        np.testing.assert_array_equal(case.heldout.rotations, held.poses.rotations)  # every clip
-        assert len(np.unique(held.clip)) > 1
-        other = read_shard(tmp_path / next(r["file"] for r in mine if r["individual"] != int(individual)))
-        np.testing.assert_array_equal(case.train.rotations, other.poses.rotations)
-        np.testing.assert_array_equal(other.rig.parents, case.rig.parents)
+        mine = sorted((k[1], v[1]) for k, v in shards.items() if k[0] == species)
+        assert int(individual) == mine[-1][0]
+        # Every clip of both individuals; the other's root offsets scaled to this rig's height.
+        own, other = mine[-1][1], mine[0][1]
+        assert len(np.unique(own.clip)) > 1
+        matching = [(r, sh) for r, sh in shards.values() if r["split"] == "train"
+                    and np.array_equal(sh.rig.parents, case.rig.parents)]
+        if matching:
+            assert case.train_source == "training species with this skeleton"
+            np.testing.assert_allclose(case.heldout.rotations,
+                                       np.concatenate([other.poses.rotations, own.poses.rotations]), atol=1e-6)
+            ratio = own.rig.height() / other.rig.height()
+            np.testing.assert_allclose(case.heldout.root_translation[: len(other.poses)],
+                                       other.poses.root_translation * ratio, rtol=1e-5, atol=1e-7)
+            # The baselines see training poses only: all of them, from every training species of this skeleton.
+            train_rows = set().union(*(_rows_of(sh.poses.rotations) for _, sh in matching))
+            assert _rows_of(case.train.rotations) <= train_rows
+            assert len(case.train) == sum(len(sh.poses) for _, sh in matching)
+            assert not _rows_of(case.train.rotations) & _rows_of(case.heldout.rotations)
+        else:
+            assert case.train_source == "the species' other individual"
+            np.testing.assert_allclose(case.heldout.rotations, own.poses.rotations, atol=1e-6)
+            np.testing.assert_allclose(case.train.rotations, other.poses.rotations, atol=1e-6)
+        sources.add(case.train_source)
     chosen_plans = [next(r["plan"] for r in rows if r["species"] == c.rig.name.rsplit("_", 1)[0]) for c in cases]
     assert len(set(chosen_plans)) == min(len(cases), len(plans))
+    assert "training species with this skeleton" in sources  # this seed's data exercises the main path
+
+
+def test_carry_poses_keeps_rotations_and_scales_the_root(humanoid):
+    from vips.evaluation.run_model import carry_poses
+
+    rig, poses = humanoid
+    big = copy.deepcopy(rig)
+    big.rest_translations = big.rest_translations * 2.0
+    if getattr(big, "vertices", None) is not None:
+        big.vertices = big.vertices * 2.0
+    ratio = big.height() / rig.height()
+    assert ratio == pytest.approx(2.0, rel=1e-3)
+    moved = carry_poses(poses, rig, big)
+    np.testing.assert_array_equal(moved.rotations, poses.rotations)
+    np.testing.assert_allclose(moved.root_translation, poses.root_translation * ratio, rtol=1e-6)
+    other = copy.deepcopy(rig)
+    other.parents = np.roll(other.parents, 1)
+    with pytest.raises(ValueError, match="topology"):
+        carry_poses(poses, rig, other)

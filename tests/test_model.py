@@ -153,6 +153,27 @@ def test_resume_continues_exactly(tmp_path, groups):
         torch.testing.assert_close(x, y, rtol=0, atol=1e-6)
 
 
+def test_fine_tuning_starts_from_the_given_weights(tmp_path, groups):
+    """init_from loads the source into model and EMA: with lr 0 the run's weights equal the source exactly;
+    a source of another architecture is refused, naming the file."""
+    from vips.errors import VipsError
+
+    source = _randomized(seed=3)
+    save_weights(source, tmp_path / "source.safetensors")
+    run = train(_config(tmp_path / "ft", steps=2, warmup=1, lr=0.0, weight_decay=0.0,
+                        init_from=str(tmp_path / "source.safetensors")), groups)
+    tuned = load_weights(run / "model.safetensors")
+    for (name, a), b in zip(source.state_dict().items(), tuned.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+    fresh = load_weights(train(_config(tmp_path / "fresh", steps=2, warmup=1, lr=0.0), groups) / "model.safetensors")
+    assert any((a - b).abs().max() > 0 for a, b in zip(source.state_dict().values(), fresh.state_dict().values()))
+    wide = ModelConfig(width=48, layers=2, encoder_layers=1, heads=2, mlp_ratio=2)
+    with pytest.raises(VipsError, match="source.safetensors.*architecture"):
+        train(_config(tmp_path / "bad", model=wide, steps=1, init_from=str(tmp_path / "source.safetensors")), groups)
+    with pytest.raises(VipsError, match="no weights"):
+        train(_config(tmp_path / "none", steps=1, init_from=str(tmp_path / "missing")), groups)
+
+
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
     from vips.model.export import export_onnx

@@ -178,6 +178,9 @@ def train(
     threads: int = typer.Option(1, help="Torch threads per process (1 is fastest on a small, busy CPU)."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
     seed: int = typer.Option(0, help="Seed of weights and batches."),
+    init_from: Optional[str] = typer.Option(
+        None, "--init-from", help="Fine-tune: start from 'default' (the shipped model), a model folder or a "
+        "model.safetensors of the same architecture instead of random weights."),
 ) -> None:
     """Train a pose diffusion model (torch); the defaults are the shipped model's recipe
     (training/default_model.json). Under `torchrun --nproc_per_node N $(which vips) train ...` it runs DDP."""
@@ -190,7 +193,8 @@ def train(
     model = ModelConfig(width=width, layers=layers, mlp_ratio=mlp_ratio)
     config = TrainConfig(out=str(out), data=str(data), model=model, steps=steps, rigs_per_batch=rigs_per_batch,
                          poses_per_rig=poses_per_rig, lr=lr, warmup=warmup, threads=threads, device=device,
-                         seed=seed, log_every=50, checkpoint_every=500)
+                         seed=seed, log_every=50, checkpoint_every=500,
+                         init_from=init_from)
     try:
         run = run_training(config)
     except (VipsError, FileNotFoundError) as exc:

@@ -1,12 +1,19 @@
 """`vips eval`: a pose-space model on held-out species of a built dataset and on real animated assets.
 
-Held-out species were never seen in training (the dataset splits whole archetypes). Every method is measured
-against a random subset of *all* the poses of one held-out individual (every clip, so the reference is the
-individual's pose distribution, not a few motions). The baselines, which need poses of the same skeleton to
-be fitted at all, are fitted on the species' *other* individual (same skeleton, other proportions and
-motions), so the baselines see the species and the model does not; that individual's poses, measured as if
-they were samples (``training_data`` in the report), show what a model of the species itself would reach.
-Species with one individual, or whose individuals differ in skeleton, fall back to a split by clip.
+Held-out species were never seen in training (the dataset splits whole archetypes). For each one:
+
+* the **reference** is a random subset of *all* its true poses: every clip of every individual whose skeleton
+  matches the evaluated one (poses carry over as local rotations relative to rest; root offsets are scaled by
+  the height ratio), so it stands for the species' pose distribution, not one individual's few clips;
+* the **baselines** are fitted to *training* poses, as the model is: those of the training species whose
+  skeleton has the same topology (same plan, same joints), carried over the same way. They see exactly what
+  the model saw. Where no training species shares the skeleton, they fall back to the species' other
+  individual, which gives them a sight of the species the model never had; the case's
+  ``settings.baselines_fitted_on`` says which;
+* ``heldout_data`` in the report is a second, disjoint subset of the same true poses measured as if it were
+  samples: the floor of each metric at this sample count (1-NNA near 0.5, coverage well under 1).
+
+Species whose individuals differ in skeleton and have no training match fall back to a split by clip.
 """
 
 from __future__ import annotations
@@ -38,7 +45,20 @@ def split_by_clip(poses: Poses, clip: np.ndarray) -> tuple[Poses, Poses]:
             Poses(poses.rotations[~train], poses.root_translation[~train], poses.fps, "heldout"))
 
 
-def dataset_cases(data_dir: Path, split: str, max_rigs: int) -> list:
+#: Training poses the baselines of one held-out rig are fitted to (a seeded random subset beyond this).
+BASELINE_TRAIN_POSES = 4096
+
+
+def carry_poses(poses: Poses, source: Rig, target: Rig) -> Poses:
+    """``poses`` of ``source`` on ``target``, a rig of the same topology: local rotations are relative to rest,
+    so they carry over; the root offset is scaled by the ratio of the rigs' heights."""
+    if not np.array_equal(source.parents, target.parents) or source.up_axis != target.up_axis:
+        raise ValueError(f"carry_poses: {source.label} and {target.label} differ in topology or up axis")
+    scale = target.height() / source.height()
+    return Poses(poses.rotations, poses.root_translation * scale, poses.fps, poses.name)
+
+
+def dataset_cases(data_dir: Path, split: str, max_rigs: int, seed: int = 0) -> list:
     """EvalCases for ``max_rigs`` species of ``split``, spread over body plans (module docstring)."""
     from vips.data.creatures import make_creature
     from vips.data.shards import read_shard
@@ -47,8 +67,9 @@ def dataset_cases(data_dir: Path, split: str, max_rigs: int) -> list:
     manifest_path = data_dir / "manifest.json"
     if not manifest_path.is_file():
         raise AssetError(f"{data_dir}: no manifest.json (build it with `vips dataset build --out {data_dir}`)")
+    rows_all = json.loads(manifest_path.read_text())["shards"]
     species: dict[str, list[dict]] = {}
-    for s in json.loads(manifest_path.read_text())["shards"]:
+    for s in rows_all:
         if s["split"] == split:
             species.setdefault(s["species"], []).append(s)
     by_plan: dict[str, list[list[dict]]] = {}
@@ -64,16 +85,46 @@ def dataset_cases(data_dir: Path, split: str, max_rigs: int) -> list:
     for rows in chosen:
         meta = rows[-1]
         shard = read_shard(data_dir / meta["file"])
-        other = read_shard(data_dir / rows[0]["file"]) if len(rows) > 1 else None
-        if other is not None and np.array_equal(other.rig.parents, shard.rig.parents):
-            train, heldout = other.poses, shard.poses
+        rig = shard.rig
+        mates = [shard.poses]
+        for row in rows[:-1]:
+            other = read_shard(data_dir / row["file"])
+            if np.array_equal(other.rig.parents, rig.parents) and other.rig.up_axis == rig.up_axis:
+                mates.insert(0, carry_poses(other.poses, other.rig, rig))
+        train = _training_poses(data_dir, rows_all, meta, rig, np.random.default_rng([seed, len(cases)]))
+        if train is not None:
+            source, heldout = "training species with this skeleton", Poses.concatenate(mates)
+        elif len(mates) > 1:
+            source, train, heldout = "the species' other individual", mates[0], mates[-1]
         else:
+            source = "the other clips of this individual"
             train, heldout = split_by_clip(shard.poses, shard.clip)
         procedural = meta.get("source", "procedural") == "procedural"
         limits = make_creature(meta["species"], meta["individual"]).limits if procedural else None
-        shard.rig.name = f"{meta['species']}_{meta['individual']}"
-        cases.append(EvalCase(shard.rig, train, heldout, limits, group=TARGET_GROUP))
+        rig.name = f"{meta['species']}_{meta['individual']}"
+        cases.append(EvalCase(rig, train, heldout, limits, group=TARGET_GROUP, train_source=source))
     return cases
+
+
+def _training_poses(data_dir: Path, rows: list[dict], held: dict, rig: Rig,
+                    rng: np.random.Generator) -> Poses | None:
+    """Up to :data:`BASELINE_TRAIN_POSES` poses of training species whose skeleton matches ``rig``, on ``rig``."""
+    from vips.data.shards import read_shard
+
+    found = []
+    for row in rows:
+        if row["split"] != "train" or row.get("plan") != held.get("plan") or row.get("joints") != held.get("joints"):
+            continue
+        shard = read_shard(data_dir / row["file"])
+        if np.array_equal(shard.rig.parents, rig.parents) and shard.rig.up_axis == rig.up_axis:
+            found.append(carry_poses(shard.poses, shard.rig, rig))
+    if not found:
+        return None
+    poses = Poses.concatenate(found)
+    if len(poses) > BASELINE_TRAIN_POSES:
+        poses = poses[np.sort(rng.choice(len(poses), BASELINE_TRAIN_POSES, replace=False))]
+    poses.name = "training poses"
+    return poses
 
 
 def asset_cases(paths: list[Path]) -> list:
@@ -118,7 +169,7 @@ def evaluate_model(model: str | Path | None, data_dir: Path | None, assets: list
     def scorer(rig: Rig, poses: Poses) -> np.ndarray:
         return space(rig).score(poses)[0]
 
-    cases = (dataset_cases(data_dir, split, max_rigs) if data_dir is not None else []) + asset_cases(assets)
+    cases = (dataset_cases(data_dir, split, max_rigs, seed) if data_dir is not None else []) + asset_cases(assets)
     if not cases:
         raise AssetError("nothing to evaluate: give --data (a built dataset) and/or --assets with animation clips")
     report = evaluate_many(cases, sampler, scorer, n_samples=n_samples, seed=seed, out_dir=out)

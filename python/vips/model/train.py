@@ -27,9 +27,10 @@ import torch
 from safetensors import safe_open
 
 from vips.diffusion import COSINE_S, MIN_ALPHA_BAR
+from vips.errors import VipsError
 from vips.model.data import Batch, PoseGroup, group_probabilities, load_dataset, make_batch
 from vips.model.network import ModelConfig, PoseModel
-from vips.model.weights import atomic_save, save_weights
+from vips.model.weights import atomic_save, load_weights, save_weights
 
 CHECKPOINT = "checkpoint.safetensors"
 WEIGHTS = "model.safetensors"
@@ -43,6 +44,9 @@ class TrainConfig:
     ``steps`` is the length of the run (the learning-rate schedule spans it); ``stop_at`` > 0 stops after that
     many steps so a long run can be trained in chunks (resume with the same config and a larger ``stop_at``).
     ``threads`` > 0 sets torch's intra-op threads (1 per process is fastest on a small, busy CPU).
+    ``init_from`` fine-tunes: ``"default"`` (the shipped model), a model folder or a weights file (a run's
+    ``model.safetensors``) whose weights start both the model and its EMA instead of random ones; its architecture must equal
+    ``model``. It is ignored when the run resumes from its own checkpoint.
     """
 
     out: str
@@ -66,6 +70,7 @@ class TrainConfig:
     progress: bool = True
     threads: int = 0
     device: str = "auto"
+    init_from: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -141,6 +146,24 @@ def load_checkpoint(path: Path, model: PoseModel, ema: PoseModel, optimizer: tor
     return step
 
 
+def initial_weights(source: str | Path, model: ModelConfig) -> dict[str, torch.Tensor]:
+    """The state dict to fine-tune from (see ``TrainConfig.init_from``); checks the architecture matches."""
+    if str(source) == "default":
+        from vips.posespace import default_model_dir
+
+        source = default_model_dir()
+    path = Path(source)
+    if path.is_dir():
+        path = path / WEIGHTS
+    if not path.is_file():
+        raise VipsError(f"{source}: no weights to start from (give a model.safetensors or a model folder)")
+    loaded = load_weights(path)
+    if loaded.config != model:
+        raise VipsError(f"{path}: its architecture {loaded.config} differs from the run's {model}; "
+                        "fine-tuning keeps the architecture (set the model options to match)")
+    return loaded.state_dict()
+
+
 @torch.no_grad()
 def update_ema(ema: PoseModel, model: PoseModel, decay: float) -> None:
     for e, p in zip(ema.parameters(), model.parameters()):
@@ -183,6 +206,10 @@ def train(config: TrainConfig, groups: list[PoseGroup] | None = None) -> Path:
         start = load_checkpoint(run / CHECKPOINT, model, ema, optimizer)
         model.to(device)
         ema.to(device)
+    elif config.init_from:
+        state = initial_weights(config.init_from, config.model)
+        model.load_state_dict(state)
+        ema.load_state_dict(state)
     net: torch.nn.Module = model
     if world > 1:
         ids = [device.index] if device.type == "cuda" else None
