@@ -1,8 +1,10 @@
 """Artist clips as a dataset source: shards hold the assets' own clip poses, with provenance; assets without
-animation are skipped, corrupt ones fail alone; resume, splits and near-duplicate removal as for creatures."""
+animation are skipped, corrupt ones fail alone; resume and near-duplicate removal as for creatures; the auto
+split holds out whole skeletons (every asset of one rig in one split)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import warnings
@@ -13,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from vips.cli import app
-from vips.data.clips import asset_split
+from vips.data.clips import ClipJob, SplitRule, skeleton_signature, skeleton_split
 from vips.data.dataset import BuildSettings, build_dataset
 from vips.data.shards import read_shard
 
@@ -221,10 +223,195 @@ def test_auto_split_follows_asset_content_not_path(assets_dir: Path, tmp_path: P
     assert sa["species"] == sb["species"] and sa["split"] == sb["split"]
     # Over many assets, auto gives the settings' val and test fractions.
     rng = np.random.default_rng(0)
-    splits = [asset_split(rng.bytes(16).hex(), "auto", 0, 0.1, 0.1) for _ in range(4000)]
+    splits = [skeleton_split(rng.bytes(8).hex(), "auto", 0, 0.1, 0.1) for _ in range(4000)]
     for name, share in (("test", 0.1), ("val", 0.1), ("train", 0.8)):
         assert abs(splits.count(name) / len(splits) - share) < 0.02
     with pytest.raises(Exception, match="unknown clips split"):
-        asset_split("00", "holdout", 0, 0.1, 0.1)
+        skeleton_split("00", "holdout", 0, 0.1, 0.1)
     with pytest.raises(Exception, match="no such file or folder"):
         build_dataset(tmp_path / "out_c", CLIPS_ONLY, workers=1, clips=[tmp_path / "missing"])
+
+
+# Skeletons as (joint name, children) trees. HUMAN_REORDERED is HUMAN with its siblings in another file order;
+# RENAMED and REPARENTED differ from HUMAN in one joint's name or parent only.
+HUMAN = ("Hips", (("Spine", (("Head", ()),)), ("LeftLeg", (("LeftFoot", ()),)), ("RightLeg", (("RightFoot", ()),))))
+HUMAN_REORDERED = ("Hips", (("RightLeg", (("RightFoot", ()),)), ("LeftLeg", (("LeftFoot", ()),)),
+                            ("Spine", (("Head", ()),))))
+RENAMED = ("Hips", (("Spine", (("Skull", ()),)), ("LeftLeg", (("LeftFoot", ()),)), ("RightLeg", (("RightFoot", ()),))))
+REPARENTED = ("Hips", (("Spine", ()), ("Head", ()), ("LeftLeg", (("LeftFoot", ()),)),
+                       ("RightLeg", (("RightFoot", ()),))))
+BIRD = ("Body", (("Neck", (("Head", ()),)), ("LeftWing", ()), ("RightWing", ()), ("Tail", ())))
+
+# A Mixamo-style library: one file per animation of a character. file -> (skeleton, bone length scale); the
+# expected species (skeleton) of each file is its first word, except Giant, a Knight rig with other proportions.
+BVH_LIBRARY = {
+    "Knight_Walk.bvh": (HUMAN, 1.0),
+    "Knight_Run.bvh": (HUMAN, 1.0),
+    "mocap/Knight_Jump.bvh": (HUMAN_REORDERED, 1.0),
+    "Giant_Walk.bvh": (HUMAN, 1.7),
+    "Troll_Walk.bvh": (RENAMED, 1.0),
+    "Troll_Idle.bvh": (RENAMED, 1.0),
+    "Odd_Walk.bvh": (REPARENTED, 1.0),
+    "Odd_Crawl.bvh": (REPARENTED, 1.0),
+    "birds/Bird_Fly.bvh": (BIRD, 1.0),
+    "birds/Bird_Hop.bvh": (BIRD, 1.0),
+}
+GLB_LIBRARY = {"Cesium_Walk.glb": slice(0, 25), "Cesium_Wave.glb": slice(25, 49)}  # CesiumMan's clip, cut in two
+EXPECTED_SKELETON = {"Knight": "Knight", "Giant": "Knight", "Troll": "Troll", "Odd": "Odd", "Bird": "Bird",
+                     "Cesium": "Cesium"}
+
+
+def _expected_skeleton(rel: str) -> str:
+    return EXPECTED_SKELETON[Path(rel).name.split("_")[0]]
+
+
+def _write_bvh(path: Path, tree: tuple, seed: int, scale: float = 1.0, frames: int = 6) -> None:
+    """A BVH file of skeleton ``tree``: each joint's OFFSET comes from its name (one body per skeleton, whatever
+    the file order), times ``scale``; the motion is random from ``seed`` (every file its own animation)."""
+    lines, joints = ["HIERARCHY"], 0
+
+    def write(node: tuple, indent: str, keyword: str) -> None:
+        nonlocal joints
+        name, children = node
+        h = hashlib.sha256(name.encode()).digest()
+        offset = (0.0, 0.0, 0.0) if keyword == "ROOT" else tuple(scale * (1 + b / 64) for b in h[:3])
+        channels = "6 Xposition Yposition Zposition" if keyword == "ROOT" else "3"
+        lines.extend([f"{indent}{keyword} {name}", f"{indent}{{", f"{indent}  OFFSET {' '.join(map(str, offset))}",
+                      f"{indent}  CHANNELS {channels} Zrotation Xrotation Yrotation"])
+        joints += 1
+        for child in children:
+            write(child, indent + "  ", "JOINT")
+        if not children:
+            lines.extend([f"{indent}  End Site", f"{indent}  {{", f"{indent}    OFFSET 0 {scale} 0", f"{indent}  }}"])
+        lines.append(f"{indent}}}")
+
+    write(tree, "", "ROOT")
+    rng = np.random.default_rng(seed)
+    motion = rng.uniform(-40, 40, (frames, 3 + 3 * joints))
+    lines += ["MOTION", f"Frames: {frames}", "Frame Time: 0.0333333"]
+    lines += [" ".join(f"{v:.4f}" for v in row) for row in motion]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _clip_library(assets_dir: Path, folder: Path) -> Path:
+    for i, (rel, (tree, scale)) in enumerate(BVH_LIBRARY.items()):
+        _write_bvh(folder / rel, tree, seed=i, scale=scale)
+    from vips.io import save
+
+    cesium = _load(assets_dir / "gltf/CesiumMan.glb")
+    (clip,) = cesium.clips.values()
+    for name, frames in GLB_LIBRARY.items():
+        cesium.clips = {Path(name).stem: clip[frames]}
+        save(cesium, folder / name)
+    return folder
+
+
+def _file_split(content_hash: str, seed: int, val_fraction: float = 0.1, test_fraction: float = 0.1) -> str:
+    """The split the old rule (one asset file, one split) gave: a seeded hash of the asset's content hash."""
+    u = int.from_bytes(hashlib.sha256(f"{seed}/{content_hash}".encode()).digest()[:8], "little") / 2.0**64
+    return "test" if u < test_fraction else "val" if u < test_fraction + val_fraction else "train"
+
+
+def _by_rel(manifest: dict, root: Path) -> dict[str, dict]:
+    return {Path(s["asset"]).relative_to(root.resolve()).as_posix(): s for s in manifest["shards"]}
+
+
+def test_auto_split_holds_out_whole_skeletons(assets_dir: Path, tmp_path: Path) -> None:
+    from vips.batch.discover import Asset
+
+    lib = _clip_library(assets_dir, tmp_path / "lib")
+    files = [*BVH_LIBRARY, *GLB_LIBRARY]
+    groups: dict[str, list[str]] = {}
+    for rel in files:
+        groups.setdefault(_expected_skeleton(rel), []).append(rel)
+    content = {rel: Asset(Path(rel).name, "bvh" if rel.endswith(".bvh") else "gltf", (str((lib / rel).resolve()),))
+               .content_hash() for rel in files}
+    signature = {g: skeleton_signature(_load(lib / rels[0])) for g, rels in groups.items()}
+
+    def file_rule_leaks(seed: int) -> bool:
+        return any(len({_file_split(content[r], seed) for r in rels}) > 1 for rels in groups.values())
+
+    # A seed where the old per-file rule puts one character in two splits, and skeletons spread over 2+ splits.
+    seed = next(s for s in range(200) if file_rule_leaks(s)
+                and len({skeleton_split(sig, "auto", s, 0.1, 0.1) for sig in signature.values()}) > 1)
+    settings = BuildSettings(species=0, seed=seed)
+    out = tmp_path / "out"
+    manifest = build_dataset(out, settings, workers=2, clips=[lib])
+    assert manifest["failures"] == [] and manifest["skipped"] == []
+    shards = _by_rel(manifest, lib)
+    assert sorted(shards) == sorted(files)
+    assert all(shards[r]["asset_hash"] == content[r] for r in files)  # the hashes the old rule split by
+
+    split_of: dict[str, str] = {}
+    for g, rels in groups.items():
+        assert {shards[r]["skeleton"] for r in rels} == {signature[g]}, g
+        assert {shards[r]["split"] for r in rels} == {skeleton_split(signature[g], "auto", seed, 0.1, 0.1)}, g
+        split_of[g] = shards[rels[0]]["split"]
+    assert len(set(signature.values())) == len(groups)  # a renamed or reparented joint is another skeleton
+    assert len(set(split_of.values())) > 1
+    for r in files:
+        assert shards[r]["species"] in manifest["species_per_split"][split_of[_expected_skeleton(r)]]
+    for s in manifest["shards"]:
+        assert (out / s["file"]).is_file() and read_shard(out / s["file"]).meta["skeleton"] == s["skeleton"]
+
+    # Resumed: nothing is loaded again and the dataset is the same.
+    seen: list[str] = []
+    again = build_dataset(out, settings, workers=2, clips=[lib], progress=lambda d, t, name: seen.append(name))
+    assert seen == [""] and again["shards"] == manifest["shards"]
+
+    # The split follows the skeleton, not the file: renamed copies elsewhere, built alone, land with their kin.
+    other = tmp_path / "other" / "deeper"
+    other.mkdir(parents=True)
+    for rel, new in (("Knight_Run.bvh", "Hero.bvh"), ("birds/Bird_Hop.bvh", "Sparrow_Peck.bvh"),
+                     ("Cesium_Wave.glb", "man.glb")):
+        shutil.copy(lib / rel, other / new)
+    alone = build_dataset(tmp_path / "out_alone", settings, workers=1, clips=[other])
+    moved = {Path(s["asset"]).name: s for s in alone["shards"]}
+    for new, g in (("Hero.bvh", "Knight"), ("Sparrow_Peck.bvh", "Bird"), ("man.glb", "Cesium")):
+        assert moved[new]["skeleton"] == signature[g] and moved[new]["split"] == split_of[g], new
+
+
+def test_skeleton_signature_is_names_and_hierarchy(assets_dir: Path, tmp_path: Path) -> None:
+    rigs = {}
+    for name, tree, scale in (("a", HUMAN, 1.0), ("b", HUMAN_REORDERED, 1.0), ("c", HUMAN, 3.0),
+                              ("d", RENAMED, 1.0), ("e", REPARENTED, 1.0)):
+        _write_bvh(tmp_path / f"{name}.bvh", tree, seed=0, scale=scale)
+        rigs[name] = _load(tmp_path / f"{name}.bvh")
+    assert rigs["a"].joint_names != rigs["b"].joint_names  # the file order really differs...
+    sig = {k: skeleton_signature(r) for k, r in rigs.items()}
+    assert sig["a"] == sig["b"] == sig["c"]  # ...but not the skeleton; proportions do not count
+    assert len({sig["a"], sig["d"], sig["e"]}) == 3
+    assert all(len(s) == 16 and int(s, 16) >= 0 for s in sig.values())
+    # The documented formula, a hash of strings only (so the same on every machine), recomputed here.
+    pairs = sorted((n, rigs["a"].joint_names[p] if p >= 0 else "") for n, p in zip(rigs["a"].joint_names,
+                                                                                   rigs["a"].parents))
+    assert sig["a"] == hashlib.sha256(json.dumps(pairs).encode()).hexdigest()[:16]
+    cesium = _load(assets_dir / "gltf/CesiumMan.glb")
+    assert skeleton_signature(cesium) != sig["a"]
+
+
+def test_resume_key_is_the_split_rule(tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    _write_bvh(lib / "Knight_Walk.bvh", HUMAN, seed=0)
+    _write_bvh(lib / "Bird_Fly.bvh", BIRD, seed=1)
+    out = tmp_path / "out"
+
+    def build(mode: str, seed: int) -> tuple[dict, list[str]]:
+        seen: list[str] = []
+        manifest = build_dataset(out, BuildSettings(species=0, seed=seed), workers=1, clips=[lib], clips_split=mode,
+                                 progress=lambda d, t, name: seen.append(name))
+        return manifest, [n for n in seen if n]
+
+    first, redone = build("val", 0)
+    assert len(redone) == 2 and {s["split"] for s in first["shards"]} == {"val"}
+    assert build("val", 5)[1] == []  # an explicit split does not depend on the seed: nothing to redo
+    for seed in (0, 1):  # auto with another seed may move a skeleton: every asset is redone
+        auto, redone = build("auto", seed)
+        assert len(redone) == 2
+        assert all(s["split"] == skeleton_split(s["skeleton"], "auto", seed, 0.1, 0.1) for s in auto["shards"])
+    assert build("auto", 1)[1] == []
+    job = ClipJob("/a.bvh", "bvh", "0" * 64, SplitRule("auto", 1), 0.01)
+    assert job.split == "auto" and job.shard_name == "clip_a_00000000__000"
+    with pytest.raises(Exception, match="unknown clips split"):
+        SplitRule("holdout")

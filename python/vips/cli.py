@@ -124,8 +124,9 @@ def dataset_build(
     ),
     clips_split: str = typer.Option(
         "auto", "--clips-split", metavar="auto|train|val|test",
-        help="Split of the clip assets: auto (seeded hash of each asset's content, val/test 10% each) or "
-             "train, val, test for all of them.",
+        help="Split of the clip assets: auto (by skeleton: assets with the same joint names and hierarchy share "
+             "a split, a seeded hash of that skeleton, val/test 10% each; the manifest records each shard's "
+             "skeleton) or train, val, test for all of them.",
     ),
 ) -> None:
     """Build the pose dataset: procedural creatures (and --clips assets) in motion, near-duplicates removed,

@@ -216,8 +216,9 @@ def build_dataset(
             more species (source "clip"), deduplicated like the creatures; assets without animation are listed
             under the manifest's "skipped", unreadable ones under its "failures". The manifest lists the jobs
             of this call, so pass the same ``clips`` to resume a build that has them.
-        clips_split: the clip assets' split: "auto" (a seeded hash of each asset's content, with the settings'
-            val/test fractions), or "train", "val", "test" for all of them.
+        clips_split: the clip assets' split: "auto" (by skeleton: a seeded hash of each asset's
+            :func:`~vips.data.clips.skeleton_signature`, with the settings' val/test fractions, so every file of
+            one rig shares a split), or "train", "val", "test" for all of them.
     """
     from vips.data.clips import plan_clip_jobs
 

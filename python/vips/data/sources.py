@@ -44,7 +44,8 @@ class MotionJob(Protocol):
 
     @property
     def split(self) -> str:
-        """'train', 'val' or 'test'."""
+        """'train', 'val' or 'test'; or 'auto' for a job that decides it from what it loads (a clip asset, by
+        skeleton), in which case its motion's meta (and so the sidecar) holds the split."""
         ...
 
     @property
