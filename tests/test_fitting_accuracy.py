@@ -123,3 +123,111 @@ def test_real_walk_limbs_follow_their_swing(assets_dir):
     # The metric can fail: the former isotropic pull (swing as strong as twist) lags behind.
     old = fit_poses(rig, sim.clouds, FitSettings(seed=0, swing_prior=1e-4))
     assert _errors(rig, truth, sim, old)["median_rotation_deg"] > err["median_rotation_deg"]
+
+
+def test_point_part_normal_equations_match_finite_differences():
+    """The point-to-point rows of the Gauss-Newton step against a float64 finite-difference Jacobian of
+    ``x - y`` with ``x`` turned by every joint's subtree weight about the joint and shifted by the root
+    translation, ``y`` scaled about ``centre``."""
+    import torch
+
+    from vips.fitting.articulated import _point_normal_equations
+
+    rng = np.random.default_rng(3)
+    for R, J in ((7, 1), (40, 3), (25, 6)):
+        x, y = rng.normal(size=(R, 3)), rng.normal(size=(R, 3))
+        joints, centre = rng.normal(size=(J, 3)), rng.normal(size=3)
+        sub, w = rng.uniform(size=(R, J)), rng.uniform(0.1, 1.0, size=R)
+
+        def residual(p: np.ndarray) -> np.ndarray:
+            omega, t, log_s = p[: 3 * J].reshape(J, 3), p[3 * J : 3 * J + 3], p[-1]
+            moved = x + sum(sub[:, [j]] * np.cross(omega[j], x - joints[j]) for j in range(J)) + t
+            return (moved - (centre + np.exp(log_s) * (y - centre))).reshape(-1)
+
+        n, eps = 3 * J + 4, 1e-6
+        jac = np.stack([(residual(eps * e) - residual(-eps * e)) / (2 * eps) for e in np.eye(n)], 1)
+        ww = np.repeat(w, 3)
+        t32 = lambda a: torch.tensor(a, dtype=torch.float32)  # noqa: E731
+        A, g = _point_normal_equations(t32(sub), t32(x), t32(joints), t32(y), t32(centre), t32(w), True)
+        ref_A, ref_g = jac.T @ (ww[:, None] * jac), jac.T @ (ww * residual(np.zeros(n)))
+        assert np.allclose(A.numpy(), ref_A, rtol=1e-4, atol=1e-4 * np.abs(ref_A).max())
+        assert np.allclose(g.numpy(), ref_g, rtol=1e-4, atol=1e-4 * np.abs(ref_g).max())
+        A3, _ = _point_normal_equations(t32(sub), t32(x), t32(joints), t32(y), t32(centre), t32(w), False)
+        assert np.allclose(A3.numpy(), ref_A[:-1, :-1], rtol=1e-4, atol=1e-4 * np.abs(ref_A).max())
+
+
+def _real_asset_fit(assets_dir, relative: str, frames: int, seed: int, settings: FitSettings):
+    """(rig, truth, sim, result) of a real asset's clip (as the evaluation plays it) under the simulated
+    reconstruction with the evaluation's seed for that asset."""
+    path = Path(assets_dir) / relative
+    if not path.exists():
+        pytest.skip(f"{relative} not available")
+    _, rig, poses = _eval_module()._asset_sequence(path, frames)
+    rig, truth = rigged_first_frame(rig, poses)
+    sim = simulate_reconstruction(rig, truth, seed=seed)
+    return rig, truth, sim, fit_poses(rig, sim.clouds, settings)
+
+
+def _alignment_scale_errors(result, sim) -> np.ndarray:
+    """(F,) |log| of each frame's estimated-times-true scale: 0 when the frame's scale was recovered."""
+    return np.abs(np.log([m.scale for m in to_ground_truth_world(result.alignments, sim.misalignment)]))
+
+
+def test_symmetric_cylinder_fits_without_running_away(assets_dir):
+    """RiggedSimple (a 2-joint cylinder, issue 4): the Gauss-Newton step saw only point-to-plane residuals,
+    blind to sliding along the cylinder, turning about it and (with the outliers' pull) the cloud's scale:
+    each frame's scale, started from the previous frame's, walked off (2.6 times too large after 20
+    frames) and the fit with it (0.71 x height, 74 degrees over 60 frames). Now a frame no start fits well
+    is tried with the point part of the distances steering too, which then steers the rest of the
+    sequence: every frame keeps its scale and the fit meets the position target. Rotation is
+    checked more loosely than the 8 degree target: the cylinder's turn about its own axis shows only
+    through the bend, and not at all while it is straight."""
+    rig, truth, sim, result = _real_asset_fit(assets_dir, "gltf/RiggedSimple.glb", 20, 1001, FitSettings())
+    err = _errors(rig, truth, sim, result)
+    assert err["median_position"] <= 0.02, err
+    assert err["median_rotation_deg"] <= 12.0, err
+    assert _alignment_scale_errors(result, sim).max() < np.log(1.1)
+    # The metric can fail: the former solver (plane residuals steer, no bound on the scale) runs away.
+    _, _, _, old = _real_asset_fit(assets_dir, "gltf/RiggedSimple.glb", 20, 1001,
+                                   FitSettings(point_retry=False, scale_bound=1e9))
+    assert _errors(rig, truth, sim, old)["median_rotation_deg"] > 30
+    assert _alignment_scale_errors(old, sim).max() > np.log(1.5)
+
+
+def test_box_arm_scale_stays_bounded_and_recovered(assets_dir):
+    """skinnedArm (a 3-joint box four times longer than high, issue 4): its clouds shrank frame after frame
+    (to 1/150 of their size by frame 60, joint errors of 150 x the height). Each frame's scale is now
+    recovered with the point part of the distances steering the solver (after the first frame no start
+    fitted well), and whatever the solver does, no frame's scale leaves
+    ``scale_bound`` of the first frame's. Position errors are in heights, a quarter of the arm's length:
+    0.2 is 5% of the arm."""
+    rig, truth, sim, result = _real_asset_fit(assets_dir, "usd/skinnedArm.usda", 20, 1004, FitSettings())
+    err = _errors(rig, truth, sim, result)
+    assert err["median_position"] < 0.2, err
+    assert err["median_rotation_deg"] < 8.0, err
+    assert _alignment_scale_errors(result, sim).max() < np.log(1.25)
+    # With plane residuals steering throughout, the bound is what holds the scale ...
+    _, _, _, plane_only = _real_asset_fit(assets_dir, "usd/skinnedArm.usda", 20, 1004,
+                                          FitSettings(point_retry=False))
+    scales = np.array([a.scale for a in plane_only.alignments]) / plane_only.alignments[0].scale
+    assert np.all(np.abs(np.log(scales)) <= np.log(FitSettings().scale_bound) + 1e-6)
+    # ... and the fit is far worse: the metric can fail.
+    assert _errors(rig, truth, sim, plane_only)["median_position"] > 3 * err["median_position"]
+
+
+def test_sheet_bending_in_its_plane_is_followed(assets_dir):
+    """SimpleSkin (a 2-joint sheet of zero thickness, issue 4) bends 85 degrees within its own plane, which
+    point-to-plane residuals cannot see: at the default plane weight the fit lagged and turned the whole
+    sheet instead (about 18 degrees median rotation error over these frames). A sheet weighs its point
+    part up (``flat_plane_weight``). Its position error (0.03 of the height over these frames, 0.05 over
+    60) is still above the 2% target: the sheet has ten vertices and the clouds resolve its outline only
+    coarsely."""
+    rig, truth, sim, result = _real_asset_fit(assets_dir, "gltf/SimpleSkin.gltf", 20, 1002, FitSettings())
+    err = _errors(rig, truth, sim, result)
+    assert err["median_rotation_deg"] <= 8.0, err
+    assert err["median_position"] < 0.05, err
+    assert _alignment_scale_errors(result, sim).max() < np.log(1.2)
+    # The metric can fail: the sheet at the default plane weight.
+    _, _, _, old = _real_asset_fit(assets_dir, "gltf/SimpleSkin.gltf", 20, 1002,
+                                   FitSettings(flat_plane_weight=0.95))
+    assert _errors(rig, truth, sim, old)["median_rotation_deg"] > 12.0

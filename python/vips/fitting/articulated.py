@@ -8,7 +8,10 @@ Linearization: turning joint ``j`` by a small world rotation ``w`` about its pos
 surface point ``x`` by ``W_xj * (w x (x - p_j))``, where ``W_xj`` is the skin weight ``x`` carries on ``j``'s
 subtree (exact for rigid parts, first order for blended vertices). Point-to-plane residuals
 ``n . (x - y)`` then have the Jacobian row ``W_xj * ((x - p_j) x n)`` for ``w``, ``n`` for the root
-translation and ``-n . (y - c)`` for the log-scale of the cloud about its centre ``c``. A rotation increment
+translation and ``-n . (y - c)`` for the log-scale of the cloud about its centre ``c``. The point part of
+the distance (``x - y``, weight ``1 - plane_weight``) adds rows ``-W_xj [x - p_j]_x``, the identity and
+``-(y - c)``: it is all that sees motion along a flat surface (a sheet in its plane, a box sliding along
+a face) and what pins the cloud's scale there. A rotation increment
 ``w`` of joint ``j`` is the local update ``delta_j <- delta_j * exp(R_j^T w)`` (``R_j`` its world rotation).
 Gradient descent on the same energy moves weakly observed directions (twist) far too slowly to keep up
 with motion; Gauss-Newton solves them in a few steps.
@@ -82,6 +85,38 @@ def _matrix_to_axis_angle(m: torch.Tensor) -> torch.Tensor:
     return axis * (angle / (2 * torch.sin(angle)).clamp_min(1e-6))[..., None]
 
 
+def _point_normal_equations(
+    sub: torch.Tensor, x: torch.Tensor, joints: torch.Tensor, y: torch.Tensor, centre: torch.Tensor,
+    w: torch.Tensor, fit_scale: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gauss-Newton normal equations of weighted point-to-point residuals ``x - y`` (R pairs).
+
+    Args:
+        sub: (R, J) subtree skin weights of the model samples ``x`` (R, 3); ``joints`` (J, 3) world joint
+            positions; ``y`` (R, 3) the paired cloud points, scaled about ``centre`` (3,); ``w`` (R,) weights.
+        fit_scale: add the cloud's log-scale as the last unknown.
+
+    Returns:
+        ``A`` (n, n) and ``g`` (n,) float64, unknowns ordered as in :meth:`ArticulatedICP.run` (3 per joint
+        for the world rotation increment, the root translation, then the log-scale when ``fit_scale``).
+    """
+    R, J = sub.shape
+    a = x[:, None, :] - joints[None]  # (R, J, 3): lever arm of each joint
+    res = x - y
+    zero = torch.zeros_like(a[..., 0])
+    # d(w x a)/dw = -[a]x, rows: residual component, columns: rotation component.
+    skew = torch.stack([torch.stack([zero, a[..., 2], -a[..., 1]], -1),
+                        torch.stack([-a[..., 2], zero, a[..., 0]], -1),
+                        torch.stack([a[..., 1], -a[..., 0], zero], -1)], -2)  # (R, J, 3, 3)
+    rot = (sub[..., None, None] * skew).permute(0, 2, 1, 3).reshape(R, 3, 3 * J)
+    cols = [rot, torch.eye(3, dtype=x.dtype).expand(R, 3, 3)]
+    if fit_scale:
+        cols.append(-(y - centre)[..., None])  # d(x - y)/d log s
+    jac = torch.cat(cols, -1).reshape(3 * R, -1)
+    jw = jac * w.repeat_interleave(3)[:, None]
+    return (jac.T @ jw).double(), (jw.T @ res.reshape(-1)).double()
+
+
 class ArticulatedICP:
     """Gauss-Newton pose fitting of one frame (see the module notes).
 
@@ -103,6 +138,11 @@ class ArticulatedICP:
 
     Attributes:
         max_log_scale: bound on the absolute log-scale the solver may give the cloud (default log 1.5).
+        log_scale_bounds: (low, high) further bounds on the log-scale (default unbounded): the caller's
+            limits on the frame's total scale, relative to what the cloud arrived with.
+        point_step: whether the point part of the distances enters the Gauss-Newton step (True) or only
+            the robust weights (False: the plane residuals alone steer, which is better on curved bodies,
+            where nearest-neighbour pairs along the surface are biased, and blind on flat ones).
     """
 
     def __init__(self, body: Body, cloud: np.ndarray, damping: float = 1e-3, prior: float = 1e-4,
@@ -118,6 +158,8 @@ class ArticulatedICP:
         self.vis_tolerance, self.vis_resolution = visibility
         self.swing_prior = rest_prior if swing_prior is None else swing_prior
         self.max_log_scale = math.log(1.5)
+        self.log_scale_bounds = (-math.inf, math.inf)
+        self.point_step = True
         # Joints with one child have a bone axis: twist about it is what a view cannot see on round
         # parts, swing is seen; the prior is split accordingly.
         children = [np.nonzero(body.parents == j)[0] for j in range(body.num_joints)]
@@ -206,13 +248,23 @@ class ArticulatedICP:
                               p[..., 0] * q[..., 1] - p[..., 1] * q[..., 0]], -1)
             rows_rot = sub[..., None] * (xn[:, None, :] - pn)  # (R, J, 3)
             cols = [rows_rot.reshape(len(m_idx), -1), nm]
-            # Plane residual only (point part enters the weights): d(plane)/d log s = -n . (y - c) * s
+            # Plane residual: d(plane)/d log s = -n . (y - c) (the cloud is scaled about its centre c).
             if fit_scale:
                 cols.append((-(nm * (c_pts - self.centre)).sum(-1))[:, None])
             Jm = torch.cat(cols, 1)
             Jw = Jm * w[:, None]
             A = (Jm.T @ Jw).double()
             g = (Jw.T @ plane).double()
+            if self.point_step and self.plane_weight < 1:
+                # The point part of the energy enters the step too (relative weight (1 - p) / p): a plane
+                # residual cannot see motion along the surface, so without it a flat part (a sheet, a box's
+                # faces) or a tube left in-plane motion, sliding and the cloud's scale to noise, and the
+                # outliers' pull shrank such clouds onto a patch frame after frame (skinnedArm, SimpleSkin,
+                # RiggedSimple: joint errors of 0.7 to 300 heights).
+                Ap, gp = _point_normal_equations(sub, xm, wt, c_pts, self.centre, w, fit_scale)
+                ratio = (1 - self.plane_weight) / self.plane_weight
+                A = A + ratio * Ap
+                g = g + ratio * gp
             # Joints that move nothing and (early) all but the root stay fixed.
             fixed = torch.zeros(A.shape[0], dtype=torch.bool)
             mask = ~self.obs if it >= root_only else torch.arange(J) > 0
@@ -246,6 +298,7 @@ class ArticulatedICP:
             if fit_scale:
                 # Frames arrive roughly scaled (ICP, previous frame): a larger correction is a collapse
                 # onto part of the model, not a scale.
+                lo, hi = self.log_scale_bounds
                 self.log_scale = float(np.clip(self.log_scale + float(step[-1].clamp(-0.05, 0.05)),
-                                               -self.max_log_scale, self.max_log_scale))
+                                               max(-self.max_log_scale, lo), min(self.max_log_scale, hi)))
         return rot6d, root, math.exp(self.log_scale)

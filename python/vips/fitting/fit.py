@@ -30,6 +30,11 @@ single view pulled the cloud into the body and slid tubes along themselves, whic
 (snakes, worms) about their whole thickness per frame. A frame that fits clearly worse than its
 predecessors, or leaves part of the visible body unexplained, is retried from other starts (no
 extrapolation, the unmoved previous pose, the rest pose, a spread-ratio scale) and the best is kept.
+Each frame's scale is bounded relative to the first frame's (``scale_bound``): per-frame reconstructions
+differ in scale by a bounded factor, and a frame starts from its predecessor's scale, so a small bias per
+frame would otherwise compound over the sequence. Plane residuals steer the solver; bodies they cannot
+pin (boxes, cylinders, sheets: motion along a flat face or about an axis of symmetry) are found by a
+frame no start fits well, and from then on the point part of the distances steers too.
 
 An optional batched refinement (``refine_iterations`` > 0) optimizes all frames at once in torch (Adam
 on 6D rotations, Chamfer plus mesh edge-length regularization and joint-acceleration smoothness). It is off
@@ -71,7 +76,13 @@ class FitSettings:
     unmoved one below which the step is taken. ``rest_prior`` / ``swing_prior`` weigh the pull towards the
     rest pose on twist / swing (see the module notes); ``thin_adapt`` narrows the final kernel and the
     visibility test to the body's part radius; ``max_frame_scale`` bounds the scale the solver may give a
-    frame; ``coverage_radius`` is the distance :attr:`FitResult.coverage` counts within.
+    frame on top of the scale it starts from, ``scale_bound`` the frame's whole scale relative to the first
+    fitted frame's (per-frame reconstructions differ in scale by a bounded factor: 1.15 in our simulation,
+    so two frames by at most 1.15^2 = 1.32; raise it for frames each normalized to a unit box);
+    ``plane_weight`` is the point-to-plane share of the squared distances (the rest is point-to-point;
+    ``flat_plane_weight`` replaces it for a sheet, a mesh of zero thickness); ``point_retry`` lets a frame
+    no start fits well try once more with the point part steering the solver (see ``fit_one``);
+    ``coverage_radius`` is the distance :attr:`FitResult.coverage` counts within.
     ``refine_iterations``, ``lr_*``, ``w_*`` and ``refine_scale`` drive the optional batched torch
     refinement (see the module notes).
     """
@@ -95,11 +106,14 @@ class FitSettings:
     sigma_start: float = 0.06
     sigma_end: float = 0.03
     plane_weight: float = 0.95
+    flat_plane_weight: float = 0.5
     thin_adapt: bool = True
     icp_target: str = "visible"
     icp_min_gain: float = 0.8
     coverage_radius: float = 0.03
     max_frame_scale: float = 1.5
+    scale_bound: float = 1.5
+    point_retry: bool = True
     icp_scale: bool = True
     w_cloud_to_model: float = 1.0
     w_model_to_cloud: float = 0.5
@@ -488,6 +502,13 @@ def _fit_poses(
     detail = part_radius(body) if s.thin_adapt else 0.05
     sigma_end = min(s.sigma_end, max(detail, 0.3 * s.sigma_end))
     vis_tol, vis_res = min(0.04, max(detail, 0.005)), int(np.clip(1.0 / detail, 48, 128))
+    # A sheet (a mesh of zero thickness) moves mostly within its own plane, where point-to-plane residuals
+    # see nothing, so its point part is weighed up: SimpleSkin bends 85 degrees within its plane, and at
+    # the default plane weight the fit lagged and turned the whole sheet instead (24 degrees median
+    # rotation error; 10 at 0.5).
+    extent = np.ptp(rig.vertices, axis=0)
+    flat = extent.min() <= 1e-6 * extent.max()
+    plane_weight = min(s.plane_weight, s.flat_plane_weight) if flat else s.plane_weight
     raw = [_subsample(np.asarray(c, np.float64).reshape(-1, 3), s.max_points, rng) for c in frames]
     failed = [f for f, c in enumerate(raw) if len(c) < s.min_points or not np.isfinite(c).all()]
     good = [f for f in range(F) if f not in failed]
@@ -515,6 +536,8 @@ def _fit_poses(
 
     recent: list[float] = []
     coverage = np.full(F, np.nan)
+    gauge: list[float] = []  # the first fitted frame's alignment scale, once it is known
+    point_mode = [flat]  # whether the point part steers every attempt (see fit_one)
 
     def fit_one(f: int, starts: list[tuple], iters: int, s0: float, root_only: int,
                 fit_scale: bool = True) -> None:
@@ -522,13 +545,31 @@ def _fit_poses(
         limb caught on the wrong part of the cloud), retry from the other starts with a wider kernel and
         keep the best."""
         cloud = body.to_normalized(sims[f].apply(raw[f]))
+        # The frame's total scale stays within ``scale_bound`` of the first fitted frame's (the gauge):
+        # each frame starts from its predecessor's scale, so without an absolute bound a small bias per
+        # frame compounds (skinnedArm's clouds shrank to 1/150 over 60 frames).
+        bounds = (-math.inf, math.inf)
+        if gauge:
+            offset = math.log(sims[f].scale / gauge[0])
+            bounds = (-math.log(s.scale_bound) - offset, math.log(s.scale_bound) - offset)
         best = None
-        for attempt, (init_rot, init_root, *log_scale) in enumerate(starts):
+        # Plane residuals alone steer the step: on curved bodies they pin every direction, and nearest-
+        # neighbour pairs along the surface are biased (with the point part always steering, a crocodile's
+        # error doubled). When no start fits well, one more attempt lets the point part steer too: plane
+        # residuals are blind to a box sliding along its faces, to a turn about a cylinder and to the
+        # scale of a cloud of flat faces, which drifted until it collapsed (skinnedArm, RiggedSimple).
+        # Once such an attempt wins, the body has shown it needs it, and it steers every later frame;
+        # a sheet needs it from the start.
+        point_attempt = s.point_retry and not point_mode[0]
+        attempts = list(starts) + ([starts[0]] if point_attempt else [])
+        for attempt, (init_rot, init_root, *log_scale) in enumerate(attempts):
             wide = attempt > 0
-            solver = ArticulatedICP(body, cloud, plane_weight=s.plane_weight, rest_prior=s.rest_prior,
+            solver = ArticulatedICP(body, cloud, plane_weight=plane_weight, rest_prior=s.rest_prior,
                                     visibility=(vis_tol, vis_res), swing_prior=s.swing_prior)
-            solver.log_scale = log_scale[0] if log_scale else 0.0
+            solver.point_step = point_mode[0] or (point_attempt and attempt == len(attempts) - 1)
+            solver.log_scale = float(np.clip(log_scale[0] if log_scale else 0.0, *bounds))
             solver.max_log_scale = math.log(s.max_frame_scale)
+            solver.log_scale_bounds = bounds
             r6, rt, scale = solver.run(init_rot, init_root, iters * (2 if wide else 1), s0 * (2 if wide else 1),
                                        sigma_end, s.refine_scale and fit_scale, root_only)
             # Errors shrink with the cloud, so attempts are compared in the frame's own scale, and a
@@ -542,6 +583,7 @@ def _fit_poses(
             if err <= limit and cov > 0.95:
                 break
         _, r6, rt, scale, solver, err, _ = best
+        point_mode[0] = point_mode[0] or solver.point_step
         # Reported both ways (a rig of something else can be contorted to cover the frame's points, or to
         # be covered by them, more easily than both).
         coverage[f] = min(solver.coverage(r6, rt, s.coverage_radius),
@@ -578,6 +620,7 @@ def _fit_poses(
                 first_scale = False
     fit_one(f0, [(rest_rot, rest_root)], s.first_iterations, s.sigma_first, s.first_iterations // 5,
             first_scale)
+    gauge.append(sims[f0].scale)
     report("fit", 1, len(good))
 
     # Then frame by frame, each from the previous fit (constant-velocity start) and aligned to the part
@@ -614,7 +657,9 @@ def _fit_poses(
                 # A scale beyond what consecutive reconstructions differ by is ICP collapsing or blowing
                 # the cloud up onto a part of the surface, not a scale.
                 unmoved = _trimmed_rms(src, target, s.icp_trim)
-                if rms > s.icp_min_gain * unmoved or abs(math.log(rigid.scale)) > math.log(1.35):
+                total = abs(math.log(rigid.scale * sims[f].scale / gauge[0]))
+                if (rms > s.icp_min_gain * unmoved or abs(math.log(rigid.scale)) > math.log(1.35)
+                        or total > math.log(s.scale_bound)):
                     rigid = None
                 elif s.icp_scale and abs(math.log(rigid.scale)) > 1e-3:
                     # Scale goes into the frame's alignment (about the cloud's centre), the rigid part
