@@ -216,7 +216,9 @@ def evaluate(
     seed: int = typer.Option(0, help="Seed of samples and corruptions."),
 ) -> None:
     """Evaluate a pose-space model: plausibility AUROC per corruption, 1-NNA, COV, MMD, APD, self-intersection,
-    against baselines (per-joint Gaussian, nearest neighbour, uniform in joint limits)."""
+    against baselines (per-joint Gaussian, nearest neighbour, uniform in joint limits) fitted to the training
+    poses of species with the same skeleton. The reference is every true pose of each held-out species; a
+    second draw of them ("heldout_data") shows each metric's floor."""
     from vips.evaluation.run_model import evaluate_model
     from vips.examples import resolve
 
