@@ -511,6 +511,9 @@ def test_dataset_cases_reference_the_species_and_fit_baselines_on_training_speci
     chosen_plans = [next(r["plan"] for r in rows if r["species"] == c.rig.name.rsplit("_", 1)[0]) for c in cases]
     assert len(set(chosen_plans)) == min(len(cases), len(plans))
     assert "training species with this skeleton" in sources  # this seed's data exercises the main path
+    # Cases of the train split (the diagnosis script uses them) never fit baselines on their own poses.
+    for case in dataset_cases(tmp_path, "train", max_rigs=4):
+        assert not _rows_of(case.train.rotations) & _rows_of(case.heldout.rotations), case.rig.name
 
 
 def test_carry_poses_keeps_rotations_and_scales_the_root(humanoid):

@@ -49,10 +49,15 @@ def split_by_clip(poses: Poses, clip: np.ndarray) -> tuple[Poses, Poses]:
 BASELINE_TRAIN_POSES = 4096
 
 
+def same_skeleton(a: Rig, b: Rig) -> bool:
+    """Whether poses of ``a`` carry over to ``b`` (:func:`carry_poses`): same hierarchy, same up axis."""
+    return np.array_equal(a.parents, b.parents) and a.up_axis == b.up_axis
+
+
 def carry_poses(poses: Poses, source: Rig, target: Rig) -> Poses:
     """``poses`` of ``source`` on ``target``, a rig of the same topology: local rotations are relative to rest,
     so they carry over; the root offset is scaled by the ratio of the rigs' heights."""
-    if not np.array_equal(source.parents, target.parents) or source.up_axis != target.up_axis:
+    if not same_skeleton(source, target):
         raise ValueError(f"carry_poses: {source.label} and {target.label} differ in topology or up axis")
     scale = target.height() / source.height()
     return Poses(poses.rotations, poses.root_translation * scale, poses.fps, poses.name)
@@ -89,7 +94,7 @@ def dataset_cases(data_dir: Path, split: str, max_rigs: int, seed: int = 0) -> l
         mates = [shard.poses]
         for row in rows[:-1]:
             other = read_shard(data_dir / row["file"])
-            if np.array_equal(other.rig.parents, rig.parents) and other.rig.up_axis == rig.up_axis:
+            if same_skeleton(other.rig, rig):
                 mates.insert(0, carry_poses(other.poses, other.rig, rig))
         train = _training_poses(data_dir, rows_all, meta, rig, np.random.default_rng([seed, len(cases)]))
         if train is not None:
@@ -108,15 +113,17 @@ def dataset_cases(data_dir: Path, split: str, max_rigs: int, seed: int = 0) -> l
 
 def _training_poses(data_dir: Path, rows: list[dict], held: dict, rig: Rig,
                     rng: np.random.Generator) -> Poses | None:
-    """Up to :data:`BASELINE_TRAIN_POSES` poses of training species whose skeleton matches ``rig``, on ``rig``."""
+    """Up to :data:`BASELINE_TRAIN_POSES` poses of *other* training species whose skeleton matches ``rig``, on
+    ``rig`` (the held species itself is left out, so a case of the train split is not its own baseline)."""
     from vips.data.shards import read_shard
 
     found = []
     for row in rows:
-        if row["split"] != "train" or row.get("plan") != held.get("plan") or row.get("joints") != held.get("joints"):
+        if (row["split"] != "train" or row["species"] == held["species"] or row.get("plan") != held.get("plan")
+                or row.get("joints") != held.get("joints")):
             continue
         shard = read_shard(data_dir / row["file"])
-        if np.array_equal(shard.rig.parents, rig.parents) and shard.rig.up_axis == rig.up_axis:
+        if same_skeleton(shard.rig, rig):
             found.append(carry_poses(shard.poses, shard.rig, rig))
     if not found:
         return None
