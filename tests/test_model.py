@@ -275,3 +275,34 @@ def test_a_denoiser_graph_with_another_interface_is_refused(exported, tmp_path):
     onnx.save(proto, str(tmp_path / DENOISER_FILE))
     with pytest.raises(ValueError, match=r"denoiser\.onnx: denoiser inputs .*rig_tokens.*vips export-onnx"):
         OnnxDenoiser.from_dir(tmp_path, providers=["CPUExecutionProvider"])
+
+
+def test_shifted_schedule_in_torch_matches_numpy():
+    from vips.model.train import alpha_bar_torch
+
+    t = np.linspace(0, 1, 201)
+    for k in (1.0, 3.0, 6.0):
+        np.testing.assert_allclose(alpha_bar_torch(torch.tensor(t), k).numpy(), dm.alpha_bar(t, k), rtol=1e-6)
+
+
+def test_the_schedule_shift_travels_from_the_weights_to_the_model_folder(tmp_path):
+    """A shifted model's folder says so (model.json), the runtime reads it back, and a bad value is refused."""
+    from dataclasses import replace
+
+    from vips.errors import VipsError
+    from vips.posespace import PoseSpace
+    from vips.runtime.model_dir import MODEL_JSON, export_model_dir, read_model_dir
+
+    torch.manual_seed(0)
+    model = PoseModel(replace(TINY, schedule_shift=3.0))
+    save_weights(model, tmp_path / "w.safetensors")
+    assert load_weights(tmp_path / "w.safetensors").config.schedule_shift == 3.0
+    export_model_dir(tmp_path / "w.safetensors", tmp_path / "m")
+    assert read_model_dir(tmp_path / "m").shift == 3.0
+    space = PoseSpace(toy_rig(np.random.default_rng(0), 6), tmp_path / "m")
+    assert space.info.shift == 3.0
+    doc = json.loads((tmp_path / "m" / MODEL_JSON).read_text())
+    doc["schedule"]["shift"] = -1
+    (tmp_path / "m" / MODEL_JSON).write_text(json.dumps(doc))
+    with pytest.raises(VipsError, match=r"model\.json.*schedule\.shift"):
+        read_model_dir(tmp_path / "m")

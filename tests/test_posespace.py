@@ -184,7 +184,7 @@ def test_joint_scores_match_a_float64_reference_and_point_at_the_corrupted_joint
             t = float(cfg["levels"][li])
             eps = np.random.default_rng([cfg["seed"], li, d]).standard_normal(x0.shape[1:]).astype(np.float32)
             eps = eps * space.mask
-            ab = float(diffusion.alpha_bar(t))
+            ab = float(diffusion.alpha_bar(t, space.info.shift))
             x_t = (np.sqrt(ab) * x0[i].astype(np.float64) + np.sqrt(1 - ab) * eps).astype(np.float32)
             pred = space.denoiser(x_t[None], np.array([t], np.float32), space.encoded)[0].astype(np.float64)
             # v = sqrt(ab) eps - sqrt(1 - ab) x0 and x_t = sqrt(ab) x0 + sqrt(1 - ab) eps give eps back:

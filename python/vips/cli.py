@@ -172,6 +172,9 @@ def train(
     width: int = typer.Option(64, help="Transformer width."),
     layers: int = typer.Option(4, help="Denoiser layers."),
     mlp_ratio: int = typer.Option(2, help="Hidden width of each transformer MLP, in multiples of the width."),
+    schedule_shift: float = typer.Option(
+        1.0, min=0.01, help="Raise the noise schedule's signal-to-noise ratio by this factor squared: about one over "
+        "the spread of the pose vectors (see vips.diffusion.alpha_bar)."),
     rigs_per_batch: int = typer.Option(8, help="Rigs per batch."),
     poses_per_rig: int = typer.Option(8, help="Poses drawn from each rig per batch."),
     lr: float = typer.Option(1.5e-3, help="Peak learning rate (AdamW, warmup then cosine)."),
@@ -191,7 +194,7 @@ def train(
         from vips.model.train import train as run_training
     except ImportError as exc:
         _fail(f"training needs torch ({exc.name} is missing): pip install 'vips-runtime[train]'")
-    model = ModelConfig(width=width, layers=layers, mlp_ratio=mlp_ratio)
+    model = ModelConfig(width=width, layers=layers, mlp_ratio=mlp_ratio, schedule_shift=schedule_shift)
     config = TrainConfig(out=str(out), data=str(data), model=model, steps=steps, rigs_per_batch=rigs_per_batch,
                          poses_per_rig=poses_per_rig, lr=lr, warmup=warmup, threads=threads, device=device,
                          seed=seed, log_every=50, checkpoint_every=500,

@@ -131,7 +131,8 @@ class PoseSpace:
         """Deterministic DDIM inversion (eta = 0): poses (N) -> latents (N, J, 9) float32 at t = 1."""
         poses.check_rig(self.num_joints, f"rig {self.rig.label}")
         x0 = encode_poses(poses, self.cond)
-        return diffusion.invert(self.denoiser, self.encoded, x0, steps, self.mask, spacing=self.info.spacing)
+        return diffusion.invert(self.denoiser, self.encoded, x0, steps, self.mask, spacing=self.info.spacing,
+                                shift=self.info.shift)
 
     def decode(self, latents: np.ndarray, steps: int = 50, name: str = "poses") -> Poses:
         """Latents (N, J, 9) at t = 1 -> poses, by deterministic DDIM; ``decode(invert(p))`` is close to p."""
@@ -143,7 +144,7 @@ class PoseSpace:
         if latents.ndim != 3 or latents.shape[1:] != (self.num_joints, POSE_DIM):
             raise PoseError(f"latents must have shape (N, {self.num_joints}, {POSE_DIM}), got {latents.shape}")
         return diffusion.sample(self.denoiser, self.encoded, latents, steps, channel_mask=self.mask,
-                                spacing=self.info.spacing)
+                                spacing=self.info.spacing, shift=self.info.shift)
 
     # ----- traversal -----------------------------------------------------------------------------------------
     def interpolate(self, a: Poses, b: Poses, n: int, steps: int = 50, exact_endpoints: bool = True) -> Poses:
@@ -244,12 +245,12 @@ class PoseSpace:
             x0 = encode_poses(init, self.cond)
             k = invert_steps if invert_steps is not None else max(2, steps // 3)
             x_T = diffusion.invert(self.denoiser, self.encoded, x0, k, self.mask, t_max=t_max,
-                                   spacing=self.info.spacing)
+                                   spacing=self.info.spacing, shift=self.info.shift)
         else:
             t_max = 1.0
             x_T = self.noise(B, seed)
-        grid = diffusion.timesteps(steps, t_max, self.info.spacing)
-        alpha_bars = diffusion.alpha_bar(grid)
+        grid = diffusion.timesteps(steps, t_max, self.info.spacing, shift=self.info.shift)
+        alpha_bars = diffusion.alpha_bar(grid, self.info.shift)
 
         def denoise(x_t: np.ndarray, t: float) -> np.ndarray:
             return self.denoiser(x_t, np.full((x_t.shape[0],), t, np.float32), self.encoded)
@@ -365,7 +366,7 @@ class PoseSpace:
             chunk = flat[lo:lo + _SCORE_CHUNK]
             ii = np.array([c[0] for c in chunk])
             kk = np.array([c[1] for c in chunk])
-            ab = diffusion.alpha_bar(levels[kk])
+            ab = diffusion.alpha_bar(levels[kk], self.info.shift)
             eps = noises[kk]
             x_t = diffusion.add_noise(x0[ii], eps, ab).astype(np.float32)
             pred = self.denoiser(x_t, levels[kk].astype(np.float32), self.encoded)

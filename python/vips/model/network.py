@@ -44,6 +44,8 @@ class ModelConfig:
     heads: int = 4
     mlp_ratio: int = 4
     prediction: str = "v"
+    #: The noise schedule's shift (:func:`vips.diffusion.alpha_bar`): part of what the weights learned.
+    schedule_shift: float = 1.0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)

@@ -83,22 +83,25 @@ class TrainConfig:
 
 
 # ----- schedule and loss (torch mirror of vips.diffusion) ------------------------------------------------------
-def alpha_bar_torch(t: torch.Tensor) -> torch.Tensor:
-    """The cosine schedule of :func:`vips.diffusion.alpha_bar` on torch tensors (float32)."""
+def alpha_bar_torch(t: torch.Tensor, shift: float = 1.0) -> torch.Tensor:
+    """The shifted cosine schedule of :func:`vips.diffusion.alpha_bar` on torch tensors (float32)."""
     s = COSINE_S
     f = torch.cos((t.double() + s) / (1 + s) * math.pi / 2) ** 2
     f0 = math.cos(s / (1 + s) * math.pi / 2) ** 2
-    return (f / f0).clamp(MIN_ALPHA_BAR, 1.0).float()
+    ab = (f / f0).clamp(MIN_ALPHA_BAR, 1.0)
+    k2 = float(shift) ** 2
+    return (k2 * ab / (1 + (k2 - 1) * ab)).float()
 
 
 def diffusion_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor], poses_per_rig: int, prediction: str,
-                   generator: torch.Generator) -> torch.Tensor:
-    """Masked mean squared error of the model's eps or v prediction at uniformly drawn times."""
+                   generator: torch.Generator, shift: float = 1.0) -> torch.Tensor:
+    """Masked mean squared error of the model's eps or v prediction at uniformly drawn times of the cosine
+    schedule shifted by ``shift``."""
     x0, cmask = batch["x0"], batch["channel_mask"]
     B = x0.shape[0]
     t = torch.rand(B, generator=generator).to(x0.device)
     eps = torch.randn(x0.shape, generator=generator).to(x0.device) * cmask
-    ab = alpha_bar_torch(t)[:, None, None]
+    ab = alpha_bar_torch(t, shift)[:, None, None]
     x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * eps
     target = eps if prediction == "eps" else ab.sqrt() * eps - (1 - ab).sqrt() * x0
     pred = model(x_t, t, batch["node_features"], batch["graph_code"], batch["mask"], poses_per_rig)
@@ -228,7 +231,8 @@ def train(config: TrainConfig, groups: list[PoseGroup] | None = None) -> Path:
             lr = learning_rate(config, step)
             for group in optimizer.param_groups:
                 group["lr"] = lr
-            loss = diffusion_loss(net, batch, config.poses_per_rig, config.model.prediction, gen)
+            loss = diffusion_loss(net, batch, config.poses_per_rig, config.model.prediction, gen,
+                                  config.model.schedule_shift)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if config.grad_clip > 0:

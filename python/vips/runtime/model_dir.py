@@ -13,7 +13,8 @@
     {"format": "vips-pose-space/1",
      "model_id": "vips-default-2025-11",           # recorded in every pose set the model makes
      "prediction": "v",                             # "eps" or "v"; else read from the ONNX metadata
-     "schedule": {"spacing": "karras"},             # the cosine schedule of vips.diffusion; grid spacing
+     "schedule": {"spacing": "karras", "shift": 4.0},  # the cosine schedule of vips.diffusion: grid spacing
+                                                    # and shift (1 when absent)
      "threshold": -0.42,                            # calibrated plausibility threshold (score >= threshold)
      "calibration": {"quantile": 0.05, "poses": 4096, "source": "validation split"},
      "score": {"levels": [0.05, 0.1, 0.2], "seed": 0, "draws": 2}}   # see PoseSpace.joint_scores
@@ -48,6 +49,7 @@ class ModelInfo:
     model_id: str
     prediction: str | None = None
     spacing: str = "karras"
+    shift: float = 1.0
     threshold: float | None = None
     calibration: dict[str, Any] = field(default_factory=dict)
     score: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_SCORE))
@@ -65,7 +67,7 @@ class ModelInfo:
         return self.folder / WEIGHTS_FILE
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"format": FORMAT, "model_id": self.model_id, "schedule": {"spacing": self.spacing},
+        out: dict[str, Any] = {"format": FORMAT, "model_id": self.model_id, "schedule": {"spacing": self.spacing, "shift": self.shift},
                                "score": self.score}
         if self.prediction is not None:
             out["prediction"] = self.prediction
@@ -97,10 +99,21 @@ def read_model_dir(folder: str | os.PathLike[str]) -> ModelInfo:
         model_id=str(meta.get("model_id") or folder.name),
         prediction=meta.get("prediction"),
         spacing=str(meta.get("schedule", {}).get("spacing", "karras")),
+        shift=_positive(meta.get("schedule", {}).get("shift", 1.0), path, "schedule.shift"),
         threshold=None if threshold is None else float(threshold),
         calibration=dict(meta.get("calibration", {})),
         score={**DEFAULT_SCORE, **meta.get("score", {})},
     )
+
+
+def _positive(value: Any, path: Path, key: str) -> float:
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        out = float("nan")
+    if not out > 0 or out == float("inf"):
+        raise VipsError(f"{path}: {key} must be a positive number, got {value!r}")
+    return out
 
 
 def write_model_json(info: ModelInfo) -> Path:
@@ -127,6 +140,6 @@ def export_model_dir(weights: Any, folder: str | os.PathLike[str], model_id: str
     export_onnx(model, folder)
     save_weights(model, folder / WEIGHTS_FILE)
     info = ModelInfo(folder=folder, model_id=model_id or folder.name, prediction=model.config.prediction,
-                     threshold=threshold)
+                     shift=model.config.schedule_shift, threshold=threshold)
     write_model_json(info)
     return info
