@@ -298,7 +298,11 @@ def test_the_schedule_shift_travels_from_the_weights_to_the_model_folder(tmp_pat
     save_weights(model, tmp_path / "w.safetensors")
     assert load_weights(tmp_path / "w.safetensors").config.schedule_shift == 3.0
     export_model_dir(tmp_path / "w.safetensors", tmp_path / "m")
-    assert read_model_dir(tmp_path / "m").shift == 3.0
+    info = read_model_dir(tmp_path / "m")
+    assert info.shift == 3.0
+    # The score's default noise levels are kept as noise-to-signal ratios, not as times.
+    np.testing.assert_allclose(dm.alpha_bar(info.score["levels"], 3.0), dm.alpha_bar([0.05, 0.1, 0.2]), rtol=1e-5)
+    assert info.score["levels"][0] > 0.15
     space = PoseSpace(toy_rig(np.random.default_rng(0), 6), tmp_path / "m")
     assert space.info.shift == 3.0
     doc = json.loads((tmp_path / "m" / MODEL_JSON).read_text())
