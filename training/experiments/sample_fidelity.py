@@ -52,7 +52,7 @@ def diagnose(data: Path, split: str, rigs: int, model: str | None) -> dict:
         scores = space.score(samples)[0]
         sets = {
             "model": pose_features(rig, samples[np.arange(64)]),
-            "model_100_steps": pose_features(rig, space.sample(128, seed=k, steps=100)[np.arange(64)]),
+            "model_100_steps": pose_features(rig, space.sample(64, seed=k, steps=100)),
             "model_best_half": pose_features(rig, samples[np.sort(np.argsort(-scores)[:64])]),
             "heldout_data": second,
         }
