@@ -22,8 +22,12 @@ def test_dataset_build_then_train(tmp_path: Path) -> None:
     manifest = json.loads((data / "manifest.json").read_text())
     assert manifest["poses_per_split"]["train"] > 0
     trained = runner.invoke(app, ["train", "--data", str(data), "--out", str(run), "--steps", "4", "--width", "32",
-                                  "--layers", "1", "--rigs-per-batch", "2", "--poses-per-rig", "4"])
+                                  "--layers", "1", "--rigs-per-batch", "2", "--poses-per-rig", "4",
+                                  "--schedule-shift", "3"])
     assert trained.exit_code == 0, trained.output
+    from vips.model.weights import load_weights
+
+    assert load_weights(run / "model.safetensors").config.schedule_shift == 3.0
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert log[-1]["step"] == 4 and log[-1]["loss"] > 0
     assert any(p.suffix == ".safetensors" for p in run.iterdir())

@@ -48,9 +48,9 @@ def alpha_bar(t: np.ndarray | float, shift: float = 1.0, s: float = COSINE_S,
     2021, eq. 17), clipped to [min_alpha_bar, 1], then shifted: its log signal-to-noise ratio raised by
     ``2 ln(shift)``, i.e. ``ab' = shift^2 ab / (1 + (shift^2 - 1) ab)`` (the shifted cosine schedule of
     Hoogeboom et al., "simple diffusion", 2023, used the other way round). A shift ``k`` trains on data of
-    spread ``sigma`` as the plain schedule trains on data of spread ``k sigma``: pose vectors spread about 0.15,
-    so without a shift most noise levels hide them entirely. ``t`` in [0, 1], any shape; returns float64 of t's
-    shape."""
+    spread ``sigma`` as the plain schedule trains on data of spread ``k sigma`` (pose vectors spread about 0.15;
+    the shipped model uses no shift, see training/README.md for what shifts measured). ``t`` in [0, 1], any
+    shape; returns float64 of t's shape."""
     t = np.asarray(t, np.float64)
     f = np.cos((t + s) / (1 + s) * np.pi / 2) ** 2
     f0 = np.cos(s / (1 + s) * np.pi / 2) ** 2

@@ -67,8 +67,8 @@ class ModelInfo:
         return self.folder / WEIGHTS_FILE
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"format": FORMAT, "model_id": self.model_id, "schedule": {"spacing": self.spacing, "shift": self.shift},
-                               "score": self.score}
+        out: dict[str, Any] = {"format": FORMAT, "model_id": self.model_id,
+                               "schedule": {"spacing": self.spacing, "shift": self.shift}, "score": self.score}
         if self.prediction is not None:
             out["prediction"] = self.prediction
         if self.threshold is not None:
