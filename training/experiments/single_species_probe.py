@@ -77,7 +77,7 @@ def main() -> None:
         return out
 
     rows = {"heldout_data": row(second)}
-    checkpoints = sorted({int(v) for v in args.eval_at.split(",") if v} | {args.steps})
+    checkpoints = sorted({int(v) for v in args.eval_at.split(",") if v and 0 < int(v) < args.steps} | {args.steps})
     for stop in checkpoints:
         config.stop_at = stop
         train(config, groups)
@@ -90,7 +90,7 @@ def main() -> None:
         ab = 1 / (1 + sigma**2)
         t = float(diffusion.t_from_alpha_bar(ab, space.info.shift))
         eps = rng.standard_normal(x0.shape).astype(np.float32) * space.mask
-        x_t = (np.sqrt(ab) * x0 + np.sqrt(1 - ab) * eps).astype(np.float32)
+        x_t = diffusion.add_noise(x0, eps, ab).astype(np.float32)
         x = diffusion.sample(space.denoiser, space.encoded, x_t, 30, channel_mask=space.mask, t_max=t,
                              spacing=space.info.spacing, shift=space.info.shift)
         rows[f"sdedit_{sigma}"] = row(decode_poses(x, space.cond))
