@@ -30,7 +30,7 @@ from vips.evaluation import (
     self_intersection_rate,
 )
 from vips.evaluation import metrics
-from vips.evaluation.corruptions import body_layout
+from vips.evaluation.corruptions import PROCEDURAL_CORRUPTIONS, body_layout
 from vips.kinematics import joint_positions
 from vips.poses import Poses
 from vips.rotations import (
@@ -396,6 +396,8 @@ def test_report_end_to_end(toy_case, tmp_path):
             if k in method:
                 assert 0 <= method[k] <= 1
     assert auc["model"]["twist"] == auc["gaussian"]["twist"]  # the same model, the same seeds
+    # The procedural report keeps its four corruptions; turned_joints belongs to the real-motion section.
+    assert set(on_disk["corruptions"]) == set(PROCEDURAL_CORRUPTIONS) and "turned_joints" not in auc["model"]
     fid = on_disk["fidelity"]
     assert set(fid) == {"training_data", "model", "gaussian", "nearest_neighbour", "uniform_limits"}
     assert len(held) < 2 * 60  # too few held-out poses for a second, disjoint draw: no heldout_data row

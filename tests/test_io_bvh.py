@@ -110,13 +110,13 @@ def test_units_heuristic() -> None:
 
 def test_non_root_position_channels_warn(tmp_path: Path) -> None:
     text = HAND_BVH.replace(
-        "CHANNELS 3 Zrotation Xrotation Yrotation", "CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation"
+        "CHANNELS 3 Xrotation Yrotation Zrotation", "CHANNELS 6 Xposition Yposition Zposition Xrotation Yrotation Zrotation"
     )
-    text = text.replace("1 2 3 0 0 0 0 0 0 0 0 0", "1 2 3 0 0 0 0 1 0 0 0 0 0 0 0")
-    text = text.replace("10 0 0 90 0 0 0 90 0 90 0 90", "10 0 0 90 0 0 0 3 0 0 90 0 90 0 90")
-    with pytest.warns(RigWarning, match="translates non-root joints.*'spine'"):
+    text = text.replace("1 2 3 0 0 0 0 0 0 0 0 0", "1 2 3 0 0 0 0 0 0 0 1 0 0 0 0")
+    text = text.replace("10 0 0 90 0 0 0 90 0 90 0 90", "10 0 0 90 0 0 0 90 0 0 3 0 90 0 90")
+    with pytest.warns(RigWarning, match="translates non-root joints.*'head'"):
         rig = read_bvh(write(tmp_path, text))
-    # The spine's translation is dropped: positions are the hand-computed ones of the plain file.
+    # The head's translation is dropped: positions are the hand-computed ones of the plain file.
     np.testing.assert_allclose(joint_positions(rig, rig.clips["hand"]), HAND_POSITIONS, atol=1e-5)
 
 

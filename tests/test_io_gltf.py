@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from scipy.spatial.transform import Rotation
 
 from vips.errors import AssetError, PoseError, RigError, VipsError
 from vips.io import load, save
@@ -502,6 +503,206 @@ def test_external_buffer_relative_to_gltf(tmp_path: Path) -> None:
     (tmp_path / "data folder" / "bin 0.bin").unlink()
     with pytest.raises(AssetError, match="cannot be read"):
         read_gltf(path)
+
+
+# ================================================================================================
+# Synthetic files: what real exports do (spawn clips, scaled armatures, NaN weights, a skin per mesh)
+# ================================================================================================
+SMALL_NODES = [
+    {"name": "Armature", "children": [1, 3]},
+    {"name": "hips", "translation": [0.0, 1.0, 0.0], "children": [2]},
+    {"name": "tail", "translation": [0.0, 0.5, 0.0], "rotation": [0.0, 0.0, 0.38268343, 0.92387953]},
+    {"name": "body", "mesh": 0, "skin": 0},
+]
+
+
+def small_asset(
+    tmp_path: Path,
+    edits: dict[int, dict] | None = None,
+    clips: dict[str, list[tuple[int, str, np.ndarray, np.ndarray]]] | None = None,
+    weights: np.ndarray | None = None,
+    vertices: np.ndarray | None = None,
+    meshes: int = 1,
+) -> tuple[Path, dict]:
+    """Armature -> hips -> tail with a mesh node 'body' (skin joints hips, tail; bound in the rest pose).
+    ``edits`` update nodes, ``clips`` are LINEAR animations {name: [(node, path, times, values)]} (rotations
+    glTF xyzw), ``weights`` (V, 4) float weights over joints (0, 1, 0, 0) of ``vertices`` (V, 3), ``meshes``
+    mesh nodes each with its own skin of the same joints (as FBX2glTF writes). Returns the path and a
+    description for :func:`ref_skin` whose channels are the first clip's."""
+    nodes = [dict(n) for n in SMALL_NODES]
+    for i, edit in (edits or {}).items():
+        nodes[i].update(edit)
+    if vertices is None:
+        vertices = np.random.default_rng(0).normal(size=(20, 3)) * 0.3 + [0.0, 1.2, 0.0]
+    if weights is None:
+        weights = np.tile([0.7, 0.3, 0.0, 0.0], (len(vertices), 1))
+    skin_joints = [1, 2]
+    desc = {"nodes": nodes, "skin_joints": skin_joints, "channels": []}
+    g = ref_globals(desc, None, set())
+    ibm = np.stack([np.linalg.inv(g[n]) @ g[3] for n in skin_joints])
+    b = Gltf()
+    joints = np.tile([0, 1, 0, 0], (len(vertices), 1))
+    prim = {"attributes": {"POSITION": b.acc(vertices), "JOINTS_0": b.acc(joints, 5121), "WEIGHTS_0": b.acc(weights)},
+            "indices": b.acc(np.arange(len(vertices) // 3 * 3), 5123)}
+    for m in range(1, meshes):  # one more mesh node, skin (its own copy of the inverse binds) and mesh each
+        nodes[0]["children"] = nodes[0]["children"] + [len(nodes)]
+        nodes.append({"name": f"body{m}", "mesh": m, "skin": m})
+    b.json["nodes"] = nodes
+    b.json["skins"] = [{"joints": skin_joints, "inverseBindMatrices": b.acc(ibm.transpose(0, 2, 1).reshape(-1, 16))}
+                       for _ in range(meshes)]
+    b.json["meshes"] = [{"primitives": [prim]} for _ in range(meshes)]
+    b.json["animations"] = []
+    for name, channels in (clips or {}).items():
+        samplers, chans = [], []
+        for node, path, times, values in channels:
+            samplers.append({"input": b.acc(times), "output": b.acc(values)})
+            chans.append({"sampler": len(samplers) - 1, "target": {"node": node, "path": path}})
+        b.json["animations"].append({"name": name, "channels": chans, "samplers": samplers})
+    first = next(iter((clips or {"": []}).values()))
+    desc.update(ibm=ibm, vertices=vertices, joints=joints, weights=weights,
+                channels=[(n, p, t, v, "LINEAR") for n, p, t, v in first])
+    return b.write(tmp_path / "small.gltf"), desc
+
+
+TIMES = np.array([0.0, 0.5, 1.0])
+TAIL_REST = Rotation.from_quat(SMALL_NODES[2]["rotation"])
+WAVE_DELTAS = Rotation.from_rotvec([[0, 0, 0], [1.2, 0, 0], [0, 0.4, 0.3]])  # from the rest rotation
+WAVE = [(2, "rotation", TIMES, (TAIL_REST * WAVE_DELTAS).as_quat())]
+GROW = np.array([[0.0, 0.0, 0.0], [0.5, 0.5, 0.5], [1.0, 1.0, 1.0]])
+
+
+@pytest.mark.parametrize(
+    "node, scales, named",
+    [
+        (1, GROW, "joint 'hips' to zero at frame 0"),
+        (2, GROW, "joint 'tail' to zero at frame 0"),
+        (0, GROW, "node 'Armature' above joint 'hips' to zero at frame 0"),  # not a joint: folded into the root
+        (2, GROW[::-1], "joint 'tail' to zero at frame 2"),  # a despawn
+    ],
+)
+def test_clip_scaling_a_joint_to_zero_is_dropped_alone(
+    tmp_path: Path, node: int, scales: np.ndarray, named: str
+) -> None:
+    path, desc = small_asset(tmp_path, clips={"wave": WAVE, "Spawn_Air": [(node, "scale", TIMES, scales)]})
+    with pytest.warns(UserWarning) as caught:
+        rig = read_gltf(path)
+    assert list(rig.clips) == ["wave"]
+    message = f"clip 'Spawn_Air' dropped: it scales {named}"
+    assert any(message in str(w.message) for w in caught), [str(w.message) for w in caught]
+    assert any(message in w for w in rig.warnings)
+    clip = rig.clips["wave"]
+    assert clip.fps == 2 and len(clip) == 3
+    tail = rig.joint_index("tail")
+    deltas = np.roll(WAVE_DELTAS.as_quat(), 1, axis=1)  # (w, x, y, z)
+    np.testing.assert_allclose(clip.rotations[:, tail], deltas * np.sign(deltas[:, :1]), atol=1e-6)
+    np.testing.assert_allclose(np.delete(clip.rotations, tail, axis=1), np.tile([1.0, 0, 0, 0], (3, 1, 1)), atol=1e-6)
+    np.testing.assert_allclose(clip.root_translation, 0, atol=1e-6)
+    ours = skin(rig, clip)
+    for f in range(3):
+        np.testing.assert_allclose(ours[f], ref_skin(desc, f / 2), atol=1e-5, err_msg=f"frame {f}")
+
+
+@pytest.mark.parametrize(
+    "edits, named",
+    [
+        ({2: {"scale": [0.0, 0.0, 0.0]}}, "joint 'tail' has a zero scale in the rest pose, so"),
+        ({1: {"scale": [1.0, 0.0, 1.0]}}, "joint 'hips' has a zero scale in the rest pose, so"),
+        ({0: {"matrix": [0.0] * 15 + [1.0]}}, "joint 'hips' has a zero scale in the rest pose (from node 'Armature' "
+         "above it), so"),
+    ],
+)
+def test_zero_scale_in_the_rest_pose_is_refused(tmp_path: Path, edits: dict, named: str) -> None:
+    path, _ = small_asset(tmp_path, clips={"wave": WAVE})
+    j = json.loads(path.read_text())
+    for i, edit in edits.items():  # after the inverse bind matrices were computed from a sane rest pose
+        j["nodes"][i].update(edit)
+    path.write_text(json.dumps(j))
+    with pytest.raises(AssetError, match="non-zero scale") as info:
+        read_gltf(path)
+    assert str(path) in str(info.value) and named in str(info.value)
+
+
+def test_float_noise_in_a_centimetre_armature_is_not_a_scaled_clip(tmp_path: Path) -> None:
+    """Quaternius exports: armature scale 100, bone scales 1 +- 2e-5 (float noise) and clips without scale."""
+    path, desc = small_asset(tmp_path, {0: {"scale": [100.0] * 3}, 1: {"scale": [1.0, 1.0, 1.00003]}},
+                             clips={"wave": WAVE, "grow": [(2, "scale", TIMES, np.ones((3, 3)) * [[1], [1.1], [1]])]})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rig = read_gltf(path)
+    messages = [str(w.message) for w in caught]
+    assert not [m for m in messages if "'wave'" in m], messages
+    assert [m for m in messages if "scale" in m] == [
+        f"{rig.label}: clip 'grow' scales joint 'tail' by 10% at frame 1; poses hold no scale, so the clip was "
+        "kept without it (the mesh keeps its rest size there)"
+    ]
+    assert list(rig.clips) == ["wave", "grow"]
+
+
+def test_skins_per_mesh_with_the_same_joints_are_read_together(tmp_path: Path) -> None:
+    path, _ = small_asset(tmp_path, meshes=3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rig = read_gltf(path)
+    assert not caught and rig.num_vertices == 60
+    j = json.loads(path.read_text())
+    j["skins"][2]["joints"] = [1]  # another skeleton: its mesh is left out, by name
+    path.write_text(json.dumps(j))
+    with pytest.warns(UserWarning, match="meshes 'body2' use another skeleton than the meshes of skin 0"):
+        rig = read_gltf(path)
+    assert rig.num_vertices == 40
+
+
+def weights_with(rows: dict[int, list[float]], count: int = 40) -> np.ndarray:
+    w = np.tile([0.7, 0.3, 0.0, 0.0], (count, 1))
+    for v, row in rows.items():
+        w[v] = row
+    return w
+
+
+def test_vertices_with_all_weights_nan_take_their_nearest_neighbours(tmp_path: Path) -> None:
+    """FBX2glTF writes NaN for vertices without weight (0 / 0): a few take the nearest weighted vertex's."""
+    vertices = np.stack([np.zeros(40), np.linspace(0.5, 2.0, 40), np.zeros(40)], 1)  # 5 cm apart along Y
+    vertices[7] = vertices[20] + [0.001, 0, 0]
+    weights = weights_with({20: [0.0, 1.0, 0, 0], 21: [0.2, 0.8, 0, 0], 9: [0.4, 0.6, 0, 0], 7: [np.nan] * 4,
+                            8: [np.nan] * 4})
+    path, _ = small_asset(tmp_path, weights=weights, vertices=vertices)
+    with pytest.warns(UserWarning, match="mesh 0 primitive 0: 2 vertices had NaN skin weights") as caught:
+        rig = read_gltf(path)
+    assert "nearest vertex with weights" in str(caught[0].message)
+    w = dense_weights(rig)
+    np.testing.assert_allclose(w[7], [0.0, 1.0])  # the copy of vertex 20 (rig joints: hips, tail)
+    np.testing.assert_allclose(w[8], [0.4, 0.6], atol=1e-6)  # nearest with weights: vertex 9 (7 moved away)
+    np.testing.assert_allclose(np.delete(w, [7, 8], 0), np.delete(weights[:, :2], [7, 8], 0), atol=1e-6)
+
+
+def test_nan_beside_finite_weights_is_dropped(tmp_path: Path) -> None:
+    weights = weights_with({3: [0.6, np.nan, 0.0, 0.0], 4: [np.nan, 0.25, 0.0, 0.0]})
+    path, _ = small_asset(tmp_path, weights=weights, vertices=np.random.default_rng(1).normal(size=(40, 3)))
+    with pytest.warns(UserWarning) as caught:
+        rig = read_gltf(path)
+    messages = " | ".join(str(w.message) for w in caught)
+    assert "mesh 0 primitive 0: 2 vertices had NaN skin weights beside finite ones; the NaN influences were dropped" \
+        in messages and "2 vertices had skin weights not summing to one; they were renormalized" in messages
+    w = dense_weights(rig)
+    np.testing.assert_allclose(w[3], [1, 0], atol=1e-6)
+    np.testing.assert_allclose(w[4], [0, 1], atol=1e-6)
+    np.testing.assert_allclose(w[5], [0.7, 0.3], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "rows, match",
+    [
+        ({v: [np.nan] * 4 for v in range(0, 40, 5)}, "mesh 0 primitive 0 has NaN skin weights at 8 of its 40 vertices "
+         r"\(first: vertex 0\), too many .*weight-paint those vertices and export again"),
+        ({v: [np.nan] * 4 for v in range(40)}, "NaN skin weights at 40 of its 40 vertices"),
+        ({6: [np.inf, 0.5, 0, 0]}, r"mesh 0 primitive 0 has infinite skin weights \(first at vertex 6\)"),
+    ],
+)
+def test_nan_weights_beyond_repair_are_refused(tmp_path: Path, rows: dict, match: str) -> None:
+    path, _ = small_asset(tmp_path, weights=weights_with(rows), vertices=np.random.default_rng(1).normal(size=(40, 3)))
+    with pytest.raises(AssetError, match=match) as info:
+        read_gltf(path)
+    assert str(path) in str(info.value)
 
 
 # ================================================================================================

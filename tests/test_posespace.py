@@ -182,8 +182,10 @@ def test_joint_scores_match_a_float64_reference_and_point_at_the_corrupted_joint
     for i in range(16):
         for li, d in draws:
             t = float(cfg["levels"][li])
-            eps = np.random.default_rng([cfg["seed"], li, d]).standard_normal(x0.shape[1:]).astype(np.float32)
-            eps = eps * space.mask
+            # The fixed draw fills the live channels in order (joint-major), the masked ones stay zero.
+            eps = np.zeros(x0.shape[1:], np.float32)
+            drawn = space.mask > 0
+            eps[drawn] = np.random.default_rng([cfg["seed"], li, d]).standard_normal(int(drawn.sum()))
             ab = float(diffusion.alpha_bar(t, space.info.shift))
             x_t = (np.sqrt(ab) * x0[i].astype(np.float64) + np.sqrt(1 - ab) * eps).astype(np.float32)
             pred = space.denoiser(x_t[None], np.array([t], np.float32), space.encoded)[0].astype(np.float64)
@@ -196,6 +198,19 @@ def test_joint_scores_match_a_float64_reference_and_point_at_the_corrupted_joint
     bad = random_rotation(rig, clean, seed=3, max_joints=1)
     worst = space.joint_scores(bad.poses).argmin(axis=1)
     assert np.mean(worst == bad.joints) > 0.5, (worst, bad.joints)
+
+
+def _check_gradient(space, x, handles, grad, entries, eps: float = 1e-3) -> None:  # noqa: ANN001
+    """The loop's gradient at (pose, joint, channel) ``entries`` against central differences of its energy."""
+    from vips.native.guided import guided_energy_grad
+
+    for i, j, c in entries:
+        xp, xm = x.copy(), x.copy()
+        xp[i, j, c] += eps
+        xm[i, j, c] -= eps
+        fd = (guided_energy_grad(xp, space._rig_arrays(), handles)["energy"][i]
+              - guided_energy_grad(xm, space._rig_arrays(), handles)["energy"][i]) / (2 * eps)
+        assert abs(fd - grad[i, j, c]) < 2e-3 * max(1.0, abs(fd)), (i, j, c, fd, grad[i, j, c])
 
 
 def test_native_decode_and_gradient_match_the_python_encoding(space, pairs):
@@ -219,14 +234,7 @@ def test_native_decode_and_gradient_match_the_python_encoding(space, pairs):
     p = joint_positions(rig, decode_poses(x, space.cond)).astype(np.float64)
     ref = (np.array([1.0, 0.5]) * ((p[:, [J - 1, 2]] - handles.targets) ** 2).sum(-1)).sum(-1) / rig.height() ** 2
     np.testing.assert_allclose(out["energy"], ref, rtol=1e-4)
-    eps = 1e-3
-    for i, j, c in [(0, J - 1, 0), (1, 2, 4), (2, 1, 2), (3, 0, 7), (4, J - 2, 5)]:
-        xp, xm = x.copy(), x.copy()
-        xp[i, j, c] += eps
-        xm[i, j, c] -= eps
-        fd = (guided_energy_grad(xp, space._rig_arrays(), handles)["energy"][i]
-              - guided_energy_grad(xm, space._rig_arrays(), handles)["energy"][i]) / (2 * eps)
-        assert abs(fd - out["grad"][i, j, c]) < 2e-3 * max(1.0, abs(fd)), (i, j, c, fd, out["grad"][i, j, c])
+    _check_gradient(space, x, handles, out["grad"], [(0, J - 1, 0), (1, 2, 4), (2, 1, 2), (3, 0, 7), (4, J - 2, 5)])
 
 
 def test_prior_free_baselines_reach_the_handle(pairs):
@@ -306,3 +314,89 @@ def test_traversal_turns_evenly_and_blends_the_reconstruction_error(space, pairs
     # A smaller jump next to each keyframe than pasting the keyframe over the free path's end would leave.
     for k, step in ((0, 1), (2, 2 * n - 1)):
         assert _angle_deg(exact[step], keys[k]).mean() < _angle_deg(free[step], keys[k]).mean()
+
+
+def _grounded(pairs, control=None):
+    """The first toy rig with a ground bone (and a control bone) above its root, and its poses turned and moved
+    on the ground by the ground bone (root motion), as game rigs store them."""
+    from test_pose_encoding import _poses_with_ground, with_ground_root
+
+    from vips.poses import Poses
+    from vips.rotations import axis_angle_to_quat
+
+    rig, poses = pairs[0]
+    if rig.bind_matrices is None:
+        from vips.rig import Rig
+
+        rig = Rig(rig.joint_names, rig.parents, rig.rest_translations, rig.rest_rotations,
+                  bind_matrices=rig.rest_world_matrices(), vertices=rig.vertices, skin_indices=rig.skin_indices,
+                  skin_weights=rig.skin_weights, name=rig.name)
+    grounded = with_ground_root(rig, control)
+    n = grounded.num_joints - rig.num_joints
+    moved = _poses_with_ground(poses, n)
+    rng = np.random.default_rng(0)
+    yaw = rng.uniform(-np.pi, np.pi, len(poses))
+    rot = moved.rotations.copy()
+    rot[:, 0] = axis_angle_to_quat(yaw[:, None] * np.array([0.0, 1.0, 0.0]))
+    shift = np.zeros((len(poses), 3))
+    shift[:, [0, 2]] = rng.normal(size=(len(poses), 2)) * rig.height()
+    return rig, poses, grounded, Poses(rot, moved.root_translation + shift), n
+
+
+@pytest.mark.parametrize("control", [None, 0.8])
+def test_scores_do_not_see_a_ground_bone_or_where_the_body_stands(pairs, control):
+    """The same bodies on the toy rig and on the rig with a ground (and control) bone above it, turned and moved
+    by root motion: the model sees the same tokens, so scores are equal (the joints above the body are masked
+    out of the model exactly)."""
+    rig, poses, grounded, moved, n = _grounded(pairs, control)
+    a = PoseSpace(rig, toy_model_dir()).joint_scores(poses[np.arange(0, 64, 4)])
+    b = PoseSpace(grounded, toy_model_dir()).joint_scores(moved[np.arange(0, 64, 4)])
+    np.testing.assert_allclose(b[:, n:], a, rtol=1e-4, atol=1e-5)
+    assert not b[:, :n].any()  # no score for the bones above the body
+
+
+def test_ik_on_a_rig_with_a_ground_bone_meets_world_targets(pairs):
+    """The loop runs on unplaced poses: targets are taken into that frame and the result placed back."""
+    _, _, rig, moved, n = _grounded(pairs)
+    space = PoseSpace(rig, toy_model_dir())
+    init = moved[230]
+    p0 = joint_positions(rig, init)[0]
+    leaf = _leaf(rig)
+    target = p0[leaf] + np.array([0.05, -0.03, 0.04]) * rig.height()
+    body = rig.joint_names[n]
+    result, report = space.solve_ik({rig.joint_names[leaf]: target}, init=init, pins=[body], return_report=True)
+    p1 = joint_positions(rig, result)[0]
+    h = rig.height()
+    assert np.linalg.norm(p1[leaf] - target) <= 0.02 * h
+    assert np.linalg.norm(p1[n] - p0[n]) <= 0.02 * h
+    np.testing.assert_allclose(report.error[0], [np.linalg.norm(p1[leaf] - target), np.linalg.norm(p1[n] - p0[n])],
+                               atol=1e-4 * h)
+    # It stands and faces where the init did: the ground bone keeps the init's heading and ground position.
+    np.testing.assert_allclose(p1[0, [0, 2]], p0[0, [0, 2]], atol=0.02 * h)
+
+
+def test_native_decode_matches_python_on_a_rig_with_a_ground_bone(pairs):
+    from vips.native.guided import GuidedHandleArrays, guided_energy_grad
+
+    _, _, rig, moved, n = _grounded(pairs, 0.8)
+    space = PoseSpace(rig, toy_model_dir())
+    x = encode_poses(moved[np.arange(4)], space.cond)
+    x += np.random.default_rng(2).normal(size=x.shape).astype(np.float32) * 0.1 * space.mask
+    J = rig.num_joints
+    handles = GuidedHandleArrays(np.array([J - 1, n], np.int32), np.random.default_rng(3).normal(size=(2, 3))
+                                 .astype(np.float32), np.array([1.0, 0.5], np.float32), np.zeros(0, np.int32),
+                                 np.zeros(0, np.int32), np.zeros((0, 3), np.float32), np.zeros(0, np.float32))
+    out = guided_energy_grad(x, space._rig_arrays(), handles)
+    want = joint_positions(rig, decode_poses(x, space.cond))
+    np.testing.assert_allclose(out["positions"], want, atol=1e-4)
+    _check_gradient(space, x, handles, out["grad"], [(0, J - 1, 0), (1, n, 7), (2, n, 3), (3, n + 1, 1)])
+    assert not out["grad"][:, :n].any()
+
+
+def test_samples_do_not_see_a_ground_bone(pairs):
+    """Same seed, same bodies, with or without a ground and a control bone above the pelvis."""
+    rig, _, grounded, _, n = _grounded(pairs, 0.8)
+    a = PoseSpace(rig, toy_model_dir()).sample(4, seed=3, steps=8)
+    b = PoseSpace(grounded, toy_model_dir()).sample(4, seed=3, steps=8)
+    np.testing.assert_allclose(joint_positions(grounded, b)[:, n:], joint_positions(rig, a), atol=1e-4 * rig.height())
+    np.testing.assert_allclose(b.rotations[:, :n, 1:], 0, atol=1e-6)  # the bones above stay at rest

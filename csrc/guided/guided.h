@@ -2,10 +2,13 @@
 // Python (PoseSpace.solve_ik passes ONNX Runtime or torch through a binding) and inside an engine plugin
 // (which calls ONNX Runtime's C++ API in the callback). No Python, no allocation of the caller's arrays.
 //
-// Pose vectors are the model's (J, 9) tokens (python/vips/pose_encoding.py): channels 0:6 hold the joint's
-// delta rotation D_j = G_j delta_j G_j^T in the 6D form (first two columns, Gram-Schmidt) minus the 6D of the
-// identity, with G_j the joint's rest world rotation in the canonical frame; channels 6:9 of joint 0 hold the
-// root translation offset in canonical axes divided by the rig's height; every other channel is zero.
+// Pose vectors are the model's (J, 9) tokens (python/vips/pose_encoding.py), read in the body frame (canonical
+// axes: Y up, unit height; heading 0). Channels 0:6 of every live joint hold M_j = W_j B_j in the 6D form (its
+// first two columns, Gram-Schmidt), with W_j the joint's world delta rotation in canonical axes and B_j its rest
+// reference frame; channel 7 of the body root holds its height above the ground (canonical units); every other
+// channel is zero. Joints above the body root (ground and control bones, channel_mask 0) stay at rest. The loop
+// decodes without a placement (heading 0, the body over its rest ground position): callers express handle targets
+// in that frame (PoseSpace.solve_ik does) and place the result afterwards.
 //
 // One DDIM step (Song et al. 2021, eq. 12, eta = 0) from level ab_t to ab_prev:
 //   1. prediction = denoise(x_t, t); eps = prediction (eps model) or sqrt(ab) v + sqrt(1 - ab) x_t (v model)
@@ -13,7 +16,8 @@
 //   3. decode x0 to local rotations + root translation, run FK and the handle energy
 //        E = sum_h w_h |p[joint_h] - target_h|^2 / height^2        (pins and look-at aims are handles too)
 //      with its analytic gradient (fk_energy_cpu: right-perturbation tangent gradient per joint), carry the
-//      gradient to pose-vector space (rotation frames, then the Gram-Schmidt vector-Jacobian product); the rows
+//      gradient to pose-vector space (local tangents -> world torques of each joint's orientation, minus those of
+//      its children, whose local rotations it also sets -> the Gram-Schmidt vector-Jacobian product); the rows
 //      of the handles' Jacobian come from the same kernel (a unit handle per coordinate). Take `iterations`
 //      damped least-squares (Levenberg-Marquardt) steps on x0: the smallest pose-vector change that moves the
 //      handles, so the edit stays near the model's prediction
@@ -36,7 +40,12 @@ struct GuidedRig {
   const float* rest_rotations = nullptr;       // (J, 4) local rest rotations (w, x, y, z)
   const float* rest_translations = nullptr;    // (J, 3) local rest translations, asset units
   const float* frames = nullptr;               // (J, 3, 3) G_j, row-major: rest world rotation, canonical axes
+  const float* reference_frames = nullptr;     // (J, 3, 3) B_j, row-major: rest reference frame, canonical axes
+  const float* channel_mask = nullptr;         // (J, 9) 1 on live channels: 0:6 of every joint below the body
+                                               // root (itself included), 7 of the body root
   const float* canonical_rotation = nullptr;   // (3, 3) row-major rotation taking asset axes to canonical axes
+  int64_t body_root = 0;                       // the joint whose channel 7 holds the body's height
+  float rest_body_height = 0.0f;               // the body root's rest height above the ground, canonical units
   float height = 1.0f;                         // the rig's height in asset units
 };
 

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <exception>
 #include <string>
+#include <vector>
 
 #include "common/array_checks.h"
 #include "guided/guided.h"
@@ -15,15 +16,20 @@ namespace vips::bind {
 namespace {
 
 GuidedRig make_rig(const Array& parents, const Array& rest_rotations, const Array& rest_translations,
-                   const Array& frames, const Array& canonical_rotation, double height, const char* k) {
+                   const Array& frames, const Array& reference_frames, const Array& channel_mask,
+                   const Array& canonical_rotation, int64_t body_root, double rest_body_height, double height,
+                   const char* k) {
   check<int32_t>(parents, k, "parents", {-1});
   const int64_t J = parents.shape(0);
   if (J < 1) fail(k, "parents", "must hold at least one joint");
   check<float>(rest_rotations, k, "rest_rotations", {J, 4});
   check<float>(rest_translations, k, "rest_translations", {J, 3});
   check<float>(frames, k, "frames", {J, 3, 3});
+  check<float>(reference_frames, k, "reference_frames", {J, 3, 3});
+  check<float>(channel_mask, k, "channel_mask", {J, kGuidedPoseDim});
   check<float>(canonical_rotation, k, "canonical_rotation", {3, 3});
-  const Array* all[] = {&parents, &rest_rotations, &rest_translations, &frames, &canonical_rotation};
+  const Array* all[] = {&parents, &rest_rotations, &rest_translations, &frames, &reference_frames, &channel_mask,
+                        &canonical_rotation};
   for (const Array* a : all)
     if (device_of(*a, k, "rig arrays") != Device::CPU) fail(k, "rig arrays", "must live on the CPU");
   const int32_t* par = ptr<int32_t>(parents);
@@ -33,13 +39,30 @@ GuidedRig make_rig(const Array& parents, const Array& rest_rotations, const Arra
       fail(k, "parents", "must satisfy 0 <= parents[j] < j for j > 0 (joint " + std::to_string(j) + " has parent " +
                              std::to_string(par[j]) + "); one root, topologically ordered");
   if (!(height > 0) || !std::isfinite(height)) fail(k, "height", "must be a positive finite number");
+  if (body_root < 0 || body_root >= J) fail(k, "body_root", "must be a joint index in [0, J)");
+  if (!std::isfinite(rest_body_height)) fail(k, "rest_body_height", "must be finite");
+  // The live joints must be exactly those that are not above the body root (what the pose encoding writes).
+  std::vector<char> above(static_cast<size_t>(J), 0);
+  for (int32_t a = par[body_root]; a >= 0; a = par[a]) above[static_cast<size_t>(a)] = 1;
+  const float* cm = ptr<float>(channel_mask);
+  for (int64_t j = 0; j < J; ++j) {
+    const bool live = cm[j * kGuidedPoseDim] > 0.f;
+    if (live == bool(above[static_cast<size_t>(j)]))
+      fail(k, "channel_mask", "must be live on exactly the joints not above body_root (joint " + std::to_string(j) +
+                                  " disagrees); use vips.pose_encoding.channel_mask");
+  }
+  if (!(cm[body_root * kGuidedPoseDim + 7] > 0.f)) fail(k, "channel_mask", "must be live on channel 7 of body_root");
   GuidedRig rig;
   rig.J = J;
   rig.parents = par;
   rig.rest_rotations = ptr<float>(rest_rotations);
   rig.rest_translations = ptr<float>(rest_translations);
   rig.frames = ptr<float>(frames);
+  rig.reference_frames = ptr<float>(reference_frames);
+  rig.channel_mask = cm;
   rig.canonical_rotation = ptr<float>(canonical_rotation);
+  rig.body_root = body_root;
+  rig.rest_body_height = float(rest_body_height);
   rig.height = float(height);
   return rig;
 }
@@ -121,15 +144,17 @@ int trampoline(void* user, const float* x_t, int64_t B, int64_t J, float t, floa
 }  // namespace
 
 static void guided_sample(const Array& x_T, nb::callable denoise, const Array& parents, const Array& rest_rotations,
-                          const Array& rest_translations, const Array& frames, const Array& canonical_rotation,
-                          double height, const Array& handle_joints, const Array& handle_targets,
+                          const Array& rest_translations, const Array& frames, const Array& reference_frames,
+                          const Array& channel_mask, const Array& canonical_rotation, int64_t body_root,
+                          double rest_body_height, double height, const Array& handle_joints, const Array& handle_targets,
                           const Array& handle_weights, const Array& aim_base, const Array& aim_end,
                           const Array& aim_targets, const Array& aim_weights, const Array& alpha_bars,
                           const Array& times, bool v_prediction, double damping, int iterations,
                           int final_iterations, double clamp, const Array& x0, const Array& energy,
                           const Array& positions) {
   const char* k = "guided_sample";
-  GuidedRig rig = make_rig(parents, rest_rotations, rest_translations, frames, canonical_rotation, height, k);
+  GuidedRig rig = make_rig(parents, rest_rotations, rest_translations, frames, reference_frames, channel_mask,
+                           canonical_rotation, body_root, rest_body_height, height, k);
   check_x(x_T, rig.J, k, "x_T");
   const int64_t B = x_T.shape(0);
   check_x(x0, rig.J, k, "x0");
@@ -169,14 +194,16 @@ static void guided_sample(const Array& x_T, nb::callable denoise, const Array& p
 }
 
 static void guided_energy_grad(const Array& x, const Array& parents, const Array& rest_rotations,
-                               const Array& rest_translations, const Array& frames, const Array& canonical_rotation,
-                               double height, const Array& handle_joints, const Array& handle_targets,
+                               const Array& rest_translations, const Array& frames, const Array& reference_frames,
+                               const Array& channel_mask, const Array& canonical_rotation, int64_t body_root,
+                               double rest_body_height, double height, const Array& handle_joints, const Array& handle_targets,
                                const Array& handle_weights, const Array& aim_base, const Array& aim_end,
                                const Array& aim_targets, const Array& aim_weights, const Array& energy,
                                const Array& grad, const Array& positions, const Array& local_rotations,
                                const Array& local_translations) {
   const char* k = "guided_energy_grad";
-  GuidedRig rig = make_rig(parents, rest_rotations, rest_translations, frames, canonical_rotation, height, k);
+  GuidedRig rig = make_rig(parents, rest_rotations, rest_translations, frames, reference_frames, channel_mask,
+                           canonical_rotation, body_root, rest_body_height, height, k);
   check_x(x, rig.J, k, "x");
   const int64_t B = x.shape(0);
   GuidedHandles h = make_handles(handle_joints, handle_targets, handle_weights, aim_base, aim_end, aim_targets,
@@ -193,7 +220,8 @@ static void guided_energy_grad(const Array& x, const Array& parents, const Array
 
 void bind_guided(nb::module_& m) {
   m.def("guided_sample", &guided_sample, nb::arg("x_T"), nb::arg("denoise"), nb::arg("parents"),
-        nb::arg("rest_rotations"), nb::arg("rest_translations"), nb::arg("frames"), nb::arg("canonical_rotation"),
+        nb::arg("rest_rotations"), nb::arg("rest_translations"), nb::arg("frames"), nb::arg("reference_frames"),
+        nb::arg("channel_mask"), nb::arg("canonical_rotation"), nb::arg("body_root"), nb::arg("rest_body_height"),
         nb::arg("height"), nb::arg("handle_joints"), nb::arg("handle_targets"), nb::arg("handle_weights"),
         nb::arg("aim_base"), nb::arg("aim_end"), nb::arg("aim_targets"), nb::arg("aim_weights"),
         nb::arg("alpha_bars"), nb::arg("times"), nb::arg("v_prediction"), nb::arg("damping"),
@@ -203,7 +231,8 @@ void bind_guided(nb::module_& m) {
         "denoise(x_t (B, J, 9) float32, t float) -> prediction (B, J, 9). CPU only. Writes x0 (B, J, 9), "
         "energy (B,) and positions (B, J, 3).");
   m.def("guided_energy_grad", &guided_energy_grad, nb::arg("x"), nb::arg("parents"), nb::arg("rest_rotations"),
-        nb::arg("rest_translations"), nb::arg("frames"), nb::arg("canonical_rotation"), nb::arg("height"),
+        nb::arg("rest_translations"), nb::arg("frames"), nb::arg("reference_frames"), nb::arg("channel_mask"),
+        nb::arg("canonical_rotation"), nb::arg("body_root"), nb::arg("rest_body_height"), nb::arg("height"),
         nb::arg("handle_joints"), nb::arg("handle_targets"), nb::arg("handle_weights"), nb::arg("aim_base"),
         nb::arg("aim_end"), nb::arg("aim_targets"), nb::arg("aim_weights"), nb::arg("energy"), nb::arg("grad"),
         nb::arg("positions"), nb::arg("local_rotations"), nb::arg("local_translations"),

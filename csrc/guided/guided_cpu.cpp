@@ -59,11 +59,14 @@ inline void mat_to_quat(const double* m, float* q) {
   q[0] = float(w / n); q[1] = float(x / n); q[2] = float(y / n); q[3] = float(z / n);
 }
 
-// What the Gram-Schmidt vector-Jacobian product needs of one joint's decode.
+// What the chain rule needs of one joint's decode.
 struct JointDecode {
-  double a1[3], b1[3], c1[3];  // columns of D
+  double a1[3], b1[3], c1[3];  // columns of M (Gram-Schmidt of the token)
   double b[3];                 // the raw second column
   double na, nb, ab;           // |a|, |b'|, a1 . b
+  double W[9];                 // world delta rotation W = M B^T (identity above the body), row-major
+  double WG[9];                // W G: carries a local tangent gradient to a world torque
+  bool live;
 };
 
 // Decoding, the energy and its gradient for one pose at a time (per-pose scratch, reused across calls).
@@ -72,7 +75,8 @@ class PoseEnergy {
   PoseEnergy(const GuidedRig& rig, const GuidedHandles& handles)
       : rig_(rig), hd_(handles), J_(rig.J), K_(handles.H + handles.A),
         dec_(size_t(J_)), rot_(size_t(J_) * 4), trans_(size_t(J_) * 3), pos_(size_t(J_) * 3),
-        grot_(size_t(J_) * 3), gtrans_(size_t(J_) * 3), joints_(size_t(K_)), targets_(size_t(K_) * 3),
+        grot_(size_t(J_) * 3), gtrans_(size_t(J_) * 3), torque_(size_t(J_) * 3), left_(size_t(J_) * 3),
+        joints_(size_t(K_)), targets_(size_t(K_) * 3),
         weights_(size_t(K_)) {
     const double inv_h2 = 1.0 / (double(rig.height) * double(rig.height));
     for (int64_t h = 0; h < handles.H; ++h) {
@@ -91,29 +95,47 @@ class PoseEnergy {
     for (int64_t j = 0; j < J_; ++j) {
       const float* xj = x + j * D9;
       JointDecode& d = dec_[j];
-      double a[3] = {xj[0] + 1.0, double(xj[1]), double(xj[2])};
-      d.b[0] = xj[3]; d.b[1] = xj[4] + 1.0; d.b[2] = xj[5];
-      d.na = std::max(std::sqrt(dot(a, a)), 1e-8);
-      for (int k = 0; k < 3; ++k) d.a1[k] = a[k] / d.na;
-      d.ab = dot(d.a1, d.b);
-      double bp[3] = {d.b[0] - d.ab * d.a1[0], d.b[1] - d.ab * d.a1[1], d.b[2] - d.ab * d.a1[2]};
-      d.nb = std::max(std::sqrt(dot(bp, bp)), 1e-8);
-      for (int k = 0; k < 3; ++k) d.b1[k] = bp[k] / d.nb;
-      cross(d.a1, d.b1, d.c1);
-      const double D[9] = {d.a1[0], d.b1[0], d.c1[0], d.a1[1], d.b1[1], d.c1[1], d.a1[2], d.b1[2], d.c1[2]};
-      double G[9], GtD[9], delta[9], rest[9], local[9];
+      d.live = rig_.channel_mask[j * D9] > 0.f;
+      double G[9];
       for (int k = 0; k < 9; ++k) G[k] = rig_.frames[9 * j + k];
+      if (d.live) {
+        double a[3] = {double(xj[0]), double(xj[1]), double(xj[2])};
+        d.b[0] = xj[3]; d.b[1] = xj[4]; d.b[2] = xj[5];
+        d.na = std::max(std::sqrt(dot(a, a)), 1e-8);
+        for (int k = 0; k < 3; ++k) d.a1[k] = a[k] / d.na;
+        d.ab = dot(d.a1, d.b);
+        double bp[3] = {d.b[0] - d.ab * d.a1[0], d.b[1] - d.ab * d.a1[1], d.b[2] - d.ab * d.a1[2]};
+        d.nb = std::max(std::sqrt(dot(bp, bp)), 1e-8);
+        for (int k = 0; k < 3; ++k) d.b1[k] = bp[k] / d.nb;
+        cross(d.a1, d.b1, d.c1);
+        const double M[9] = {d.a1[0], d.b1[0], d.c1[0], d.a1[1], d.b1[1], d.c1[1], d.a1[2], d.b1[2], d.c1[2]};
+        double Bt[9];
+        for (int r = 0; r < 3; ++r)
+          for (int c = 0; c < 3; ++c) Bt[3 * r + c] = rig_.reference_frames[9 * j + 3 * c + r];
+        mat_mul(M, Bt, d.W);  // W = M B^T
+      } else {
+        for (int k = 0; k < 9; ++k) d.W[k] = (k % 4 == 0) ? 1.0 : 0.0;
+      }
+      mat_mul(d.W, G, d.WG);
+      // The local delta in canonical axes is D = W_parent^T W; in the joint's own axes delta = G^T D G.
+      double D[9], GtD[9], delta[9], rest[9], local[9];
+      const int32_t p = rig_.parents[j];
+      if (p < 0) {
+        std::memcpy(D, d.W, sizeof(D));
+      } else {
+        mat_tmul(dec_[p].W, d.W, D);
+      }
       mat_tmul(G, D, GtD);
-      mat_mul(GtD, G, delta);  // delta = G^T D G
+      mat_mul(GtD, G, delta);
       quat_to_mat(rig_.rest_rotations + 4 * j, rest);
       mat_mul(rest, delta, local);
       mat_to_quat(local, rot_.data() + 4 * j);
       for (int k = 0; k < 3; ++k) trans_[3 * j + k] = rig_.rest_translations[3 * j + k];
     }
-    // Root offset: canonical (x / height) -> asset axes and units: t = h * Rc^T x[0, 6:9].
+    // The body's height moves the root vertically: canonical (0, y - rest y, 0) -> asset axes and units.
     const float* Rc = rig_.canonical_rotation;
-    for (int k = 0; k < 3; ++k)
-      trans_[k] += float(h * (Rc[k] * x[6] + Rc[3 + k] * x[7] + Rc[6 + k] * x[8]));
+    const double dy = double(x[rig_.body_root * D9 + 7]) - double(rig_.rest_body_height);
+    for (int k = 0; k < 3; ++k) trans_[k] += float(h * Rc[3 + k] * dy);
     if (rot_out) std::memcpy(rot_out, rot_.data(), sizeof(float) * 4 * J_);
     if (trans_out) std::memcpy(trans_out, trans_.data(), sizeof(float) * 3 * J_);
   }
@@ -184,14 +206,30 @@ class PoseEnergy {
 
   // Tangent gradients (per joint, right perturbation of the local rotation) -> gradient w.r.t. x (J, 9).
   void chain_rule(float* grad) {
+    // Turning W_j by exp(phi) on the left turns joint j's local delta by G_j^T W_j^T phi on the right and each
+    // child's by -G_c^T W_c^T phi, so dE/dphi_j = u_j - sum over children u_c with u = W G g (world torques).
+    for (int64_t j = 0; j < J_; ++j) {
+      const double* WG = dec_[j].WG;
+      const float* g = grot_.data() + 3 * j;
+      for (int r = 0; r < 3; ++r) torque_[3 * j + r] = WG[3 * r] * g[0] + WG[3 * r + 1] * g[1] + WG[3 * r + 2] * g[2];
+    }
+    for (int64_t k = 0; k < 3 * J_; ++k) left_[k] = torque_[k];
+    for (int64_t j = 1; j < J_; ++j) {
+      const int32_t p = rig_.parents[j];
+      for (int r = 0; r < 3; ++r) left_[3 * p + r] -= torque_[3 * j + r];
+    }
     for (int64_t j = 0; j < J_; ++j) {
       const JointDecode& d = dec_[j];
-      const float* G = rig_.frames + 9 * j;
-      const float* g = grot_.data() + 3 * j;
-      // R_local exp(w) = rest delta exp(w) and D = G delta G^T, so D's right-perturbation gradient is G g.
+      float* out = grad + j * D9;
+      for (int k = 0; k < D9; ++k) out[k] = 0.f;
+      if (!d.live) continue;
+      // M's left-perturbation gradient gamma is the right-perturbation gradient M^T gamma; its Euclidean
+      // gradient on the tangent space is M [w]x with w = M^T gamma / 2 (columns: M applied to those of [w]x).
+      const double* gam = left_.data() + 3 * j;
       double w[3];
-      for (int r = 0; r < 3; ++r) w[r] = 0.5 * (G[3 * r] * g[0] + G[3 * r + 1] * g[1] + G[3 * r + 2] * g[2]);
-      // Euclidean gradient of D on the tangent space: D [w]x (columns: D applied to the columns of [w]x).
+      w[0] = 0.5 * dot(d.a1, gam);
+      w[1] = 0.5 * dot(d.b1, gam);
+      w[2] = 0.5 * dot(d.c1, gam);
       const double* cols[3] = {d.a1, d.b1, d.c1};
       const double skew_cols[3][3] = {{0, w[2], -w[1]}, {-w[2], 0, w[0]}, {w[1], -w[0], 0}};
       double gcol[3][3];
@@ -207,20 +245,17 @@ class PoseEnergy {
       double gbp[3];
       for (int k = 0; k < 3; ++k) gbp[k] = (gb1[k] - d.b1[k] * bb) / d.nb;  // b1 = b' / |b'|
       const double ag = dot(d.a1, gbp);
-      float* out = grad + j * D9;
       for (int k = 0; k < 3; ++k) {
         out[3 + k] = float(gbp[k] - d.a1[k] * ag);      // b' = b - (a1 . b) a1
         ga1[k] -= d.ab * gbp[k] + d.b[k] * ag;
       }
       const double aa = dot(d.a1, ga1);
       for (int k = 0; k < 3; ++k) out[k] = float((ga1[k] - d.a1[k] * aa) / d.na);  // a1 = a / |a|
-      out[6] = out[7] = out[8] = 0.f;
     }
-    // Root translation: t = h Rc^T x  =>  dE/dx = h Rc dE/dt (the root's parent frame is world space).
+    // Body height: t_root = h Rc^T (0, y - y_rest, 0)  =>  dE/dy = h (Rc dE/dt)_y (the root's parent frame is world).
     const float* Rc = rig_.canonical_rotation;
     const float* gt = gtrans_.data();
-    for (int r = 0; r < 3; ++r)
-      grad[6 + r] = float(rig_.height * (Rc[3 * r] * gt[0] + Rc[3 * r + 1] * gt[1] + Rc[3 * r + 2] * gt[2]));
+    grad[rig_.body_root * D9 + 7] = float(rig_.height * (Rc[3] * gt[0] + Rc[4] * gt[1] + Rc[5] * gt[2]));
   }
 
   const GuidedRig& rig_;
@@ -228,6 +263,7 @@ class PoseEnergy {
   int64_t J_, K_;
   std::vector<JointDecode> dec_;
   std::vector<float> rot_, trans_, pos_, grot_, gtrans_;
+  std::vector<double> torque_, left_;
   std::vector<int32_t> joints_;
   std::vector<float> targets_, weights_;
 };
@@ -329,9 +365,9 @@ int guided_sample_cpu(const GuidedRig& rig, const GuidedHandles& handles, const 
                       float* positions) {
   const int64_t J = rig.J, n = B * J * D9;
   const bool guided = handles.H + handles.A > 0 && (s.iterations > 0 || s.final_iterations > 0);
-  std::vector<float> x(x_T, x_T + n), pred(static_cast<size_t>(n)), eps(static_cast<size_t>(n)), raw(static_cast<size_t>(n)), edit(static_cast<size_t>(n)),
-      guide(static_cast<size_t>(n)), x_prev(static_cast<size_t>(n)), x0_out(static_cast<size_t>(n)), mask(static_cast<size_t>(J * D9), 1.f);
-  for (int64_t j = 1; j < J; ++j) mask[j * D9 + 6] = mask[j * D9 + 7] = mask[j * D9 + 8] = 0.f;
+  const size_t sz = static_cast<size_t>(n);
+  std::vector<float> x(x_T, x_T + n), pred(sz), eps(sz), raw(sz), edit(sz), guide(sz), x_prev(sz), x0_out(sz),
+      mask(rig.channel_mask, rig.channel_mask + J * D9);
   for (int64_t i = 0; i < n; ++i) x[i] *= mask[i % (J * D9)];
   std::vector<float> lambda(static_cast<size_t>(B), s.damping);
   PoseEnergy pe(rig, handles);

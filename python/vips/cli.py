@@ -115,22 +115,47 @@ def dataset_build(
     engine: str = typer.Option("local", help="local (process pool) or ray (RAY_ADDRESS, else a local cluster)."),
     workers: Optional[int] = typer.Option(None, help="Local worker processes (default: all cores)."),
     seed: int = typer.Option(0, help="Dataset seed."),
-    clips: Optional[list[Path]] = typer.Option(
-        None, "--clips", metavar="PATH",
-        help="Artist clips: an animated asset file, or a folder searched for .glb, .gltf, .bvh, .usd, .usda, .usdc "
-             "(repeatable). Each asset with animation is one more species (source 'clip'; BVH skeletons "
-             "without mesh included); assets without animation are listed as skipped in the manifest, "
-             "unreadable ones as failures. Pass the same --clips again to resume.",
+    clips: Optional[list[str]] = typer.Option(
+        None, "--clips", metavar="PATH[=SPLIT]",
+        help="Real motion: an animated asset file, or a folder searched for .glb, .gltf, .bvh, .usd, .usda, .usdc "
+             "(repeatable); each asset with animation is one more species (source 'clip'; BVH skeletons without "
+             "mesh included). PATH=train|val|test puts the assets under PATH, and their whole rig families, in "
+             "that split; the most specific PATH wins (--clips lib --clips lib/mocap=val). Pass the same --clips "
+             "again to resume.",
     ),
     clips_split: str = typer.Option(
         "auto", "--clips-split", metavar="auto|train|val|test",
-        help="Split of the clip assets: auto (by skeleton: assets with the same joint names and hierarchy share "
-             "a split, a seeded hash of that skeleton, val/test 10% each; the manifest records each shard's "
-             "skeleton) or train, val, test for all of them.",
+        help="Split of the rig families that no PATH=SPLIT names: auto (a seeded hash of the family, val/test "
+             "10% each) or train, val, test for all of them.",
+    ),
+    clips_sources: Optional[Path] = typer.Option(
+        None, "--clips-sources", metavar="FILE",
+        help="Sources file naming each asset's collection, licence and credit by its path under the --clips "
+             "folder (the longest matching key wins): JSON {\"format\": \"vips-clip-sources/1\", \"sources\": "
+             "{\"cmu_daz/\": {\"collection\": ..., \"licence\": ..., \"credit\": ..., \"source_url\": ...}}}; "
+             "training/real_motion_sources.json covers ../shared/motion. Without it, or where no key matches, the "
+             "licence comes from a License.txt, LICENSE* or COPYING* file beside the asset or in a folder above it "
+             "up to the --clips folder (CC0-1.0, CC-BY-*, MIT... recognised), else 'unknown'.",
     ),
 ) -> None:
-    """Build the pose dataset: procedural creatures (and --clips assets) in motion, near-duplicates removed,
-    split by species."""
+    """Build the pose dataset: procedural creatures (and --clips real motion) in motion, near-duplicates
+    removed, split by species.
+
+    Creatures are split by archetype, clip assets by rig family: the assets whose skeletons are the same or
+    clearly one template share a split. Two skeletons are one template when at least 4 joint names are shared
+    and the shared names are at least 60% of the names of both (compared in lower case, without namespaces
+    such as 'mixamorig:' or 'CC_Base_'; numbered auto-rig names such as 'joint_12', and 'root', never count as
+    shared); templates linked in a chain are one family. A family's split is the one a --clips PATH=SPLIT gives
+    any of its assets (two different ones are an error naming both), else --clips-split.
+
+    Example: vips dataset build --out data --clips ../shared/motion --clips ../shared/motion/cmu_iclone=val
+    --clips-sources training/real_motion_sources.json
+
+    Every file under --clips lands in manifest.json: as a shard, or under skipped (no animation, an identical
+    copy), failures (the reader's error) or ignored (not an animation file). Its 'families' and 'collections'
+    tables give each one's split, assets, clips, poses and licences; each shard records its family, skeleton,
+    collection, licence and credit.
+    """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     from vips.data.clips import CLIP_SPLITS
@@ -148,7 +173,7 @@ def dataset_build(
 
         try:
             manifest = build_dataset(out, settings, engine=engine, workers=workers, progress=update,
-                                     clips=clips or (), clips_split=clips_split)
+                                     clips=clips or (), clips_split=clips_split, clips_sources=clips_sources)
         except VipsError as exc:
             _fail(str(exc))
     typer.echo(f"{out}: {manifest['poses']} poses, {manifest['species']} species, {manifest['individuals']} "
@@ -156,8 +181,10 @@ def dataset_build(
                f"{manifest['seconds_this_run']} s")
     if "clips" in manifest:
         c = manifest["clips"]
-        typer.echo(f"clips: {c['assets']} assets, {c['shards']} with animation ({c['poses']} poses), "
-                   f"{c['skipped']} skipped, {c['failed']} failed (see manifest.json)")
+        per_split = {s: sum(f["split"] == s for f in manifest["families"].values()) for s in ("train", "val", "test")}
+        typer.echo(f"clips: {c['assets']} assets in {c['families']} rig families {per_split}, {c['shards']} with "
+                   f"animation ({c['poses']} poses), {c['skipped']} skipped, {c['failed']} failed, "
+                   f"{len(manifest['ignored'])} other files ignored (see manifest.json)")
     for f in manifest["failures"]:
         typer.echo(f"failed {f.get('asset', f['shard'])}: {f['reason']}", err=True)
     if manifest["failures"]:
@@ -210,28 +237,57 @@ def train(
 def evaluate(
     out: Path = typer.Option(..., "--out", help="Report folder: report.json and PNG plots."),
     model: Optional[Path] = typer.Option(None, help="Model folder (default: the model shipped with vips)."),
-    data: Optional[Path] = typer.Option(None, "--data", help="A dataset from `vips dataset build` (its held-out split)."),
-    assets: list[str] = typer.Option([], "--assets", help="Animated assets to evaluate on too (repeatable)."),
+    data: Optional[Path] = typer.Option(
+        None, "--data", help="A dataset from `vips dataset build`: its procedural species and real clip families "
+        "of --split."),
+    assets: list[str] = typer.Option(
+        [], "--assets", help="Animated assets to evaluate on too, each its own real-motion family (repeatable)."),
     split: str = typer.Option("test", help="Dataset split: test (held-out species) or val."),
     max_rigs: int = typer.Option(12, help="Held-out individuals to evaluate, spread over body plans."),
     samples: int = typer.Option(128, help="Samples per rig."),
     steps: int = typer.Option(30, help="DDIM steps per sample."),
     seed: int = typer.Option(0, help="Seed of samples and corruptions."),
+    frames_per_clip: int = typer.Option(
+        40, "--frames-per-clip", min=1, help="Real motion: evenly spaced frames evaluated per clip."),
+    cover_samples: int = typer.Option(
+        256, "--cover-samples", min=1, help="Real motion: samples per rig for coverage and rest bias."),
+    sheet: list[str] = typer.Option(
+        [], "--sheet", metavar="ASSET", help="Write a contact sheet of 16 samples (scores on the tiles, implausible "
+        "ones red) of this asset into the report folder (repeatable)."),
 ) -> None:
-    """Evaluate a pose-space model: plausibility AUROC per corruption, 1-NNA, COV, MMD, APD, self-intersection,
+    """Evaluate a pose-space model.
+
+    Procedural held-out species: plausibility AUROC per corruption, 1-NNA, COV, MMD, APD, self-intersection,
     against baselines (per-joint Gaussian, nearest neighbour, uniform in joint limits) fitted to the training
-    poses of species with the same skeleton. The reference is every true pose of each held-out species; a
-    second draw of them ("heldout_data") shows each metric's floor."""
+    poses of species with the same skeleton; a second draw of held-out poses ("heldout_data") shows each
+    metric's floor.
+
+    Real motion ("real motion" in report.json, real_*.png): the dataset's real clip families of --split (rigs
+    never trained on) and each --assets file. On --frames-per-clip frames per clip: the share flagged plausible;
+    per corruption (turned_joints: 2-3 joints turned 90-120 deg; twist, random_rotation, hyperextension,
+    through_body) the share caught and the AUROC of real against corrupted; coverage (a frame is covered by one
+    of --cover-samples samples within a mean joint distance of 8 % of the height, joints relative to the body
+    joint and facing one way); rest bias (samples' median distance from the rest pose over the real frames').
+    Targets: plausible >= 0.9, caught >= 0.9, AUROC >= 0.95 per family and kind; coverage >= 0.8 and rest
+    bias >= 0.7 per clip."""
     from vips.evaluation.run_model import evaluate_model
     from vips.examples import resolve
 
     try:
         report = evaluate_model(model, data, [resolve(a) for a in assets], out, split, max_rigs, samples, steps,
-                                seed, progress=lambda msg: typer.echo(msg, err=True))
+                                seed, progress=lambda msg: typer.echo(msg, err=True),
+                                frames_per_clip=frames_per_clip, cover_samples=cover_samples,
+                                sheets=[resolve(a) for a in sheet])
     except VipsError as exc:
         _fail(str(exc))
-    typer.echo(json.dumps({"aggregate": report["aggregate"], "targets": report["targets"]}, indent=1,
-                          default=float))
+    summary = {k: report[k] for k in ("aggregate", "targets") if k in report}
+    if "real motion" in report:
+        real = report["real motion"]
+        summary["real motion"] = {"mean": real["mean"], "groups": {g: v["families"] for g, v in real["groups"].items()},
+                                  "targets": real["targets"]}
+    if "sheets" in report:
+        summary["sheets"] = {r["file"]: f"{r['plausible']} of {r['samples']} plausible" for r in report["sheets"]}
+    typer.echo(json.dumps(summary, indent=1, default=float))
 
 
 @app.command()

@@ -317,10 +317,19 @@ def sample(
 
 
 def sample_noise(shape: tuple[int, ...], seed: int | np.random.Generator, channel_mask=None) -> np.ndarray:
-    """Standard normal latent of ``shape`` (B, J, D) float32 from a seed, masked channels zeroed."""
+    """Standard normal latent of ``shape`` (B, J, D) float32 from a seed, masked channels zero.
+
+    Only the live channels are drawn, in order, so the same seed gives the same latent to the same live
+    channels whatever masked joints lie between them (a rig with a ground bone above the body samples exactly
+    like the rig without it).
+    """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-    z = rng.standard_normal(shape).astype(np.float32)
-    return z * _mask(channel_mask, z)
+    if channel_mask is None:
+        return rng.standard_normal(shape).astype(np.float32)
+    live = np.broadcast_to(np.asarray(channel_mask) > 0, shape[1:])
+    z = np.zeros(shape, np.float32)
+    z[:, live] = rng.standard_normal((shape[0], int(live.sum()))).astype(np.float32)
+    return z
 
 
 def invert(

@@ -1,8 +1,11 @@
 """Per-joint conditioning of a rig for the pose model, computed once per rig (numpy only).
 
 Everything here is expressed in the rig's *canonical frame*: Y up, facing +Z (the character's left on +X),
-origin on the ground under the root joint, lengths divided by the rig's height. So the same asset scaled,
-re-unit'ed, stored Z-up, translated or turned about its up axis gives the same features.
+origin on the ground under the body root (:mod:`vips.body`: the pelvis, not a ground bone above it), lengths
+divided by the rig's height. So the same asset scaled, re-unit'ed, stored Z-up, translated or turned about its
+up axis gives the same features. The structure features (depth, chains, the root flag) count from the body
+root, and the joints above it are left out of the model (:attr:`RigConditioning.joint_mask`), so a ground bone
+added above the pelvis changes nothing the model sees.
 
 Facing is estimated from geometry (it must work for auto-rigs with generic joint names): the lateral axis is
 the horizontal normal of the best mirror plane of the rest joints (symmetry), and its sign is chosen so that
@@ -14,13 +17,14 @@ The node features (J, F) are concatenated blocks, listed with their widths in :d
 block              width  meaning (canonical units: lengths / rig height)
 =================  =====  ===========================================================================
 position           3      rest world position of the joint in the canonical frame
-offset             3      rest offset from the parent joint (zero for the root)
+offset             3      rest offset from the parent joint (zero for the body root and below masked joints)
 bone_length        1      length of that offset
 direction          3      unit direction of the offset (zero for the root or a zero-length bone)
-depth              2      edges from the root: depth / max depth, and depth / 32
-subtree            2      joints in the subtree rooted here: fraction of J, log(size) / log(256)
+depth              2      edges from the body root: depth / max depth, and depth / 32
+subtree            2      joints in the subtree rooted here: fraction of the joints the model sees, log(size) /
+                          log(256)
 children           1      number of children / 4
-leaf_root          2      1 for a leaf; 1 for the root
+leaf_root          2      1 for a leaf; 1 for the body root
 chain              3      position inside its chain of single-child joints (0 at the chain start, 1 at its
                           end), chain length / 16, and edges down to the deepest leaf / max depth
 symmetry           3      side (+1 on the +X side with a mirror partner, -1 on -X, 0 on the midline or
@@ -42,7 +46,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vips.rotations import quat_to_matrix
+from vips.body import above_body, body_root, children_lists, subtree_sizes
 
 if TYPE_CHECKING:
     from vips.rig import Rig
@@ -112,8 +116,14 @@ class RigConditioning:
         canonical_transform: (4, 4) float32 similarity taking asset-space points to the canonical frame
             (``p_canon = M[:3, :3] @ p + M[:3, 3]``; its linear part is ``rotation / height``).
         canonical_rotation: (3, 3) float32 rotation part (asset axes to canonical axes).
-        rest_world_rotations: (J, 3, 3) float32 rest world rotation of each joint in the canonical frame; the
-            pose encoding expresses every joint's delta rotation in these axes (see :mod:`vips.pose_encoding`).
+        rest_world_rotations: (J, 3, 3) float32 rest world rotation of each joint in the canonical frame.
+        rest_positions: (J, 3) float32 rest joint positions in the canonical frame (the ``position`` block).
+        reference_frames: (J, 3, 3) float32 each joint's reference frame at rest in the canonical frame, columns
+            (bone axis, reference axis, their cross product): what the pose encoding reads a posed joint's
+            orientation in (:func:`reference_frames`).
+        body_root: index of the body root (:func:`vips.body.body_root`).
+        joint_mask: (J,) float32, 0 for the joints above the body root (ground and control bones: not part of
+            the pose, masked out of the model), 1 for every other joint.
         joint_names: the rig's joint names.
     """
 
@@ -126,6 +136,10 @@ class RigConditioning:
     canonical_transform: np.ndarray
     canonical_rotation: np.ndarray
     rest_world_rotations: np.ndarray
+    rest_positions: np.ndarray
+    reference_frames: np.ndarray
+    body_root: int
+    joint_mask: np.ndarray
     joint_names: list[str]
 
     @property
@@ -144,17 +158,20 @@ def rig_conditioning(rig: "Rig") -> RigConditioning:
     world = rig.rest_world_matrices().astype(np.float64)
     height = float(rig.height())
     mesh = _rest_mesh(rig)
-    transform = canonical_frame(world[:, :3, 3], parents, height, rig.up_axis, mesh[0] if mesh else None)
+    body = body_root(rig)
+    transform = canonical_frame(world[:, :3, 3], parents, height, rig.up_axis, mesh[0] if mesh else None,
+                                origin_joint=body)
     rot = transform[:3, :3] * height
     pos = _apply(transform, world[:, :3, 3])
 
-    depth = tree_depths(parents)
     dist = graph_distances(parents)
-    mirror, residual = mirror_pairs(pos, parents)
+    depth = dist[body]
+    above = above_body(parents, body)
+    mirror, residual = mirror_pairs(pos, parents, depth)
     blocks = {
         "position": pos,
-        **_bone_features(pos, parents),
-        **_topology_features(parents, depth),
+        **_bone_features(pos, np.where(above[np.maximum(parents, 0)] | (np.arange(J) == body), -1, parents)),
+        **_topology_features(parents, depth, body),
         "symmetry": _symmetry_features(pos, mirror, residual),
         "mesh": _mesh_features(rig, mesh, transform, pos),
         "name": name_features(rig.joint_names),
@@ -170,8 +187,50 @@ def rig_conditioning(rig: "Rig") -> RigConditioning:
         canonical_transform=transform.astype(np.float32),
         canonical_rotation=rot.astype(np.float32),
         rest_world_rotations=np.einsum("ab,jbc->jac", rot, world[:, :3, :3]).astype(np.float32),
+        rest_positions=pos.astype(np.float32),
+        reference_frames=reference_frames(pos, parents).astype(np.float32),
+        body_root=body,
+        joint_mask=(~above).astype(np.float32),
         joint_names=list(rig.joint_names),
     )
+
+
+# Bones pointing closer than this (|cos|) to the facing axis take the up axis as their reference instead.
+_FORWARD_BONE_COS = 0.8
+
+
+def reference_frames(pos: np.ndarray, parents: np.ndarray) -> np.ndarray:
+    """(J, 3, 3) float64 reference frame of each joint at rest, from the rest geometry alone (canonical frame).
+
+    Columns: the *bone axis* (to the mean of the children, the longest child when that mean vanishes, else the
+    bone from the parent, else up), the *reference axis* (the facing axis +Z made perpendicular to the bone
+    axis; the up axis +Y for bones within 37 degrees of the facing axis, such as feet, necks and tails of
+    quadrupeds), and their cross product.
+
+    The frame depends on where the bones point, never on the rig's local joint axes, and it turns with a
+    limb when the rest pose swings the limb about the facing axis: a T-pose and an A-pose give an arm the same
+    frame up to that swing, so a posed arm reads the same from either rest (see :mod:`vips.pose_encoding`).
+    """
+    J = len(parents)
+    kids = children_lists(parents)
+    out = np.zeros((J, 3, 3))
+    for j in range(J):
+        v = np.zeros(3)
+        if kids[j]:
+            off = pos[kids[j]] - pos[j]
+            v = off.mean(axis=0)
+            if np.linalg.norm(v) < 1e-6:
+                v = off[int(np.argmax(np.linalg.norm(off, axis=1)))]
+        if np.linalg.norm(v) < 1e-6 and parents[j] >= 0:
+            v = pos[j] - pos[parents[j]]
+        if np.linalg.norm(v) < 1e-6:
+            v = np.array([0.0, 1.0, 0.0])
+        a = v / np.linalg.norm(v)
+        ref = np.array([0.0, 0.0, 1.0]) if abs(a[2]) < _FORWARD_BONE_COS else np.array([0.0, 1.0, 0.0])
+        b = ref - (ref @ a) * a
+        b /= np.linalg.norm(b)
+        out[j] = np.stack([a, b, np.cross(a, b)], axis=1)
+    return out
 
 
 # ----- canonical frame ---------------------------------------------------------------------------------------
@@ -183,7 +242,8 @@ def up_to_y(up_axis: str) -> np.ndarray:
 
 
 def canonical_frame(
-    joints: np.ndarray, parents: np.ndarray, height: float, up_axis: str = "Y", vertices: np.ndarray | None = None
+    joints: np.ndarray, parents: np.ndarray, height: float, up_axis: str = "Y", vertices: np.ndarray | None = None,
+    origin_joint: int = 0,
 ) -> np.ndarray:
     """(4, 4) float64 similarity from asset space to the canonical frame (Y up, facing +Z, unit height).
 
@@ -193,6 +253,8 @@ def canonical_frame(
         height: the rig's height in asset units.
         up_axis: "Y" or "Z".
         vertices: optional (V, 3) rest mesh, whose lowest point is the ground (else the lowest joint).
+        origin_joint: the joint the origin lies under (on the ground): the body root. The joints above it
+            (ground and control bones) take no part in finding the facing.
 
     The lateral axis is the horizontal normal of the best mirror plane of the joints
     (:func:`lateral_axis`); the facing is horizontal and perpendicular to it, signed so that bones in the
@@ -200,7 +262,10 @@ def canonical_frame(
     third moment along the facing when no low bone leans either way.
     """
     up = up_to_y(up_axis)
-    q = joints @ up.T
+    keep = ~above_body(parents, origin_joint)
+    index = np.cumsum(keep) - 1
+    parents = np.where(keep[np.maximum(parents, 0)] & (parents >= 0), index[np.maximum(parents, 0)], -1)[keep]
+    q = joints[keep] @ up.T
     lateral = lateral_axis(q, parents, height)
     facing = np.cross(lateral, [0.0, 1.0, 0.0])
     facing /= np.linalg.norm(facing)
@@ -209,9 +274,9 @@ def canonical_frame(
     x_axis = np.cross([0.0, 1.0, 0.0], facing)
     yaw = np.stack([x_axis, [0.0, 1.0, 0.0], facing])  # rows: canonical axes in up-converted coordinates
     rot = yaw @ up
-    pts = joints if vertices is None else vertices
+    pts = joints[keep] if vertices is None else vertices
     c = (pts @ rot.T)[:, 1].min()
-    root = rot @ joints[0]
+    root = rot @ joints[origin_joint]
     origin = np.array([root[0], c, root[2]])
     m = np.eye(4)
     m[:3, :3] = rot / height
@@ -281,7 +346,7 @@ def _facing_sign(q: np.ndarray, parents: np.ndarray, height: float, facing: np.n
     score = 0.0
     for j in range(1, len(parents)):
         p = parents[j]
-        if q[j, 1] < low and q[p, 1] < low:
+        if p >= 0 and q[j, 1] < low and q[p, 1] < low:
             score += float((q[j] - q[p]) @ facing)
     if abs(score) > 1e-3 * height:
         return score
@@ -352,33 +417,32 @@ def _children_counts(parents: np.ndarray) -> np.ndarray:
     return np.bincount(parents[parents >= 0], minlength=len(parents))
 
 
-def _subtree_sizes(parents: np.ndarray) -> np.ndarray:
-    size = np.ones(len(parents), np.int64)
-    for j in range(len(parents) - 1, 0, -1):
-        size[parents[j]] += size[j]
-    return size
-
-
 def _bone_features(pos: np.ndarray, parents: np.ndarray) -> dict[str, np.ndarray]:
+    """Offset, length and direction of each joint's bone from its parent (zero where ``parents`` is -1)."""
+    has = parents >= 0
     offset = np.zeros_like(pos)
-    offset[1:] = pos[1:] - pos[parents[1:]]
+    offset[has] = pos[has] - pos[parents[has]]
     length = np.linalg.norm(offset, axis=1, keepdims=True)
     direction = np.where(length > 1e-8, offset / np.maximum(length, 1e-12), 0.0)
     return {"offset": offset, "bone_length": length, "direction": direction}
 
 
-def _topology_features(parents: np.ndarray, depth: np.ndarray) -> dict[str, np.ndarray]:
+def _topology_features(parents: np.ndarray, depth: np.ndarray, body: int) -> dict[str, np.ndarray]:
+    """Structure features counted from the body root ``body``: ``depth`` is each joint's graph distance to it.
+    Joints above the body root get values too, but the model never sees them (they are masked)."""
     J = len(parents)
     max_depth = max(int(depth.max()), 1)
     kids = _children_counts(parents)
-    size = _subtree_sizes(parents)
+    size = subtree_sizes(parents)
+    above = above_body(parents, body)
+    seen = max(int((~above).sum()), 1)
     # Height above the deepest leaf of the subtree.
     below = np.zeros(J, np.int64)
     for j in range(J - 1, 0, -1):
         below[parents[j]] = max(below[parents[j]], below[j] + 1)
     # Chains: maximal runs where the parent has exactly one child; a chain starts at a joint whose parent
     # branches (or at the root).
-    start = np.array([p < 0 or kids[p] != 1 for p in parents])
+    start = np.array([p < 0 or kids[p] != 1 or above[p] for p in parents])
     index = np.zeros(J, np.int64)
     head = np.arange(J)
     for j in range(J):
@@ -391,19 +455,21 @@ def _topology_features(parents: np.ndarray, depth: np.ndarray) -> dict[str, np.n
     chain_pos = np.where(chain_len > 1, index / np.maximum(chain_len - 1, 1), 0.0)
     return {
         "depth": np.stack([depth / max_depth, depth / 32.0], 1),
-        "subtree": np.stack([size / J, np.log(size) / np.log(256.0)], 1),
+        "subtree": np.stack([size / seen, np.log(size) / np.log(256.0)], 1),
         "children": (kids / 4.0)[:, None],
-        "leaf_root": np.stack([kids == 0, parents < 0], 1).astype(np.float64),
+        "leaf_root": np.stack([kids == 0, np.arange(J) == body], 1).astype(np.float64),
         "chain": np.stack([chain_pos, chain_len / 16.0, below / max_depth], 1),
     }
 
 
 # ----- symmetry ----------------------------------------------------------------------------------------------
-def mirror_pairs(pos: np.ndarray, parents: np.ndarray, tol: float = MIRROR_TOLERANCE) -> tuple[np.ndarray, np.ndarray]:
+def mirror_pairs(pos: np.ndarray, parents: np.ndarray, depth: np.ndarray | None = None,
+                 tol: float = MIRROR_TOLERANCE) -> tuple[np.ndarray, np.ndarray]:
     """Left/right partners of canonical rest positions (J, 3) by mirroring across the x = 0 plane.
 
-    A partner must have the same depth, subtree size and number of children, be the mutual nearest mirrored
-    match, and lie within ``tol`` (fraction of the height). Names are not used, so generic auto-rig names work.
+    A partner must have the same depth (``depth``, default edges from the root), subtree size and number of
+    children, be the mutual nearest mirrored match, and lie within ``tol`` (fraction of the height). Names are
+    not used, so generic auto-rig names work.
 
     Returns:
         mirror: (J,) int64 partner index (the joint itself on the midline, -1 when unpaired).
@@ -412,7 +478,8 @@ def mirror_pairs(pos: np.ndarray, parents: np.ndarray, tol: float = MIRROR_TOLER
     J = len(parents)
     mirrored = pos * np.array([-1.0, 1.0, 1.0])
     d = np.linalg.norm(mirrored[:, None, :] - pos[None, :, :], axis=-1)
-    depth, size, kids = tree_depths(parents), _subtree_sizes(parents), _children_counts(parents)
+    depth = tree_depths(parents) if depth is None else depth
+    size, kids = subtree_sizes(parents), _children_counts(parents)
     same = (depth[:, None] == depth) & (size[:, None] == size) & (kids[:, None] == kids)
     d = np.where(same, d, np.inf)
     best = np.argmin(d, axis=1)

@@ -47,8 +47,12 @@ def poses_from_local(
 ) -> tuple[Poses, list[str]]:
     """Poses from full local rotations (F, J, 4) and translations (F, J, 3) (None keeps the rest translations).
 
-    Returns the poses and a list of notes on what could not be represented: translated non-root joints
-    (bone lengths are fixed by the rig).
+    Bone lengths are fixed by the rig, so only the root translates; but where the body stands is kept: when
+    joints between the root and the body root (:func:`vips.body.body_root`: the pelvis below a ground or control
+    bone) translate, as the hips of most game rigs do, the root's translation takes up their motion so the body
+    root lands where the clip puts it.
+
+    Returns the poses and a list of notes on what could not be represented: other translated joints.
     """
     rotations = np.asarray(rotations, np.float64)
     delta = quat_normalize(quat_multiply(quat_conjugate(rig.rest_rotations.astype(np.float64))[None], rotations))
@@ -59,13 +63,32 @@ def poses_from_local(
         translations = np.asarray(translations, np.float64)
         root = translations[:, 0] - rig.rest_translations[0]
         drift = np.linalg.norm(translations[:, 1:] - rig.rest_translations[None, 1:], axis=-1)
-        if drift.size and drift.max() > TRANSLATION_TOLERANCE * rig.height():
+        tolerance = TRANSLATION_TOLERANCE * rig.height()
+        if drift.size and drift.max() > tolerance:
+            root, kept = _body_translation(rig, rotations, translations)
+            drift[:, kept[1:]] = 0.0
+        if drift.size and drift.max() > tolerance:
             j = int(np.argmax(drift.max(axis=0))) + 1
             notes.append(
                 f"clip '{name}' translates non-root joints (up to {drift.max():.4g} units at joint "
                 f"'{rig.joint_names[j]}'); bone lengths are fixed by the rig, so those translations were dropped"
             )
     return Poses(delta.astype(np.float32), root.astype(np.float32), fps, name), notes
+
+
+def _body_translation(rig: "Rig", rotations: np.ndarray, translations: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The root translation (F, 3) that puts the body root where full local transforms put it, and (J,) bool
+    the joints whose translations it accounts for (the root, the joints above the body root and the body root)."""
+    from vips.body import above_body, body_root
+
+    b = body_root(rig)
+    kept = above_body(rig.parents, b)
+    kept[[0, b]] = True
+    rot32 = np.ascontiguousarray(rotations, np.float32)
+    full = native.fk(rot32, np.ascontiguousarray(translations, np.float32), rig.parents)[:, b, :3, 3]
+    fixed_trans = np.repeat(rig.rest_translations[None], len(rotations), axis=0)
+    fixed = native.fk(rot32, np.ascontiguousarray(fixed_trans), rig.parents)[:, b, :3, 3]
+    return full.astype(np.float64) - fixed, kept
 
 
 def local_from_world(world: np.ndarray, parents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -149,3 +172,33 @@ def turn_root(rig: "Rig", poses: Poses, angles: np.ndarray) -> Poses:
     rotations = poses.rotations.copy()
     rotations[:, 0] = quat_normalize(root).astype(rotations.dtype)
     return Poses(rotations, poses.root_translation.copy(), poses.fps, poses.name)
+
+
+# ----- re-resting: the same rig and motion bound in another rest pose ----------------------------------------
+def rerested(rig: "Rig", pose: Poses) -> "Rig":
+    """``rig`` with the rest pose moved to ``pose`` (one pose): the mesh is re-bound in that pose (its vertices
+    and bind matrices are the posed ones) and every clip is re-expressed so it moves the body exactly as before.
+
+    Used to bind one character in another rest (an A-pose instead of a T-pose, the first frame of a mocap clip
+    instead of a BVH's zero pose) and, in training, to show the model many rests of one motion.
+    """
+    from vips.rig import Rig
+
+    pose.check_rig(rig.num_joints, f"rig {rig.label}")
+    pose = pose[0]
+    rot, trans = local_transforms(rig, pose)
+    vertices = skin(rig, pose)[0] if rig.has_mesh else None
+    bind = world_matrices(rig, pose)[0] if rig.bind_matrices is not None else None
+    clips = {name: rerest_poses(clip, pose) for name, clip in rig.clips.items()}
+    return Rig(list(rig.joint_names), rig.parents.copy(), trans[0], rot[0], bind_matrices=bind, vertices=vertices,
+               faces=rig.faces, skin_indices=rig.skin_indices, skin_weights=rig.skin_weights, up_axis=rig.up_axis,
+               meters_per_unit=rig.meters_per_unit, name=rig.name, source=rig.source, clips=clips,
+               warnings=list(rig.warnings))
+
+
+def rerest_poses(poses: Poses, rest: Poses) -> Poses:
+    """``poses`` of a rig re-expressed for the same rig re-rested at ``rest`` (one pose, see :func:`rerested`):
+    the posed local rotations ``old_rest * delta`` equal ``(old_rest * rest_delta) * delta'``."""
+    q = quat_multiply(quat_conjugate(rest.rotations[:1].astype(np.float64)), poses.rotations.astype(np.float64))
+    return Poses(quat_normalize(q).astype(np.float32), poses.root_translation - rest.root_translation[:1],
+                 poses.fps, poses.name)

@@ -20,7 +20,8 @@ import numpy as np
 from vips import diffusion
 from vips.errors import PoseError, VipsError
 from vips.features import rig_conditioning
-from vips.pose_encoding import POSE_DIM, channel_mask, decode_poses, encode_poses
+from vips.pose_encoding import POSE_DIM, Placement, channel_mask, decode_poses, encode, encode_poses, \
+    placement_transforms
 from vips.poses import Poses
 from vips.runtime.model_dir import ModelInfo, read_model_dir, write_model_json
 
@@ -95,7 +96,7 @@ class PoseSpace:
                             f"graphs predict '{self.denoiser.prediction}'")
         self.cond = rig_conditioning(rig)
         self.encoded = self.denoiser.encode(self.cond)
-        self.mask = channel_mask(rig.num_joints)
+        self.mask = channel_mask(self.cond)
         self.last_ik_report: IKReport | None = None
 
     # ----- identity ------------------------------------------------------------------------------------------
@@ -161,38 +162,42 @@ class PoseSpace:
         """A traversal through K keyframes: ``n_per_segment`` poses per segment, (K - 1) * n + 1 poses in all,
         keyframe k at index k * n.
 
-        Where a creature faces is not part of its pose: the keyframes are turned to their rest facing about the
-        up axis before inversion, and the path turns from one keyframe's heading to the next along the shorter
-        way, evenly (the latent path would otherwise swing the whole body round between two steps). With
-        ``exact_endpoints`` each keyframe's reconstruction error (keyframe minus its decoded latent, in the
-        model's pose encoding) is added to the decoded steps next to it with a weight falling from 1 at the
-        keyframe as ``(1 - a)^3`` over the segment (a = fraction of the segment): the path passes through the
-        keyframes themselves without a jump next to them, and mid-segment steps keep what the model decoded
-        (a linear blend would carry half of each error, off the manifold, to the middle of the segment).
+        Where a creature stands and faces is not part of its pose (:class:`vips.pose_encoding.Placement`): the
+        keyframes are inverted without it, and the path turns from one keyframe's heading to the next along the
+        shorter way and moves from one ground position to the next, evenly (the latent path would otherwise swing
+        the whole body round between two steps). With ``exact_endpoints`` each keyframe's reconstruction error
+        (keyframe minus its decoded latent, in the model's pose encoding) is added to the decoded steps next to it
+        with a weight falling from 1 at the keyframe as ``(1 - a)^3`` over the segment (a = fraction of the
+        segment): the path passes through the keyframes themselves without a jump next to them, and mid-segment
+        steps keep what the model decoded (a linear blend would carry half of each error, off the manifold, to
+        the middle of the segment).
         """
-        from vips.kinematics import root_heading, turn_root
-
         if len(keyframes) < 2 or n_per_segment < 1:
             raise VipsError("interpolate_path: needs at least 2 keyframes and n_per_segment >= 1")
         keyframes.check_rig(self.num_joints, f"rig {self.rig.label}")
-        heading = np.unwrap(root_heading(self.rig, keyframes))  # consecutive turns of at most half a turn
-        facing = turn_root(self.rig, keyframes, -heading)
-        z = self.invert(facing, steps)
+        keys, placement = encode(keyframes, self.cond)
+        heading = np.unwrap(placement.heading)  # consecutive turns of at most half a turn
+        z = diffusion.invert(self.denoiser, self.encoded, keys, steps, self.mask, spacing=self.info.spacing,
+                             shift=self.info.shift)
         alphas = np.arange(n_per_segment) / n_per_segment
         parts = [diffusion.slerp(z[k:k + 1], z[k + 1:k + 2], alphas)[:, 0] for k in range(len(z) - 1)]
         latents = np.concatenate(parts + [z[-1:]])
         x0 = self._denoise_latents(latents, steps)
         idx = np.arange(len(keyframes)) * n_per_segment
         if exact_endpoints:
-            residual = encode_poses(facing, self.cond) - x0[idx]  # (K, J, 9)
+            residual = keys - x0[idx]  # (K, J, 9)
             w = alphas[:, None, None]
             for k in range(len(keyframes) - 1):
                 x0[idx[k]:idx[k + 1]] += (1 - w) ** 3 * residual[k] + w ** 3 * residual[k + 1]
             x0[idx[-1]] += residual[-1]
-        path_heading = np.concatenate([(1 - alphas) * heading[k] + alphas * heading[k + 1]
-                                       for k in range(len(keyframes) - 1)] + [heading[-1:]])
-        path = turn_root(self.rig, decode_poses(x0, self.cond, fps=keyframes.fps), path_heading)
-        path.name = "traversal"
+
+        def along(values: np.ndarray) -> np.ndarray:
+            a = alphas.reshape((-1,) + (1,) * (values.ndim - 1))
+            return np.concatenate([(1 - a) * values[k] + a * values[k + 1] for k in range(len(values) - 1)]
+                                  + [values[-1:]])
+
+        path = decode_poses(x0, self.cond, Placement(along(heading), along(placement.offset)), fps=keyframes.fps,
+                            name="traversal")
         if exact_endpoints:  # bit-exact keyframes (the blend already puts them within float rounding)
             path.rotations[idx] = keyframes.rotations
             path.root_translation[idx] = keyframes.root_translation
@@ -238,11 +243,14 @@ class PoseSpace:
         start = init if init is not None else Poses.identity(1, self.num_joints)
         start.check_rig(self.num_joints, f"rig {self.rig.label}")
         B = len(start)
+        # The loop works on unplaced poses (the body over its rest ground position, facing +Z): targets go
+        # there by the inverse of each start pose's placement, and the result comes back by the placement.
+        x0, placement = encode(start, self.cond)
+        place = placement_transforms(self.cond, placement)
         names, arrays, aims = self._handle_arrays(handles, pins, look_at, start, handle_weight, pin_weight,
-                                                   aim_weight)
+                                                   aim_weight, np.linalg.inv(place))
         if init is not None:
             t_max = float(np.clip(noise_level, 1e-3, 1.0))
-            x0 = encode_poses(init, self.cond)
             k = invert_steps if invert_steps is not None else max(2, steps // 3)
             x_T = diffusion.invert(self.denoiser, self.encoded, x0, k, self.mask, t_max=t_max,
                                    spacing=self.info.spacing, shift=self.info.shift)
@@ -255,11 +263,17 @@ class PoseSpace:
         def denoise(x_t: np.ndarray, t: float) -> np.ndarray:
             return self.denoiser(x_t, np.full((x_t.shape[0],), t, np.float32), self.encoded)
 
-        x, energy, positions = guided_sample(
-            np.ascontiguousarray(x_T, np.float32), denoise, self._rig_arrays(), arrays, alpha_bars, grid,
-            self.denoiser.prediction == "v", iterations=iterations, final_iterations=final_iterations)
-        poses = decode_poses(x, self.cond, fps=start.fps, name="ik")
-        report = self._report(names, arrays, aims, positions, energy)
+        x, energy, positions = [], [], []
+        for b, sub in self._ik_batches(arrays, B):  # look-at targets are shared by a batch: one pose at a time
+            out = guided_sample(np.ascontiguousarray(x_T[b], np.float32), denoise, self._rig_arrays(), sub,
+                                alpha_bars, grid, self.denoiser.prediction == "v", iterations=iterations,
+                                final_iterations=final_iterations)
+            for acc, value in zip((x, energy, positions), out):
+                acc.append(value)
+        x, energy = np.concatenate(x), np.concatenate(energy)
+        positions = _transform_points(place, np.concatenate(positions))
+        poses = decode_poses(x, self.cond, placement, fps=start.fps, name="ik")
+        report = self._report(names, _world_targets(arrays, place), aims, positions, energy)
         self.last_ik_report = report
         return (poses, report) if return_report else poses
 
@@ -267,15 +281,22 @@ class PoseSpace:
         from vips.native.guided import GuidedRigArrays
 
         if not hasattr(self, "_rig_arrays_cache"):
-            r = self.rig
-            self._rig_arrays_cache = GuidedRigArrays(
-                np.ascontiguousarray(r.parents, np.int32), np.ascontiguousarray(r.rest_rotations, np.float32),
-                np.ascontiguousarray(r.rest_translations, np.float32),
-                np.ascontiguousarray(self.cond.rest_world_rotations, np.float32),
-                np.ascontiguousarray(self.cond.canonical_rotation, np.float32), float(self.cond.height))
+            self._rig_arrays_cache = GuidedRigArrays.from_rig(self.rig, self.cond)
         return self._rig_arrays_cache
 
-    def _handle_arrays(self, handles, pins, look_at, start: Poses, hw: float, pw: float, aw: float):  # noqa: ANN001, ANN202
+    @staticmethod
+    def _ik_batches(arrays, B: int):  # noqa: ANN001, ANN205 - GuidedHandleArrays
+        """(pose indices, handle arrays) chunks: all poses at once, or one by one when look-at targets (shared
+        by a batch in the loop) differ per pose."""
+        from dataclasses import replace
+
+        if len(arrays.aim_base) == 0 or B == 1:
+            return [(slice(None), replace(arrays, aim_targets=np.ascontiguousarray(arrays.aim_targets[0])))]
+        return [(slice(b, b + 1), replace(arrays, targets=arrays.targets[b:b + 1],
+                                          aim_targets=arrays.aim_targets[b])) for b in range(B)]
+
+    def _handle_arrays(self, handles, pins, look_at, start: Poses, hw: float, pw: float, aw: float,  # noqa: ANN001, ANN202
+                       to_loop: np.ndarray):
         from vips.kinematics import joint_positions
         from vips.native.guided import GuidedHandleArrays
 
@@ -308,21 +329,25 @@ class PoseSpace:
                 raise VipsError(f"look-at joint '{name}' has neither a child nor a parent: it has no bone to aim")
         if not joints and not aims:
             raise VipsError("solve_ik: give at least one handle, pin or look-at target")
+        aim_points = np.asarray([_point(p, f"look-at '{n}'") for n, p in aims], np.float64).reshape(1, -1, 3)
         arrays = GuidedHandleArrays(
-            np.asarray(joints, np.int32), np.ascontiguousarray(tgt, np.float32).reshape(B, len(joints), 3),
+            np.asarray(joints, np.int32),
+            np.ascontiguousarray(_transform_points(to_loop, tgt.reshape(B, len(joints), 3)), np.float32),
             np.asarray(weights, np.float32), np.asarray(base, np.int32), np.asarray(end, np.int32),
-            np.asarray([_point(p, f"look-at '{n}'") for n, p in aims], np.float32).reshape(-1, 3),
+            np.ascontiguousarray(_transform_points(to_loop, np.repeat(aim_points, B, axis=0)), np.float32),
             np.full(len(aims), aw, np.float32))
         return names, arrays, aims
 
     def _report(self, names, arrays, aims, positions: np.ndarray, energy: np.ndarray) -> IKReport:  # noqa: ANN001
+        """The report of world ``positions`` (B, J, 3) against ``arrays`` with world targets (B, H, 3) and aim
+        targets (B, A, 3)."""
         h = float(self.rig.height())
         err = np.linalg.norm(positions[:, arrays.joints] - arrays.targets, axis=-1) if len(names) else \
             np.zeros((len(positions), 0))
         ang = np.zeros((len(positions), len(aims)))
         for a in range(len(aims)):
             bone = positions[:, arrays.aim_end[a]] - positions[:, arrays.aim_base[a]]
-            want = arrays.aim_targets[a][None] - positions[:, arrays.aim_base[a]]
+            want = arrays.aim_targets[:, a] - positions[:, arrays.aim_base[a]]
             cos = (bone * want).sum(-1) / np.maximum(np.linalg.norm(bone, axis=-1) * np.linalg.norm(want, axis=-1),
                                                      1e-12)
             ang[:, a] = np.degrees(np.arccos(np.clip(cos, -1, 1)))
@@ -383,7 +408,7 @@ class PoseSpace:
         for li, t in enumerate(levels):
             for d in range(draws):
                 rng = np.random.default_rng([int(cfg["seed"]), li, d])
-                noise.append(rng.standard_normal((self.num_joints, POSE_DIM)).astype(np.float32) * self.mask)
+                noise.append(diffusion.sample_noise((1, self.num_joints, POSE_DIM), rng, self.mask)[0])
                 times.append(t)
         return np.stack(noise), np.asarray(times)
 
@@ -432,6 +457,20 @@ def _make_denoiser(info: ModelInfo, backend: str, threads: int, providers, devic
     except ImportError:
         raise VipsError("the torch backend needs torch (pip install 'vips[train]'); use backend='onnx'") from None
     return TorchDenoiser.from_weights(info.weights_path, device)
+
+
+def _transform_points(transforms: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(B, 4, 4) rigid transforms applied to (B, N, 3) points -> (B, N, 3) float64."""
+    t = np.asarray(transforms, np.float64)
+    return np.asarray(points, np.float64) @ np.swapaxes(t[:, :3, :3], -1, -2) + t[:, None, :3, 3]
+
+
+def _world_targets(arrays, place: np.ndarray):  # noqa: ANN001, ANN202 - GuidedHandleArrays
+    """The handle arrays with their (loop-frame) targets and aim targets taken back to world space."""
+    from dataclasses import replace
+
+    return replace(arrays, targets=_transform_points(place, arrays.targets),
+                   aim_targets=_transform_points(place, arrays.aim_targets))
 
 
 def _point(value: Sequence[float], what: str) -> np.ndarray:

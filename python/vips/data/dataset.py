@@ -1,5 +1,5 @@
 """Building the pose dataset: procedural creatures and artist clips in motion, near-duplicates removed, split
-by species.
+by species (creatures by archetype, clips by rig family).
 
 One job per individual of a motion source (:mod:`vips.data.sources`): a procedural creature (species,
 individual) runs each of its motion programs; an animated asset (:mod:`vips.data.clips`) gives its clips.
@@ -205,6 +205,7 @@ def build_dataset(
     progress: Callable[[int, int, str], None] | None = None,
     clips: Sequence[str | os.PathLike[str]] = (),
     clips_split: str = "auto",
+    clips_sources: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Build (or resume) a dataset in ``out_dir``: ``shards/*.npz`` + ``manifest.json``. Returns the manifest.
 
@@ -212,63 +213,76 @@ def build_dataset(
         settings: what to build; shards built with other settings are rebuilt.
         engine: "local" (process pool of ``workers``, default the machine's cores) or "ray".
         progress: called as ``progress(done, total, shard_name)`` after each job.
-        clips: animated asset files or folders (see :mod:`vips.data.clips`): each asset with animation is one
-            more species (source "clip"), deduplicated like the creatures; assets without animation are listed
-            under the manifest's "skipped", unreadable ones under its "failures". The manifest lists the jobs
-            of this call, so pass the same ``clips`` to resume a build that has them.
-        clips_split: the clip assets' split: "auto" (by skeleton: a seeded hash of each asset's
-            :func:`~vips.data.clips.skeleton_signature`, with the settings' val/test fractions, so every file of
-            one rig shares a split), or "train", "val", "test" for all of them.
+        clips: animated asset files or folders, each ``PATH`` or ``PATH=SPLIT`` (see :mod:`vips.data.clips`):
+            each asset with animation is one more species (source "clip"), deduplicated like the creatures;
+            assets without animation are listed under the manifest's "skipped", unreadable ones under its
+            "failures", other files under "ignored". The manifest lists the jobs of this call, so pass the same
+            ``clips`` to resume a build that has them.
+        clips_split: the split of the rig families that no ``PATH=SPLIT`` names: "auto" (a seeded hash of the
+            family, with the settings' val/test fractions), or "train", "val", "test" for all of them.
+        clips_sources: a sources file naming the collection, licence and credit of the assets by path
+            (:class:`vips.data.sources.SourcesFile`); without one (or where it has no entry) the licence comes
+            from a licence file beside the asset or above it.
     """
-    from vips.data.clips import plan_clip_jobs
+    from vips.data.clips import ClipsPath, plan_clip_jobs
 
     out = Path(out_dir)
     (out / "shards").mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    run = _runner(engine, workers)
     jobs: list[MotionJob] = list(plan_jobs(settings))
-    clip_info = None
+    clip_plan = None
     if clips:
-        clip_jobs, pre_skipped = plan_clip_jobs(clips, clips_split, settings.seed, settings.val_fraction,
-                                                settings.test_fraction, settings.dedupe_eps, exclude=out)
-        jobs += clip_jobs
-        clip_info = {"paths": [str(Path(c).resolve()) for c in clips], "split": clips_split,
-                     "pre_skipped": pre_skipped}
+        clip_plan = plan_clip_jobs(clips, clips_split, settings.seed, settings.val_fraction, settings.test_fraction,
+                                   settings.dedupe_eps, exclude=out, sources=clips_sources, run=run)
+        jobs += clip_plan.jobs
     todo = [j for j in jobs if not _finished(out, j)]
     failures: dict[str, str] = {}
     done = len(jobs) - len(todo)
     if progress:
         progress(done, len(jobs), "")
-    if engine == "ray":
-        # Ray's default retries: a lost node is worth retrying for a build's long jobs.
-        results = run_ray(run_job, todo, (str(out),), retries=None)
-    elif engine == "local":
-        results = run_local(run_job, todo, (str(out),), workers=workers)
-    else:
-        raise VipsError(f"unknown engine '{engine}': use 'local' or 'ray'")
-    for job, result in results:
+    for job, result in run(run_job, todo, (str(out),)):
         done += 1
         if isinstance(result, Exception):
             failures[job.shard_name] = describe_failure(result)
         if progress:
             progress(done, len(jobs), job.shard_name)
+    clip_info = None
+    if clip_plan is not None:
+        given = [ClipsPath.parse(c) for c in clips]
+        clip_info = {"paths": [str(ClipsPath(c.path.resolve(), c.split)) for c in given], "split": clips_split,
+                     "sources": str(Path(clips_sources).resolve()) if clips_sources else None, "plan": clip_plan}
     manifest = write_manifest(out, jobs, failures, settings, clip_info)
     manifest["seconds_this_run"] = round(time.perf_counter() - started, 1)
     return manifest
+
+
+def _runner(engine: str, workers: int | None) -> Callable[..., Any]:
+    """``run(fn, jobs, args=())`` on ``engine``, yielding ``(job, result or exception)`` as jobs finish."""
+    if engine == "ray":
+        # Ray's default retries: a lost node is worth retrying for a build's long jobs.
+        return lambda fn, jobs, args=(): run_ray(fn, jobs, args, retries=None)
+    if engine == "local":
+        return lambda fn, jobs, args=(): run_local(fn, jobs, args, workers=workers)
+    raise VipsError(f"unknown engine '{engine}': use 'local' or 'ray'")
 
 
 def write_manifest(out: Path, jobs: list[MotionJob], failures: dict[str, str], settings: BuildSettings,
                    clip_info: dict[str, Any] | None = None) -> dict[str, Any]:
     """Gather the shard sidecars into ``manifest.json`` (provenance, counts, splits, failures).
 
-    ``clip_info`` (builds with clip assets): ``paths``, ``split`` and ``pre_skipped`` (assets skipped before
-    loading); the manifest then also has "clips" (a summary) and "skipped" (assets with no shard, and why).
+    ``clip_info`` (builds with clip assets): ``paths``, ``split``, ``sources`` and the
+    :class:`~vips.data.clips.ClipPlan`; the manifest then also has "clips" (a summary), "families" and
+    "collections" (per rig family and per collection: split, licences, assets, clips, poses), "skipped"
+    (assets with no shard, and why) and "ignored" (files under the paths that are no animated asset).
     """
     shards, skipped, totals = [], [], {s: 0 for s in SPLITS}
+    sidecars: dict[str, dict[str, Any]] = {}
     for job in jobs:
         sidecar = out / "shards" / f"{job.shard_name}.json"
         if job.shard_name in failures or not sidecar.is_file():
             continue
-        meta = json.loads(sidecar.read_text())
+        meta = sidecars[job.shard_name] = json.loads(sidecar.read_text())
         if "skipped" in meta:
             skipped.append({"asset": meta.get("asset", job.shard_name), "reason": meta["skipped"]})
             continue
@@ -276,7 +290,10 @@ def write_manifest(out: Path, jobs: list[MotionJob], failures: dict[str, str], s
         shards.append(meta)
         totals[meta["split"]] += meta["poses"]
     species = {s["species"]: s["split"] for s in shards}
+    plan = clip_info["plan"] if clip_info else None
     assets = {j.shard_name: j.asset for j in jobs if hasattr(j, "asset")}
+    failed = [{"shard": k, "reason": v, **({"asset": assets[k]} if k in assets else {})} for k, v in failures.items()]
+    failed += plan.failures if plan else []
     manifest = {
         "format": "vips-pose-dataset/1",
         "settings": asdict(settings),
@@ -288,21 +305,26 @@ def write_manifest(out: Path, jobs: list[MotionJob], failures: dict[str, str], s
         "individuals": len(shards),
         "near_duplicates_removed": sum(s["near_duplicates_removed"] for s in shards),
         "shards": shards,
-        "failures": [{"shard": k, "reason": v, **({"asset": assets[k]} if k in assets else {})}
-                     for k, v in sorted(failures.items())],
+        "failures": sorted(failed, key=lambda f: f["shard"]),
     }
-    if clip_info is not None:
-        skipped = clip_info["pre_skipped"] + skipped
+    if plan is not None:
+        from vips.data.clips import clip_summary
+
+        skipped = plan.skipped + skipped
         clip_shards = [s for s in shards if s["source"] == "clip"]
         manifest["clips"] = {
             "paths": clip_info["paths"],
             "split": clip_info["split"],
-            "assets": len(assets) + len(clip_info["pre_skipped"]),
+            "sources": clip_info["sources"],
+            "assets": len(assets) + len(plan.skipped) + len(plan.failures),
+            "families": len(plan.families),
             "shards": len(clip_shards),
             "poses": sum(s["poses"] for s in clip_shards),
             "skipped": len(skipped),
-            "failed": sum(k in assets for k in failures),
+            "failed": sum(k in assets for k in failures) + len(plan.failures),
         }
+        manifest.update(clip_summary(plan.jobs, sidecars, plan.families))
         manifest["skipped"] = skipped
+        manifest["ignored"] = plan.ignored
     write_bytes_atomic(out / "manifest.json", json.dumps(manifest, indent=1).encode())
     return manifest

@@ -5,10 +5,15 @@ The model enters only as two callables, ``sampler(rig, n, seed) -> Poses`` and
 
     >>> from vips.evaluation import evaluate
     >>> result = evaluate(rig, train, heldout, sampler, scorer, out_dir="eval")   # report.json + PNGs
+
+Real motion (:mod:`vips.evaluation.real_motion`) takes ``scorer(rig, poses) -> (scores, plausible)`` instead:
+
+    >>> families, _ = asset_families(["walk.bvh"])
+    >>> section = evaluate_real_motion(families, sampler, flag_scorer, out_dir="eval")
 """
 
 from vips.evaluation.baselines import GaussianPrior, NearestNeighbour, UniformLimits, fit_baselines
-from vips.evaluation.corruptions import CORRUPTIONS, Corrupted
+from vips.evaluation.corruptions import CORRUPTIONS, PROCEDURAL_CORRUPTIONS, Corrupted
 from vips.evaluation.metrics import (
     apd,
     auroc,
@@ -22,6 +27,7 @@ from vips.evaluation.metrics import (
     rotation_distances,
     self_intersection_rate,
 )
+from vips.evaluation.real_motion import asset_families, dataset_families, evaluate_real_motion
 from vips.evaluation.report import EvalCase, check_targets, evaluate, evaluate_many
 
 __all__ = [
@@ -30,13 +36,17 @@ __all__ = [
     "EvalCase",
     "GaussianPrior",
     "NearestNeighbour",
+    "PROCEDURAL_CORRUPTIONS",
     "UniformLimits",
     "apd",
+    "asset_families",
     "auroc",
     "check_targets",
     "coverage",
+    "dataset_families",
     "evaluate",
     "evaluate_many",
+    "evaluate_real_motion",
     "fidelity",
     "fit_baselines",
     "mmd",

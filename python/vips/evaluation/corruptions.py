@@ -8,6 +8,8 @@ input's shape and unit quaternions. Geometry uses the rig only, so any topology 
 - ``twist``: a non-root joint with a child twisted about its bone axis to 100..180 degrees from rest, its
   swing unchanged (so the bone points where it did);
 - ``random_rotation``: 1..3 non-root joints replaced by uniformly random rotations;
+- ``turned_joints``: 2..3 non-root joints with bones each turned 90..120 degrees about a random axis, on top of
+  the rotation they had (the model issue's "a few joints turned 90-120 degrees");
 - ``hyperextension``: the most hinge-like joints (one dominant axis of motion in the data) bent at least
   100 degrees against their usual bend and at least 45 degrees past anything the data does that way;
 - ``through_body``: a limb chain swung rigidly about its root joint until its end effector (or, for a limb
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 
+from vips.body import children_lists
 from vips.poses import Poses
 from vips.rotations import (
     axis_angle_to_quat,
@@ -53,14 +56,6 @@ class Corrupted:
 
 
 # ----- rig geometry shared by the corruptions ----------------------------------------------------------------
-def children_lists(parents: np.ndarray) -> list[list[int]]:
-    kids: list[list[int]] = [[] for _ in range(len(parents))]
-    for j, p in enumerate(parents):
-        if p >= 0:
-            kids[int(p)].append(j)
-    return kids
-
-
 def bone_axes(rig: "Rig") -> np.ndarray:
     """(J, 3) float64 unit direction from each joint to its children, in the frame its delta rotation acts on.
 
@@ -163,6 +158,36 @@ def random_rotation(rig: "Rig", poses: Poses, seed: int = 0, reference: Poses | 
         desc.append("random rotation of " + ", ".join(f"'{rig.joint_names[j]}'" for j in chosen))
         joints.append(int(chosen[0]))
     return _finish(poses, rot, "random_rotation", desc, joints)
+
+
+# ----- a few joints turned ---------------------------------------------------------------------------------
+def turned_joints(rig: "Rig", poses: Poses, seed: int = 0, reference: Poses | None = None, min_joints: int = 2,
+                  max_joints: int = 3, min_deg: float = 90.0, max_deg: float = 120.0) -> Corrupted:
+    """Turn ``min_joints..max_joints`` distinct non-root joints with bones of each pose by ``min_deg..max_deg``.
+
+    Each chosen joint's delta rotation ``q`` becomes ``r * q``, ``r`` a rotation by a uniform angle in
+    ``[min_deg, max_deg]`` about a uniformly random axis: the joint ends that far (geodesic angle) from where
+    it was, whatever its pose. Other joints and the root translation are untouched. Rigs with fewer joints
+    with bones turn all they have.
+    """
+    poses.check_rig(rig.num_joints, f"rig {rig.label}")
+    if not 1 <= min_joints <= max_joints:
+        raise ValueError(f"turned_joints needs 1 <= min_joints <= max_joints, got {min_joints} and {max_joints}")
+    rng = np.random.default_rng(seed)
+    cand = _non_root_joints(rig, need_bone=True)
+    rot = poses.rotations.astype(np.float64).copy()
+    desc, joints = [], []
+    for i in range(len(poses)):
+        k = int(rng.integers(min(min_joints, len(cand)), min(max_joints, len(cand)) + 1))
+        chosen = rng.choice(cand, size=k, replace=False)
+        axes = rng.normal(size=(k, 3))
+        axes /= np.linalg.norm(axes, axis=1, keepdims=True)
+        angles = np.deg2rad(rng.uniform(min_deg, max_deg, size=k))
+        rot[i, chosen] = quat_multiply(axis_angle_to_quat(axes * angles[:, None]), rot[i, chosen])
+        desc.append("turn " + ", ".join(f"'{rig.joint_names[j]}' by {np.rad2deg(a):.0f} deg"
+                                        for j, a in zip(chosen, angles)))
+        joints.append(int(chosen[0]))
+    return _finish(poses, rot, "turned_joints", desc, joints)
 
 
 # ----- hyper-extension ---------------------------------------------------------------------------------------
@@ -419,6 +444,10 @@ def through_body(rig: "Rig", poses: Poses, seed: int = 0, reference: Poses | Non
 CORRUPTIONS: dict[str, Callable[..., Corrupted]] = {
     "twist": twist,
     "random_rotation": random_rotation,
+    "turned_joints": turned_joints,
     "hyperextension": hyperextension,
     "through_body": through_body,
 }
+
+#: The corruptions the procedural-species report uses by default (the report as it was before ``turned_joints``).
+PROCEDURAL_CORRUPTIONS: tuple[str, ...] = ("twist", "random_rotation", "hyperextension", "through_body")

@@ -64,20 +64,27 @@ def auroc(positive: np.ndarray, negative: np.ndarray) -> float:
 
 
 # ----- pose distances ---------------------------------------------------------------------------------------
-def pose_features(rig: "Rig", poses: Poses, canonical_heading: bool = True) -> np.ndarray:
-    """(N, J, 3) float64 joint positions relative to the root joint, divided by the rig's height.
+def pose_features(rig: "Rig", poses: Poses, canonical_heading: bool = True, root: int = 0) -> np.ndarray:
+    """(N, J, 3) float64 joint positions relative to the ``root`` joint, divided by the rig's height.
 
-    With ``canonical_heading`` each pose is turned about the up axis so that the root faces as it does at
-    rest: where a creature walks to is not part of its pose (tilt and roll of the root still are).
+    With ``canonical_heading`` each pose is turned about the up axis so that the ``root`` joint faces as it does
+    at rest: where a creature walks to is not part of its pose (tilt and roll of that joint still are).
+    ``root`` is the rig's root joint by default; another joint (the pelvis below a static ground bone, see
+    :func:`vips.body.body_root`) makes the positions relative to it and its heading.
     """
-    from vips.kinematics import root_heading, world_matrices
+    from vips.kinematics import heading_angles, root_heading, world_matrices
 
     world = world_matrices(rig, poses).astype(np.float64)
     pos = world[:, :, :3, 3]
-    pos = (pos - pos[:, :1]) / rig.height()
+    pos = (pos - pos[:, root : root + 1]) / rig.height()
     if not canonical_heading:
         return pos
-    return _rotate_about(pos, rig.up_vector().astype(np.float64), -root_heading(rig, poses))
+    up = rig.up_vector().astype(np.float64)
+    if root == 0:
+        return _rotate_about(pos, up, -root_heading(rig, poses))
+    # The joint's turn in world axes from rest to pose; for the root this is exactly root_heading's turn.
+    rest = rig.rest_world_matrices()[root, :3, :3].astype(np.float64)
+    return _rotate_about(pos, up, -heading_angles(world[:, root, :3, :3] @ rest.T, up))
 
 
 def _rotate_about(points: np.ndarray, axis: np.ndarray, angle: np.ndarray) -> np.ndarray:

@@ -21,7 +21,7 @@ import numpy as np
 
 from vips.evaluation import plots
 from vips.evaluation.baselines import fit_baselines
-from vips.evaluation.corruptions import CORRUPTIONS
+from vips.evaluation.corruptions import CORRUPTIONS, PROCEDURAL_CORRUPTIONS
 from vips.evaluation.metrics import auroc, fidelity, pose_features, self_intersection_rate
 from vips.poses import Poses
 
@@ -112,7 +112,7 @@ def _evaluate(case: EvalCase, sampler: Sampler | None, scorer: Scorer | None, ba
     # Plausibility: valid held-out poses against each corruption of the same poses.
     corrupted: dict[str, Poses] = {}
     corruption_info: dict[str, Any] = {}
-    for k, name in enumerate(corruptions or CORRUPTIONS):
+    for k, name in enumerate(corruptions or PROCEDURAL_CORRUPTIONS):
         try:
             c = CORRUPTIONS[name](rig, reference, seed=seed + 1000 * (k + 1), reference=case.train)
         except ValueError as e:  # a corruption that does not apply to this rig (no limbs...)
@@ -211,7 +211,7 @@ def evaluate(rig: "Rig", train_poses: Poses, heldout_poses: Poses, sampler: Samp
         n_samples: reference poses and samples per method (the same count, so 1-NNA is balanced).
         seed: seeds the subsets, the corruptions and every sampler.
         limits: the rig's joint limits for the uniform baseline (else estimated from ``train_poses``).
-        corruptions: names from :data:`CORRUPTIONS` (default all).
+        corruptions: names from :data:`CORRUPTIONS` (default :data:`PROCEDURAL_CORRUPTIONS`).
         detector: ``self_intersections(rig, poses)``; default the data pipeline's validator when available,
             ``False`` to skip the self-intersection rates (they are None then).
         out_dir: when given, writes ``report.json``, ``auroc.png``, ``fidelity.png`` and ``pose_map.png`` there.

@@ -63,8 +63,12 @@ def carry_poses(poses: Poses, source: Rig, target: Rig) -> Poses:
     return Poses(poses.rotations, poses.root_translation * scale, poses.fps, poses.name)
 
 
-def dataset_cases(data_dir: Path, split: str, max_rigs: int, seed: int = 0) -> list:
-    """EvalCases for ``max_rigs`` species of ``split``, spread over body plans (module docstring)."""
+def dataset_cases(data_dir: Path, split: str, max_rigs: int, seed: int = 0, procedural_only: bool = False) -> list:
+    """EvalCases for ``max_rigs`` species of ``split``, spread over body plans (module docstring).
+
+    ``procedural_only`` leaves out real clip shards (``source == "clip"``): `vips eval` reports those in its
+    "real motion" section (:mod:`vips.evaluation.real_motion`), not in the procedural-species table.
+    """
     from vips.data.creatures import make_creature
     from vips.data.shards import read_shard
     from vips.evaluation.report import TARGET_GROUP, EvalCase
@@ -75,7 +79,7 @@ def dataset_cases(data_dir: Path, split: str, max_rigs: int, seed: int = 0) -> l
     rows_all = json.loads(manifest_path.read_text())["shards"]
     species: dict[str, list[dict]] = {}
     for s in rows_all:
-        if s["split"] == split:
+        if s["split"] == split and not (procedural_only and s.get("source") == "clip"):
             species.setdefault(s["species"], []).append(s)
     by_plan: dict[str, list[list[dict]]] = {}
     for rows in species.values():
@@ -156,9 +160,19 @@ def asset_cases(paths: list[Path]) -> list:
 
 def evaluate_model(model: str | Path | None, data_dir: Path | None, assets: list[Path], out: Path,
                    split: str = "test", max_rigs: int = 12, n_samples: int = 128, steps: int = 30, seed: int = 0,
-                   progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Run the evaluation and write ``out/report.json`` plus plots. Returns the report."""
+                   progress: Callable[[str], None] | None = None, frames_per_clip: int = 40,
+                   cover_samples: int = 256, sheets: list[Path] = ()) -> dict[str, Any]:
+    """Run the evaluation and write ``out/report.json`` plus plots. Returns the report.
+
+    Procedural species of ``data_dir``'s ``split`` and the ``assets`` (split in time) make the per-rig table
+    (:func:`~vips.evaluation.report.evaluate_many`); the real clip families of the split and the ``assets`` make
+    the report's "real motion" section (:func:`~vips.evaluation.real_motion.evaluate_real_motion`, at most
+    ``frames_per_clip`` frames per clip, ``cover_samples`` samples per rig); each of ``sheets`` gets a contact
+    sheet of 16 samples (the report's "sheets").
+    """
+    from vips.evaluation.real_motion import asset_families, dataset_families, evaluate_real_motion, write_sheets
     from vips.evaluation.report import evaluate_many
+    from vips.io.atomic import write_bytes_atomic
     from vips.posespace import PoseSpace
 
     spaces: dict[int, PoseSpace] = {}
@@ -176,13 +190,32 @@ def evaluate_model(model: str | Path | None, data_dir: Path | None, assets: list
     def scorer(rig: Rig, poses: Poses) -> np.ndarray:
         return space(rig).score(poses)[0]
 
-    cases = (dataset_cases(data_dir, split, max_rigs, seed) if data_dir is not None else []) + asset_cases(assets)
-    if not cases:
-        raise AssetError("nothing to evaluate: give --data (a built dataset) and/or --assets with animation clips")
-    report = evaluate_many(cases, sampler, scorer, n_samples=n_samples, seed=seed, out_dir=out)
+    def flag_scorer(rig: Rig, poses: Poses) -> tuple[np.ndarray, np.ndarray]:
+        return space(rig).score(poses)
+
+    cases = ((dataset_cases(data_dir, split, max_rigs, seed, procedural_only=True) if data_dir is not None else [])
+             + asset_cases(assets))
+    families = dataset_families(data_dir, split, frames_per_clip) if data_dir is not None else []
+    more, skipped = asset_families(assets, frames_per_clip)
+    families += more
+    if not cases and not families and not sheets:
+        raise AssetError("nothing to evaluate: give --data (a built dataset) and/or --assets with animation clips, "
+                         "or --sheet assets")
+    out.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {"settings": {}}
+    if cases:
+        report = evaluate_many(cases, sampler, scorer, n_samples=n_samples, seed=seed, out_dir=out)
+    if families:
+        report["real motion"] = evaluate_real_motion(families, sampler, flag_scorer, cover_samples, seed,
+                                                     out_dir=out, progress=progress)
+        report["real motion"]["settings"].update({"frames_per_clip": frames_per_clip, "steps": steps,
+                                                  "split": split if data_dir is not None else None,
+                                                  "skipped_assets": skipped})
+    if sheets:
+        report["sheets"] = write_sheets(sheets, sampler, flag_scorer, out, seed=seed)
     report["settings"].update({"model": str(model or "default"), "split": split, "steps": steps,
                                "data": str(data_dir) if data_dir else None, "assets": [str(a) for a in assets]})
-    (out / "report.json").write_text(json.dumps(report, indent=1, default=_json_default))
+    write_bytes_atomic(out / "report.json", json.dumps(report, indent=1, default=_json_default).encode())
     return report
 
 

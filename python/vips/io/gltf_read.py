@@ -15,8 +15,11 @@ How glTF maps onto a :class:`vips.Rig` (rig world space = glTF scene space: Y up
 - The mesh's own space is mapped into scene space by the world matrix ``M`` of the first mesh node that uses
   the skin: vertices become ``M @ v`` and skin-joint bind matrices ``M @ bind``. Skinning is unchanged
   (``inv(M @ bind) @ M @ v = inv(bind) @ v``) and the rest mesh lines up with the joints.
+- Meshes whose skins list the same joints with the same inverse bind matrices (one skin per mesh, as FBX2glTF
+  writes) share the rig; meshes on another skeleton are left out and reported.
 - Clips are sampled at a uniform rate; non-root joint translations and scales cannot be represented (bone
-  lengths are fixed by the rig) and are reported.
+  lengths are fixed by the rig) and are reported. A clip that scales a joint to zero (a spawn effect) is dropped
+  and reported, the rig and the other clips kept; a zero scale in the rest pose is an error.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from vips import native
 from vips.io.gltf_format import GltfDocument, parse_file
 from vips.kinematics import local_from_world, poses_from_local
 from vips.poses import Poses
@@ -33,6 +37,7 @@ from vips.rig import MAX_INFLUENCES, Rig
 from vips.rotations import compose_affine, decompose_affine, nearest_rigid, quat_normalize, quat_slerp
 
 SCALE_TOLERANCE = 1e-3
+NAN_REPAIR_FRACTION = 0.05  # at most this share of a primitive's vertices may take weights from a neighbour
 MAX_FPS = 240
 MAX_FRAMES = 100_000
 SYNTHETIC = -1  # node index of the synthetic root joint
@@ -151,11 +156,24 @@ class _Reader:
         if not users:
             return 0, []
         skin = min(users)
-        if len(users) > 1:
+        same = [s for s in sorted(users) if self.same_skin(skin, s)]
+        left_out = [self.node_name(n) for s in sorted(users) if s not in same for n in users[s]]
+        if left_out:
             self.notes.append(
-                f"the file has {len(users)} skinned meshes with different skins; only skin {skin} was read"
+                f"meshes {', '.join(map(repr, left_out[:5]))} use another skeleton than the meshes of skin {skin}; "
+                "only those were read (bind every mesh to one armature to read them all)"
             )
-        return skin, users[skin]
+        return skin, [n for s in same for n in users[s]]
+
+    def same_skin(self, a: int, b: int) -> bool:
+        """Whether skins ``a`` and ``b`` bind the same joints with the same inverse bind matrices, so their
+        meshes share one rig (FBX2glTF writes one such skin per mesh)."""
+        skin_a, skin_b = (self.doc.item("skins", i, "a node's skin") for i in (a, b))
+        joints = skin_a.get("joints")
+        if a == b or not isinstance(joints, list) or not joints or joints != skin_b.get("joints"):
+            return a == b
+        ibm_a, ibm_b = self.inverse_bind(skin_a, a, len(joints)), self.inverse_bind(skin_b, b, len(joints))
+        return bool(np.allclose(ibm_a, ibm_b, rtol=1e-5, atol=1e-6 * np.abs(ibm_a).max()))
 
     def skeleton(self, skin_joints: list[int]) -> tuple[list[int], np.ndarray]:
         """(joint nodes in rig order with SYNTHETIC for a synthetic root, rig parents (J,))."""
@@ -250,17 +268,48 @@ class _Reader:
         eye = np.broadcast_to(np.eye(4), shape + (4, 4))
         return np.stack([eye if k == SYNTHETIC else world[k] for k in order], axis=-3)
 
-    def rigid(self, g: np.ndarray, names: list[str]) -> np.ndarray:
-        """(..., J, 4, 4) nearest rigid transforms (rotation by polar decomposition, same translation)."""
-        if not np.isfinite(g).all():
-            j = int(np.argwhere(~np.isfinite(g))[0][-3])
-            raise self.doc.fail(f"joint '{names[j]}' has a transform that overflows (huge translation or scale)")
-        sigma = np.linalg.svd(g[..., :3, :3], compute_uv=False)
-        degenerate = sigma[..., -1] <= 1e-12 * np.maximum(sigma[..., 0], 1e-300)
-        if degenerate.any():
-            j = int(np.argwhere(degenerate)[0][-1])
-            raise self.doc.fail(f"joint '{names[j]}' has a zero scale (its transform cannot be inverted)")
+    def rigid(self, g: np.ndarray, names: list[str], order: list[int]) -> np.ndarray:
+        """(J, 4, 4) nearest rigid transforms (rotation by polar decomposition, same translation) of the rest
+        pose's global matrices ``g`` (J, 4, 4); AssetError naming the joint (and the node that causes it) where
+        ``g`` cannot be inverted."""
+        problem = self.collapsed(g, self.local, order)
+        if problem is not None:
+            _, j, node = problem
+            if node is None:
+                raise self.doc.fail(f"joint '{names[j]}' has a transform that overflows (huge translation or scale)")
+            where = "" if node == order[j] else f" (from node '{self.node_name(node)}' above it)"
+            raise self.doc.fail(
+                f"joint '{names[j]}' has a zero scale in the rest pose{where}, so its transform cannot be "
+                "inverted; give the node a non-zero scale (or apply its scale) and export again"
+            )
         return nearest_rigid(g)
+
+    def collapsed(
+        self, g: np.ndarray, local: list[np.ndarray | None], order: list[int]
+    ) -> tuple[int, int, int | None] | None:
+        """The first (frame, joint, node) where global matrices ``g`` (J, 4, 4) or (F, J, 4, 4) cannot be
+        made rigid, or None. ``node`` is the topmost node of the joint's chain whose own local matrix in
+        ``local`` (per node (4, 4) or (F, 4, 4)) has a zero scale (the joint's node when none has alone), or
+        None when the transform is not finite (it overflowed)."""
+        g = g.reshape((-1,) + g.shape[-3:])
+        overflow = ~np.isfinite(g).all(axis=(-2, -1))
+        if overflow.any():
+            f, j = np.argwhere(overflow)[0]
+            return int(f), int(j), None
+        zero = _zero_scale(g)
+        if not zero.any():
+            return None
+        f, j = (int(x) for x in np.argwhere(zero)[0])
+        node = order[j]
+        for k in reversed([node, *self.ancestors(node)]):  # topmost first: the one that collapses the rest
+            m = local[k]
+            if m is not None and _zero_scale(m if m.ndim == 2 else m[f]):
+                return f, j, k
+        return f, j, node
+
+    def node_name(self, k: int) -> str:
+        name = self.node(k).get("name")
+        return name if isinstance(name, str) and name else f"node {k}"
 
     def check_scale(self, residual: np.ndarray, names: list[str]) -> None:
         """Warn when a joint's scale is not uniform (rest pose): animation cannot reproduce it exactly."""
@@ -293,7 +342,7 @@ class _Reader:
         skin_to_rig = np.array([position[k] for k in skin_joints], np.int64)
 
         g = self.joint_world(self.world, order)
-        w = self.rigid(g, names)
+        w = self.rigid(g, names, order)
         residual = np.linalg.inv(w) @ g  # inv(W) @ G: the scale part that the rig cannot hold
         self.check_scale(residual, names)
         rotations, translations = local_from_world(w, parents)
@@ -428,9 +477,7 @@ class _Reader:
                 raise doc.fail(f"{what} JOINTS_{s} must hold unsigned integers")
             joints.append(j)
             weights.append(w)
-        j, w = np.concatenate(joints, axis=1), np.concatenate(weights, axis=1)
-        if not np.isfinite(w).all():
-            raise doc.fail(f"{what} has NaN or infinite skin weights")
+        j, w = self.repair_weights(positions, np.concatenate(joints, axis=1), np.concatenate(weights, axis=1), what)
         used = w > 0
         bad = used & ((j < 0) | (j >= num_skin_joints))
         if bad.any():
@@ -438,6 +485,51 @@ class _Reader:
             raise doc.fail(f"{what}: vertex {v} uses joint {int(j[bad][0])}, but the skin has {num_skin_joints} joints")
         j = np.where(used, j, 0)
         return positions, idx.reshape(-1, 3), j, w
+
+    def repair_weights(
+        self, positions: np.ndarray, joints: np.ndarray, weights: np.ndarray, what: str
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Skin joints and weights (V, K) of primitive ``what`` with NaN weights repaired; AssetError where the
+        repair would be a guess.
+
+        Exporters write NaN for a vertex that has no weight (FBX2glTF normalizes 0 / 0). Such a vertex takes
+        the joints and weights of the nearest vertex (``positions`` (V, 3)) whose weights are finite; NaN
+        influences beside finite positive ones are dropped. Infinite weights, or NaN at more than
+        NAN_REPAIR_FRACTION of the vertices (the skin itself is missing), are refused.
+        """
+        finite = np.isfinite(weights)
+        if finite.all():
+            return joints, weights
+        V = len(weights)
+        if np.isinf(weights).any():
+            v = int(np.argwhere(np.isinf(weights))[0, 0])
+            raise self.doc.fail(f"{what} has infinite skin weights (first at vertex {v}); export its skin again")
+        weights = np.where(finite, weights, 0.0)
+        partial = ~finite.all(axis=1) & (weights.sum(axis=1) > 0)
+        empty = ~finite.all(axis=1) & ~partial
+        skinned = np.flatnonzero(finite.all(axis=1) & (weights.sum(axis=1) > 0))
+        n = int(empty.sum())
+        if n > max(1.0, NAN_REPAIR_FRACTION * V) or (n and not skinned.size):
+            raise self.doc.fail(
+                f"{what} has NaN skin weights at {n} of its {V} vertices (first: vertex {int(np.argmax(empty))}), "
+                "too many to take weights from their neighbours; weight-paint those vertices and export again"
+            )
+        if n:
+            query = np.ascontiguousarray(positions[empty][None], np.float32)
+            _, nearest = native.knn(query, np.ascontiguousarray(positions[skinned][None], np.float32))
+            source = skinned[nearest[0, :, 0]]
+            joints = joints.copy()
+            joints[empty], weights[empty] = joints[source], weights[source]
+            self.notes.append(
+                f"{what}: {n} vertices had NaN skin weights (no weight at all); they took the weights of the "
+                "nearest vertex with weights"
+            )
+        if partial.any():
+            self.notes.append(
+                f"{what}: {int(partial.sum())} vertices had NaN skin weights beside finite ones; the NaN "
+                "influences were dropped"
+            )
+        return joints, weights
 
     # ----- animation ------------------------------------------------------------------------------
     def read_clips(self, rig: Rig, order: list[int], rest_residual: np.ndarray) -> None:
@@ -506,20 +598,52 @@ class _Reader:
             local[k] = compose_affine(r, t, s)
         world = self._world_matrices(local)
         g = self.joint_world(world, order)
-        w = self.rigid(g, rig.joint_names)
+        problem = self.collapsed(g, local, order)
+        if problem is not None:  # one odd clip (a spawn effect) must not cost the rig and the other clips
+            rig.warn(self.dropped(name, problem, order, rig.joint_names, fps))
+            return None
+        w = nearest_rigid(g)
         rotations, translations = local_from_world(w, rig.parents)
-        residual = np.linalg.inv(w) @ g
-        deviation = np.abs(residual - rest_residual[None]).max(axis=(0, 2, 3))
-        if deviation.max() > SCALE_TOLERANCE:
-            j = int(np.argmax(deviation))
-            rig.warn(
-                f"clip '{name}' scales joint '{rig.joint_names[j]}' away from its rest scale; the rig has no scale, "
-                "so it was dropped (skinning differs from glTF viewers)"
-            )
+        self.check_clip_scale(np.linalg.inv(w) @ g, rest_residual, rig, name)
         poses, notes = poses_from_local(rig, rotations, translations, fps=fps, name=name)
         for note in notes:
             rig.warn(note)
         return poses
+
+    def dropped(
+        self, name: str, problem: tuple[int, int, int | None], order: list[int], names: list[str], fps: float
+    ) -> str:
+        """Why clip ``name`` was dropped, from :meth:`collapsed`'s (frame, joint, node)."""
+        f, j, node = problem
+        at = f"at frame {f} (t = {f / fps:.4g} s)"
+        if node is None:
+            return (
+                f"clip '{name}' dropped: it gives joint '{names[j]}' a non-finite transform {at} (a zero rotation "
+                "quaternion, or a huge translation or scale)"
+            )
+        what = f"joint '{names[order.index(node)]}'" if node in order else (
+            f"node '{self.node_name(node)}' above joint '{names[j]}'"
+        )
+        return (
+            f"clip '{name}' dropped: it scales {what} to zero {at} (a spawn effect?); poses of a rig with fixed "
+            "bone lengths cannot hold it"
+        )
+
+    @staticmethod
+    def check_clip_scale(residual: np.ndarray, rest_residual: np.ndarray, rig: Rig, name: str) -> None:
+        """Warn when clip ``name`` scales a joint: ``residual`` (F, J, 4, 4) is each frame's ``inv(W) @ G``,
+        ``rest_residual`` (J, 4, 4) the rest pose's. The change is measured relative to the rest scale, so
+        a centimetre armature (scale 100) with float noise in its bones' scales is not reported."""
+        change = residual[..., :3, :3] @ np.linalg.inv(rest_residual[:, :3, :3]) - np.eye(3)
+        deviation = np.abs(change).max(axis=(-2, -1))  # (F, J) relative scale change
+        scaled = np.flatnonzero(deviation.max(axis=0) > SCALE_TOLERANCE)
+        if scaled.size:
+            j = int(scaled[0])  # the topmost scaled joint: its descendants inherit the scale
+            f = int(np.argmax(deviation[:, j]))
+            rig.warn(
+                f"clip '{name}' scales joint '{rig.joint_names[j]}' by {100 * deviation[f, j]:.3g}% at frame {f}; "
+                "poses hold no scale, so the clip was kept without it (the mesh keeps its rest size there)"
+            )
 
     def sampler(self, spec: Any, what: str, path: str) -> tuple[np.ndarray, np.ndarray, str]:
         """(key times (T,), values (T, C) or (T, 3, C) for CUBICSPLINE, interpolation)."""
@@ -559,6 +683,13 @@ class _Reader:
         if count > MAX_FRAMES:
             raise self.doc.fail(f"clip '{name}' would have {count} frames (it lasts {end:g} s); corrupt key times?")
         return fps, np.arange(count) / fps
+
+
+def _zero_scale(m: np.ndarray) -> np.ndarray:
+    """(...) True where the linear part of an affine (..., 4, 4) has a (numerically) zero scale: it cannot be
+    inverted."""
+    sigma = np.linalg.svd(m[..., :3, :3], compute_uv=False)
+    return sigma[..., -1] <= 1e-12 * np.maximum(sigma[..., 0], 1e-300)
 
 
 def _wxyz(q: np.ndarray) -> np.ndarray:

@@ -1,9 +1,9 @@
 """Training data for the pose model: groups of poses of one rig, stored as safetensors, batched by rig.
 
-A :class:`PoseGroup` holds one rig's conditioning (node features, graph codes) and N encoded poses (N, J, D)
-(see :mod:`vips.pose_encoding`), tagged with its source (procedural species, artist clips, fitted video...).
-A dataset directory holds one ``*.safetensors`` file per group (tensors ``node_features``, ``graph_code``,
-``poses``; metadata ``name`` and ``source``).
+A :class:`PoseGroup` holds one rig's conditioning (node features, graph codes, live channels) and N encoded
+poses (N, J, D) (see :mod:`vips.pose_encoding`), tagged with its source (procedural species, artist clips,
+fitted video...). A dataset directory holds one ``*.safetensors`` file per group (tensors ``node_features``,
+``graph_code``, ``channel_mask``, ``poses``; metadata ``name`` and ``source``).
 """
 
 from __future__ import annotations
@@ -29,12 +29,15 @@ class PoseGroup:
     Attributes:
         node_features: (J, F) float32 rig features.
         graph_code: (J, J) int64 graph codes.
+        channel_mask: (J, D) float32 live channels (:func:`vips.pose_encoding.channel_mask`); a joint with no
+            live channel (above the body root) is masked out of the model.
         poses: (N, J, D) float32 pose vectors.
         name: the rig's name; source: the data source it came from (used to mix sources).
     """
 
     node_features: np.ndarray
     graph_code: np.ndarray
+    channel_mask: np.ndarray
     poses: np.ndarray
     name: str = ""
     source: str = "default"
@@ -43,10 +46,16 @@ class PoseGroup:
     def num_joints(self) -> int:
         return int(self.node_features.shape[0])
 
+    @property
+    def joint_mask(self) -> np.ndarray:
+        """(J,) float32: 1 on the joints the model sees."""
+        return (self.channel_mask.max(axis=1) > 0).astype(np.float32)
+
     @classmethod
     def from_conditioning(cls, cond: RigConditioning, poses: np.ndarray, name: str = "", source: str = "default"):
         """A group from a rig's conditioning and its (N, J, D) pose vectors."""
-        return cls(cond.node_features, cond.graph_code, np.asarray(poses, np.float32), name, source)
+        return cls(cond.node_features, cond.graph_code, channel_mask(cond), np.asarray(poses, np.float32), name,
+                   source)
 
     @classmethod
     def from_rig(cls, rig: "Rig", poses: "Poses", source: str = "default") -> "PoseGroup":
@@ -61,7 +70,8 @@ class PoseGroup:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         save_file(
-            {"node_features": self.node_features, "graph_code": self.graph_code, "poses": self.poses},
+            {"node_features": self.node_features, "graph_code": self.graph_code, "channel_mask": self.channel_mask,
+             "poses": self.poses},
             str(tmp),
             metadata={"name": self.name, "source": self.source},
         )
@@ -74,13 +84,19 @@ class PoseGroup:
 
         with safe_open(str(path), framework="numpy") as f:
             meta = f.metadata() or {}
-            arrays = {k: f.get_tensor(k) for k in ("node_features", "graph_code", "poses")}
-        group = cls(arrays["node_features"], arrays["graph_code"].astype(np.int64), arrays["poses"],
-                    meta.get("name", Path(path).stem), meta.get("source", "default"))
+            keys = ("node_features", "graph_code", "channel_mask", "poses")
+            missing = [k for k in keys if k not in f.keys()]
+            if missing:
+                raise ValueError(f"{path}: not a pose group of this version (missing {', '.join(missing)}); "
+                                 "rebuild it from the dataset")
+            arrays = {k: f.get_tensor(k) for k in keys}
+        group = cls(arrays["node_features"], arrays["graph_code"].astype(np.int64), arrays["channel_mask"],
+                    arrays["poses"], meta.get("name", Path(path).stem), meta.get("source", "default"))
         J = group.num_joints
-        if group.graph_code.shape != (J, J) or group.poses.ndim != 3 or group.poses.shape[1:] != (J, POSE_DIM):
+        if (group.graph_code.shape != (J, J) or group.channel_mask.shape != (J, POSE_DIM) or group.poses.ndim != 3
+                or group.poses.shape[1:] != (J, POSE_DIM)):
             raise ValueError(f"{path}: inconsistent shapes {group.node_features.shape}, {group.graph_code.shape}, "
-                             f"{group.poses.shape}")
+                             f"{group.channel_mask.shape}, {group.poses.shape}")
         return group
 
 
@@ -152,8 +168,8 @@ def make_batch(groups: list[PoseGroup], probs: np.ndarray, rigs: int, poses_per_
         J = group.num_joints
         idx = rng.integers(0, len(group.poses), size=P)
         x0[g * P:(g + 1) * P, :J] = group.poses[idx]
-        cmask[g * P:(g + 1) * P, :J] = channel_mask(J)
+        cmask[g * P:(g + 1) * P, :J] = group.channel_mask
         feats[g, :J] = group.node_features
         code[g, :J, :J] = group.graph_code
-        mask[g, :J] = 1.0
+        mask[g, :J] = group.joint_mask
     return Batch(x0, cmask, feats, code, mask, P)

@@ -27,7 +27,11 @@ class GuidedRigArrays:
         rest_translations: (J, 3) local rest translations (asset units).
         frames: (J, 3, 3) rest world rotation of each joint in the canonical frame
             (:attr:`vips.features.RigConditioning.rest_world_rotations`).
+        reference_frames: (J, 3, 3) rest reference frame of each joint in the canonical frame
+            (:attr:`vips.features.RigConditioning.reference_frames`).
+        channel_mask: (J, 9) live channels (:func:`vips.pose_encoding.channel_mask`).
         canonical_rotation: (3, 3) asset axes -> canonical axes.
+        body_root: the body root's index; rest_body_height: its rest height above the ground (canonical units).
         height: the rig's height (asset units).
     """
 
@@ -35,11 +39,27 @@ class GuidedRigArrays:
     rest_rotations: np.ndarray
     rest_translations: np.ndarray
     frames: np.ndarray
+    reference_frames: np.ndarray
+    channel_mask: np.ndarray
     canonical_rotation: np.ndarray
+    body_root: int
+    rest_body_height: float
     height: float
 
+    @classmethod
+    def from_rig(cls, rig, cond) -> "GuidedRigArrays":  # noqa: ANN001 - vips.Rig, RigConditioning
+        """The arrays of ``rig`` with its conditioning ``cond`` (:func:`vips.features.rig_conditioning`)."""
+        from vips.pose_encoding import channel_mask
+
+        f32 = lambda a: np.ascontiguousarray(a, np.float32)  # noqa: E731
+        return cls(np.ascontiguousarray(rig.parents, np.int32), f32(rig.rest_rotations), f32(rig.rest_translations),
+                   f32(cond.rest_world_rotations), f32(cond.reference_frames), f32(channel_mask(cond)),
+                   f32(cond.canonical_rotation), int(cond.body_root),
+                   float(cond.rest_positions[cond.body_root, 1]), float(cond.height))
+
     def args(self) -> tuple:
-        return (self.parents, self.rest_rotations, self.rest_translations, self.frames, self.canonical_rotation,
+        return (self.parents, self.rest_rotations, self.rest_translations, self.frames, self.reference_frames,
+                self.channel_mask, self.canonical_rotation, int(self.body_root), float(self.rest_body_height),
                 float(self.height))
 
 

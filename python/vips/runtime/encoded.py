@@ -17,7 +17,8 @@ class EncodedRig:
     Attributes:
         context: (1, J, W) float32 projected rig encoder tokens.
         attn_bias: (1, L, H, J, J) float32 graph attention bias of every denoiser layer and head.
-        mask: (1, J) float32 ones (no padding for a single rig).
+        mask: (1, J) float32 the joints the model sees (:attr:`vips.features.RigConditioning.joint_mask`: 0 for
+            the ground and control bones above the body root).
         channel_mask: (J, D) float32 live pose channels (:func:`vips.pose_encoding.channel_mask`).
     """
 
@@ -41,11 +42,11 @@ def rig_inputs(cond: RigConditioning) -> dict[str, np.ndarray]:
     return {
         "node_features": np.ascontiguousarray(cond.node_features[None], np.float32),
         "graph_code": np.ascontiguousarray(cond.graph_code[None], np.int64),
-        "mask": np.ones((1, J), np.float32),
+        "mask": np.ascontiguousarray(cond.joint_mask.reshape(1, J), np.float32),
     }
 
 
 def encoded_rig(cond: RigConditioning, context: np.ndarray, attn_bias: np.ndarray) -> EncodedRig:
     """An :class:`EncodedRig` from a rig encoder's two outputs for ``cond``."""
     return EncodedRig(np.ascontiguousarray(context, np.float32), np.ascontiguousarray(attn_bias, np.float32),
-                      np.ones((1, cond.num_joints), np.float32), channel_mask(cond.num_joints))
+                      np.ascontiguousarray(cond.joint_mask[None], np.float32), channel_mask(cond))

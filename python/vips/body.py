@@ -1,0 +1,104 @@
+"""The body of a rig: the joint that carries it, and the joints above that joint.
+
+Real skeletons often put a static *ground* or *locomotion* bone (Unreal's ``root``, Blender's armature root,
+the Quaternius ``AnimalArmature`` and its ``Body`` control bone) above the pelvis. Where such a creature faces,
+how it tilts and how high it stands are the pelvis's, not the ground bone's: the pose model reads the body's
+frame off the **body root** (:func:`body_root`) and keeps the joints above it (:func:`above_body`) out of the
+pose (they carry only the heading and the ground position, see :mod:`vips.pose_encoding`).
+
+The rule uses the rest pose and the skin, never joint names (auto-rigs name joints ``joint_12``): starting at the
+root, step down to the child that holds most of the skeleton while the joint carries no body itself: it moves
+almost none of the skin and either lies on the ground below the rest of the body (a ground or locomotion bone)
+or has a single child with joints below it (a control bone such as ``Body`` above the pelvis). A rig without
+skin (BVH) steps down only from joints on the ground below the body.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from vips.rig import Rig
+
+#: A joint this close to the rig's lowest point (fraction of its height) lies on the ground.
+GROUND_FRACTION = 0.05
+#: A joint moving less than this fraction of the skin's total weight can be a control bone.
+CONTROL_WEIGHT_FRACTION = 0.01
+
+
+def subtree_sizes(parents: np.ndarray) -> np.ndarray:
+    """(J,) int64 joints in the subtree rooted at each joint (itself included); parents topologically ordered."""
+    size = np.ones(len(parents), np.int64)
+    for j in range(len(parents) - 1, 0, -1):
+        if parents[j] >= 0:
+            size[parents[j]] += size[j]
+    return size
+
+
+def children_lists(parents: np.ndarray) -> list[list[int]]:
+    """For each joint, the indices of its children in joint order."""
+    kids: list[list[int]] = [[] for _ in range(len(parents))]
+    for j, p in enumerate(parents):
+        if p >= 0:
+            kids[int(p)].append(j)
+    return kids
+
+
+def find_body_root(parents: np.ndarray, heights: np.ndarray, skin_share: np.ndarray | None = None) -> int:
+    """Index of the body root of a skeleton (the rule is in the module docstring).
+
+    Args:
+        parents: (J,) parent indices, topologically ordered, joint 0 the root.
+        heights: (J,) rest height of each joint above the rig's lowest point, as a fraction of its height.
+        skin_share: (J,) fraction of the skin's total weight each joint moves; None for a rig without skin.
+    """
+    parents = np.asarray(parents)
+    size = subtree_sizes(parents)
+    kids = children_lists(parents)
+    j = 0
+    while kids[j]:
+        c = max(kids[j], key=lambda k: size[k])
+        if size[c] * 2 <= size[j] - 1 or size[c] == 1:
+            break
+        on_ground = heights[j] < GROUND_FRACTION <= heights[c]  # a bone on the ground, the body above it
+        if skin_share is None:
+            carrier = on_ground
+        else:
+            single = sum(size[k] > 1 for k in kids[j]) == 1
+            carrier = skin_share[j] < CONTROL_WEIGHT_FRACTION and (on_ground or single)
+        if not carrier:
+            break
+        j = c
+    return int(j)
+
+
+def body_root(rig: "Rig") -> int:
+    """Index of ``rig``'s body root (see the module docstring); 0 when the root joint carries the body."""
+    pos = rig.rest_joint_positions().astype(np.float64)
+    axis = 1 if rig.up_axis == "Y" else 2
+    if rig.has_mesh and rig.num_vertices:
+        from vips.kinematics import skin
+        from vips.poses import Poses
+
+        low = float(skin(rig, Poses.identity(1, rig.num_joints))[0][:, axis].min())
+    else:
+        low = float(pos[:, axis].min())
+    heights = (pos[:, axis] - low) / rig.height()
+    share = None
+    if rig.skin_weights is not None and rig.skin_indices is not None and rig.num_vertices:
+        w = np.bincount(np.asarray(rig.skin_indices, np.int64).ravel(),
+                        weights=np.asarray(rig.skin_weights, np.float64).ravel(), minlength=rig.num_joints)
+        share = w / max(float(w.sum()), 1e-12)
+    return find_body_root(rig.parents, heights, share)
+
+
+def above_body(parents: np.ndarray, body: int) -> np.ndarray:
+    """(J,) bool: the strict ancestors of joint ``body`` (the ground and control bones above the body)."""
+    out = np.zeros(len(parents), bool)
+    k = int(parents[body])
+    while k >= 0:
+        out[k] = True
+        k = int(parents[k])
+    return out

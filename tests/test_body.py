@@ -1,0 +1,76 @@
+"""The body root (vips.body): the pelvis, not a ground, locomotion or control bone above it."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vips.body import above_body, find_body_root, subtree_sizes
+
+MOTION = Path(__file__).resolve().parents[2] / "shared" / "motion"
+
+# root, pelvis, spine, head, leg_l, foot_l, leg_r, foot_r
+HUMAN = np.array([-1, 0, 1, 2, 1, 4, 1, 6])
+
+
+def _share(weights: list[float]) -> np.ndarray:
+    w = np.asarray(weights, np.float64)
+    return w / w.sum()
+
+
+def test_ground_bone_is_skipped():
+    heights = np.array([0.0, 0.5, 0.7, 0.95, 0.3, 0.02, 0.3, 0.02])
+    assert find_body_root(HUMAN, heights, _share([0, 5, 5, 5, 5, 5, 5, 5])) == 1
+    assert find_body_root(HUMAN, heights, None) == 1  # skeleton only: the bone on the ground goes too
+
+
+def test_a_weighted_root_on_the_ground_is_the_body():
+    """A root on the ground that moves skin (a worm, a snake lying flat) carries the body."""
+    chain = np.array([-1, 0, 1, 2, 3])
+    flat = np.zeros(5)
+    assert find_body_root(chain, flat, _share([1, 1, 1, 1, 1])) == 0
+    assert find_body_root(chain, flat, None) == 0  # no joint rises above the ground: nothing to step to
+
+
+def test_control_bone_above_the_pelvis_is_skipped_but_a_low_pelvis_is_not():
+    # ground, control (no skin, one branch, above the ground), pelvis, spine, head, legs
+    parents = np.array([-1, 0, 1, 2, 3, 2, 5, 2, 7, 1])  # joint 9: a pole target (a leaf under the control bone)
+    heights = np.array([0.0, 0.15, 0.18, 0.5, 0.9, 0.1, 0.0, 0.1, 0.0, 0.2])
+    skin = _share([0, 0, 4, 4, 4, 4, 4, 4, 4, 0])
+    assert find_body_root(parents, heights, skin) == 2
+    # A chibi pelvis low in the rig (18 % of its height) but moving skin stays the body root.
+    kay = np.array([-1, 0, 1, 2, 1, 4, 1, 6])
+    assert find_body_root(kay, np.array([0.0, 0.18, 0.3, 0.8, 0.1, 0.0, 0.1, 0.0]), _share([0, 9, 9, 9, 2, 2, 2, 2])) == 1
+
+
+def test_no_dominant_child_stops():
+    parents = np.array([-1, 0, 0, 0])  # a ground bone whose children are all leaves
+    assert find_body_root(parents, np.array([0.0, 0.5, 0.5, 0.5]), None) == 0
+
+
+def test_above_body_and_subtree_sizes():
+    np.testing.assert_array_equal(above_body(HUMAN, 5), [True, True, False, False, True, False, False, False])
+    np.testing.assert_array_equal(subtree_sizes(HUMAN), [8, 7, 2, 1, 2, 1, 2, 1])
+
+
+@pytest.mark.parametrize("path, body", [
+    ("quaternius/animals_pack/LowPolyFox.glb", "Back"),
+    ("quaternius/dinosaurs_pack/Velociraptor.glb", "Body"),
+    ("quaternius/platformer_game_pack/Character.glb", "Body"),
+    ("kaykit/Character_Animations_1.1/Rig_Medium/Rig_Medium_MovementBasic.glb", "hips"),
+    ("cmu_daz/07_01.bvh", "hip"),
+    ("quaternius/easy_enemies_pack/Snake.glb", "Root"),
+])
+def test_real_rigs(path, body):
+    if not MOTION.is_dir():
+        pytest.skip(f"real motion not found at {MOTION}")
+    import vips
+    from vips.body import body_root
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rig = vips.load(MOTION / path)
+    assert rig.joint_names[body_root(rig)] == body
