@@ -93,12 +93,16 @@ def test_shards_hold_each_assets_clip_poses_with_provenance(assets_dir: Path, bu
         np.testing.assert_array_equal(shard.rig.rest_translations, rig.rest_translations)
         assert shard.rig.has_mesh == rig.has_mesh and shard.rig.num_vertices == rig.num_vertices
         assert len(shard.poses) == meta["poses"] == len(shard.clip) == len(shard.frame) > 0
-        # Every shard pose is the asset's own pose at the recorded clip and frame.
+        # Every shard pose is the asset's own pose at the recorded clip and frame, set on the rest pose's ground
+        # by the clip's recorded vertical shift.
         names = [c["clip"] for c in meta["clips"]]
+        up = 1 if rig.up_axis == "Y" else 2
         for i, (c, f) in enumerate(zip(shard.clip, shard.frame)):
             source = rig.clips[names[c]]
             np.testing.assert_allclose(shard.poses.rotations[i], source.rotations[f], atol=1e-6)
-            np.testing.assert_allclose(shard.poses.root_translation[i], source.root_translation[f], atol=1e-6)
+            want = source.root_translation[f].astype(np.float64).copy()
+            want[up] += meta["clips"][c]["ground_shift"]
+            np.testing.assert_allclose(shard.poses.root_translation[i], want, atol=1e-5)
 
 
 def test_near_duplicates_are_removed_like_the_creatures(assets_dir: Path, built: tuple[Path, dict]) -> None:
@@ -694,3 +698,30 @@ def test_real_motion_plans_into_rig_families_with_credits() -> None:
     kay = jobs["kaykit/Adventurers_2.0/Characters/Knight.glb"].provenance
     assert kay["licence"] == "CC0-1.0" and kay["licence_file"] == "kaykit/Adventurers_2.0/License.txt"
     assert {j.provenance["licence"] for r, j in jobs.items() if r.startswith("quaternius/")} == {"CC0-1.0"}
+
+
+def test_ground_clip_sets_a_clip_on_the_rest_ground():
+    """A clip whose root moves on a floor 3 units below the rest pose's lowest joint is raised by 3; a clip
+    already on it is left alone (the shift is measured on the joints, at the 5 % quantile of each frame's
+    lowest one)."""
+    from test_pose_encoding import _random_poses, biped
+
+    from vips.data.clips import ground_clip
+    from vips.kinematics import joint_positions
+    from vips.poses import Poses
+
+    rig = biped()
+    rng = np.random.default_rng(0)
+    still = Poses(np.repeat(np.array([[[1.0, 0, 0, 0]]]), 30, axis=0).repeat(rig.num_joints, axis=1),
+                  np.zeros((30, 3)))
+    grounded, shift = ground_clip(rig, still)
+    assert shift == pytest.approx(0.0, abs=1e-6)
+    sunk = Poses(still.rotations, still.root_translation - np.array([0.0, 3.0, 0.0]))
+    grounded, shift = ground_clip(rig, sunk)
+    assert shift == pytest.approx(3.0, abs=1e-5)
+    np.testing.assert_allclose(joint_positions(rig, grounded), joint_positions(rig, still), atol=1e-5)
+    # Random motion: the 5 % quantile of the frames' lowest joints ends at the rest pose's lowest joint.
+    moving = _random_poses(rng, 200, rig.num_joints, 0.3)
+    grounded, _ = ground_clip(rig, moving)
+    low = joint_positions(rig, grounded)[:, :, 1].min(axis=1)
+    assert np.quantile(low, 0.05) == pytest.approx(rig.rest_joint_positions()[:, 1].min(), abs=1e-4)

@@ -17,7 +17,7 @@ from conftest import edit_lines
 
 from vips.errors import AssetError, VipsError
 from vips.io import load
-from vips.io.bvh import CMU_UNIT, guess_units, read_bvh
+from vips.io.bvh import clip_floor, CMU_UNIT, guess_units, read_bvh
 from vips.kinematics import joint_positions
 from vips.rig import RigWarning
 
@@ -74,14 +74,19 @@ def test_hand_written_bvh(tmp_path: Path) -> None:
     rig = read_bvh(write(tmp_path, HAND_BVH))
     assert rig.joint_names == ["hips", "spine", "head", "head_end"]
     np.testing.assert_array_equal(rig.parents, [-1, 0, 1, 2])
-    np.testing.assert_array_equal(rig.rest_translations, [[1, 2, 3], [0, 1, 0], [0, 1, 0], [0, 0.5, 0]])
+    # OFFSETs, but the root raised or lowered so the rest skeleton stands on the clip's floor.
+    np.testing.assert_array_equal(rig.rest_translations[1:], [[0, 1, 0], [0, 1, 0], [0, 0.5, 0]])
+    np.testing.assert_array_equal(rig.rest_translations[0, [0, 2]], [1, 3])
+    assert rig.rest_joint_positions()[:, 1].min() == pytest.approx(clip_floor(rig, rig.clips["hand"]), abs=1e-6)
+    # The floor by hand: the frames' lowest joints are at 2 and -0.5; their 5 % quantile is 2 - 0.95 * 2.5.
+    assert clip_floor(rig, rig.clips["hand"]) == pytest.approx(-0.375)
     np.testing.assert_array_equal(rig.rest_rotations, np.tile([1, 0, 0, 0], (4, 1)))
     assert not rig.has_mesh and rig.up_axis == "Y"
     assert rig.meters_per_unit == 1.0  # 2.5 units tall: metres by the heuristic
     assert list(rig.clips) == ["hand"]
     clip = rig.clips["hand"]
     assert len(clip) == 2 and clip.fps == pytest.approx(25.0)
-    np.testing.assert_allclose(clip.root_translation, [[0, 0, 0], [9, -2, -3]], atol=1e-6)
+    np.testing.assert_allclose(clip.root_translation, [[0, 2.375, 0], [9, 0.375, -3]], atol=1e-6)
     np.testing.assert_allclose(joint_positions(rig, clip), HAND_POSITIONS, atol=1e-5)
     # Frame 1's root rotation is 90 degrees about +Z: (w, x, y, z) = (cos 45, 0, 0, sin 45).
     np.testing.assert_allclose(clip.rotations[1, 0], [np.sqrt(0.5), 0, 0, np.sqrt(0.5)], atol=1e-6)
@@ -179,7 +184,11 @@ def test_walk_bvh_against_float64_fk(assets_dir: Path) -> None:
 
     parents, offsets, channels, frames, _ = reference_bvh(path)
     np.testing.assert_array_equal(rig.parents, parents)
-    np.testing.assert_array_equal(rig.rest_translations, offsets.astype(np.float32))
+    np.testing.assert_array_equal(rig.rest_translations[1:], offsets[1:].astype(np.float32))
+    np.testing.assert_array_equal(rig.rest_translations[0, [0, 2]], offsets[0, [0, 2]].astype(np.float32))
+    floor = np.quantile(np.array([reference_positions(parents, offsets, channels, f)[:, 1].min() for f in frames]),
+                        0.05)
+    assert rig.rest_joint_positions()[:, 1].min() == pytest.approx(floor, abs=1e-3 * rig.height())
     picked = [0, 1, 57, 171, 343]
     got = joint_positions(rig, clip[np.array(picked)])
     for k, f in enumerate(picked):

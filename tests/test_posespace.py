@@ -257,6 +257,16 @@ def test_unknown_model_folder_and_backend_fail_clearly(pairs, tmp_path):
         PoseSpace(rig, tmp_path / "missing")
     with pytest.raises(VipsError, match="unknown backend"):
         PoseSpace(rig, toy_model_dir(), backend="tensorflow")
+    # A model of the earlier pose encoding (no "pose_encoding" key, as vips 0.1 wrote) would read tokens wrongly.
+    import json
+
+    old = tmp_path / "old_model"
+    shutil.copytree(toy_model_dir(), old)
+    meta = json.loads((old / "model.json").read_text())
+    del meta["pose_encoding"]
+    (old / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(VipsError, match="trained on pose encoding 1"):
+        PoseSpace(rig, old)
 
 
 def test_cpp_guided_loop_test_executable(tmp_path):
@@ -400,3 +410,23 @@ def test_samples_do_not_see_a_ground_bone(pairs):
     b = PoseSpace(grounded, toy_model_dir()).sample(4, seed=3, steps=8)
     np.testing.assert_allclose(joint_positions(grounded, b)[:, n:], joint_positions(rig, a), atol=1e-4 * rig.height())
     np.testing.assert_allclose(b.rotations[:, :n, 1:], 0, atol=1e-6)  # the bones above stay at rest
+
+
+def test_balanced_threshold_matches_a_brute_force_search():
+    from vips.posespace import balanced_threshold
+
+    rng = np.random.default_rng(0)
+    valid = {"procedural": rng.normal(0.0, 1.0, 300), "real": rng.normal(-1.0, 1.5, 40)}
+    bad = {"procedural": rng.normal(-3.0, 1.0, 500), "real": rng.normal(-4.0, 2.0, 90)}
+    t, table = balanced_threshold(valid, bad)
+
+    def objective(th: float) -> float:
+        return float(np.mean([0.5 * (np.mean(valid[g] >= th) + np.mean(bad[g] < th)) for g in valid]))
+
+    best = max(np.concatenate(list(valid.values())), key=objective)
+    assert objective(t) == pytest.approx(objective(best), abs=1e-12)
+    assert table["real"]["passed"] == pytest.approx(np.mean(valid["real"] >= t))
+    assert table["real"]["caught"] == pytest.approx(np.mean(bad["real"] < t))
+    assert table["procedural"]["valid_poses"] == 300 and table["real"]["corrupted_poses"] == 90
+    with pytest.raises(VipsError, match="every group"):
+        balanced_threshold({"a": np.ones(3)}, {"b": np.ones(3)})

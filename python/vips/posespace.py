@@ -435,11 +435,48 @@ def calibrate_threshold(model: str | os.PathLike[str], validation: Sequence[tupl
     allp = np.concatenate(scores)
     threshold = float(np.quantile(allp, quantile))
     if write:
-        info = read_model_dir(model)
-        info.threshold = threshold
-        info.calibration = {"quantile": quantile, "poses": int(len(allp)), "rigs": len(scores)}
-        write_model_json(info)
+        write_threshold(model, threshold, {"quantile": quantile, "poses": int(len(allp)), "rigs": len(scores)})
     return threshold
+
+
+def write_threshold(model: str | os.PathLike[str], threshold: float, calibration: dict[str, Any]) -> None:
+    """Record a calibrated ``threshold`` and how it was chosen (``calibration``, JSON) in ``model.json``."""
+    info = read_model_dir(model)
+    info.threshold = float(threshold)
+    info.calibration = calibration
+    write_model_json(info)
+
+
+def balanced_threshold(valid: Mapping[str, np.ndarray], corrupted: Mapping[str, np.ndarray],
+                       ) -> tuple[float, dict[str, dict[str, float]]]:
+    """The score threshold that best tells valid poses from corrupted ones in every group at once.
+
+    Args:
+        valid: group name -> (N,) scores of valid held-out poses (say "procedural", "real").
+        corrupted: group name -> (M,) scores of corrupted poses, same groups.
+
+    It maximizes the mean over groups of the balanced accuracy, (share of valid poses passing + share of
+    corrupted poses caught) / 2, so a small group counts as much as a large one and neither error is free.
+    Returns the threshold (a pose passes when ``score >= threshold``) and, per group, ``passed`` and ``caught``
+    at it with the pose counts.
+    """
+    groups = sorted(valid)
+    if not groups or set(groups) != set(corrupted) or any(len(valid[g]) == 0 or len(corrupted[g]) == 0
+                                                          for g in groups):
+        raise VipsError("balanced_threshold: every group needs valid and corrupted scores")
+    candidates = np.unique(np.concatenate([np.asarray(valid[g], np.float64) for g in groups]))
+    objective = np.zeros(len(candidates))
+    for g in groups:
+        v = np.sort(np.asarray(valid[g], np.float64))
+        c = np.sort(np.asarray(corrupted[g], np.float64))
+        passed = 1.0 - np.searchsorted(v, candidates, side="left") / len(v)
+        caught = np.searchsorted(c, candidates, side="left") / len(c)
+        objective += 0.5 * (passed + caught) / len(groups)
+    threshold = float(candidates[int(np.argmax(objective))])
+    table = {g: {"passed": float(np.mean(np.asarray(valid[g]) >= threshold)),
+                 "caught": float(np.mean(np.asarray(corrupted[g]) < threshold)),
+                 "valid_poses": int(len(valid[g])), "corrupted_poses": int(len(corrupted[g]))} for g in groups}
+    return threshold, table
 
 
 def _make_denoiser(info: ModelInfo, backend: str, threads: int, providers, device: str) -> Any:  # noqa: ANN001

@@ -34,10 +34,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from vips.data.sources import LICENCE_FILE, Motion, SourcesFile, asset_provenance, load_sources
 from vips.errors import VipsError
 
 if TYPE_CHECKING:
+    from vips.poses import Poses
     from vips.rig import Rig
 
 CLIP_SUFFIXES = (".glb", ".gltf", ".bvh", ".usd", ".usda", ".usdc")
@@ -47,7 +50,11 @@ KIND_BY_SUFFIX = {".glb": "gltf", ".gltf": "gltf", ".bvh": "bvh", ".usd": "usd",
 # Bumped when what a clip shard holds changes, so finished clip shards are rebuilt.
 # 2: splits by skeleton (1 split by file), sidecars record the skeleton signature.
 # 3: splits by rig family, sidecars record the family and the provenance (collection, licence, credit).
-CLIP_FORMAT = 3
+# 4: clips set on the rest pose's ground (ground_clip); the sources file may re-rest an asset at its first frame.
+CLIP_FORMAT = 4
+#: The quantile of a clip's per-frame lowest joint heights taken as the floor it moves on (low, so jumps and
+#: lifted feet do not count, and above the minimum, so one glitched frame does not either).
+FLOOR_QUANTILE = 0.05
 # Two skeletons are one template when at least this many named joints are shared and they are at least this
 # share of all the joint names of both (see same_template).
 FAMILY_OVERLAP = 0.6
@@ -334,8 +341,37 @@ class ClipJob:
             return Motion(None, [], meta, skipped="the asset has no animation clips")
         if not clips:
             return Motion(None, [], meta, skipped=f"its clips ({', '.join(rig.clips)}) have no frames")
-        meta["clips"] = [{"clip": name, "frames": len(p), "fps": float(p.fps)} for name, p in clips]
-        return Motion(rig, [p for _, p in clips], meta)
+        if self.provenance.get("rest") == "first-frame":
+            from vips.kinematics import rerested
+
+            rig = rerested(rig, clips[0][1][0])
+            clips = [(name, rig.clips[name]) for name, _ in clips]
+        grounded = [ground_clip(rig, poses) for _, poses in clips]
+        meta["clips"] = [{"clip": name, "frames": len(p), "fps": float(p.fps), "ground_shift": round(shift, 6)}
+                         for (name, p), (_, shift) in zip(clips, grounded)]
+        return Motion(rig, [p for p, _ in grounded], meta)
+
+
+def ground_clip(rig: Rig, poses: Poses) -> tuple[Poses, float]:
+    """``poses`` moved along the up axis so the clip stands on the rest pose's ground, and the shift (asset units).
+
+    Files put a clip's floor where their capture or export put it (BVH roots move in absolute coordinates while
+    the zero pose has the hips at the origin), but the pose model reads a body's height above the rest pose's
+    lowest point. The clip's floor is the :data:`FLOOR_QUANTILE` quantile of each frame's lowest joint (joints
+    above the body root left out); it is moved to the rest pose's lowest joint.
+    """
+    from vips.body import above_body, body_root
+    from vips.kinematics import joint_positions
+    from vips.poses import Poses
+
+    axis = 1 if rig.up_axis == "Y" else 2
+    body = ~above_body(rig.parents, body_root(rig))
+    rest_floor = float(rig.rest_joint_positions()[body, axis].min())
+    floor = float(np.quantile(joint_positions(rig, poses)[:, body, axis].min(axis=1), FLOOR_QUANTILE))
+    shift = rest_floor - floor
+    root = poses.root_translation.copy()
+    root[:, axis] += shift
+    return Poses(poses.rotations, root, poses.fps, poses.name), shift
 
 
 def _load_quietly(path: str) -> Rig:

@@ -75,7 +75,11 @@ class MotionJob(Protocol):
 SOURCES_FORMAT = "vips-clip-sources/1"
 UNKNOWN_LICENCE = "unknown"
 # Fields of a sources file entry copied into each shard's sidecar (None where the entry has none).
-PROVENANCE_FIELDS = ("collection", "licence", "terms", "credit", "source_url", "source_commit")
+PROVENANCE_FIELDS = ("collection", "licence", "terms", "credit", "source_url", "source_commit", "rest")
+#: What an entry's optional ``rest`` says the assets' rest pose is: the file's own (default), or the first frame
+#: of their first clip (exporters that write BVH offsets in joint-local frames leave a meaningless zero pose,
+#: while mocap clips start in a T-pose).
+REST_CHOICES = ("file", "first-frame")
 LICENCE_FILE = re.compile(r"(?:licen[cs]e|copying)(?:[._\- ].*)?", re.IGNORECASE)
 # (SPDX id, what its text says), most specific first: a CC BY-SA text also says "Attribution".
 KNOWN_LICENCES = (
@@ -98,8 +102,9 @@ class SourcesFile:
     The file is JSON: ``{"format": "vips-clip-sources/1", "sources": {PREFIX: ENTRY, ...}}``. A PREFIX is a
     path relative to the ``--clips`` folder, ``/``-separated (``"cmu_daz/"``, ``"kaykit/Adventurers_2.0/"``,
     one file, or ``""`` for all); an ENTRY names its ``collection`` and ``licence`` (required strings) and
-    may give ``terms``, ``credit`` (the acknowledgement the licence asks for), ``source_url`` and
-    ``source_commit``; other keys (``description``) are for people and not copied.
+    may give ``terms``, ``credit`` (the acknowledgement the licence asks for), ``source_url``,
+    ``source_commit`` and ``rest`` (one of :data:`REST_CHOICES`); other keys (``description``) are for people
+    and not copied.
     """
 
     path: str
@@ -136,6 +141,9 @@ def load_sources(path: str | os.PathLike[str]) -> SourcesFile:
         for field_name in ("collection", "licence"):
             if not isinstance(entry, dict) or not isinstance(entry.get(field_name), str) or not entry[field_name]:
                 raise VipsError(f"{where}: sources entry '{prefix}' needs a \"{field_name}\" string")
+        if entry.get("rest", "file") not in REST_CHOICES:
+            raise VipsError(f"{where}: sources entry '{prefix}' has \"rest\": {entry.get('rest')!r}; use one of "
+                            f"{', '.join(REST_CHOICES)}")
         key = prefix.strip().strip("/")
         key = "" if key == "." else key.removeprefix("./")
         entries[key] = {k: entry.get(k) for k in PROVENANCE_FIELDS}

@@ -1,17 +1,51 @@
-"""A built pose dataset (``vips dataset build``) as the model's training groups, one per individual."""
+"""A built pose dataset (``vips dataset build``) as the model's training groups, one per individual.
+
+Each group's *source* says what it is, so training can balance sources (``TrainConfig.source_weights``): a
+procedural creature's body plan (``quadruped``, ``bird``...) or ``clip:<family>`` for real motion (the rig family
+of :mod:`vips.data.clips`, so one family's many files count as one source).
+
+Rest-pose variants: real rigs come in a T-pose, an A-pose or whatever pose the mesh was modelled in, and the pose
+model must not care. The pose encoding is built so that the *tokens* of a posed body hardly depend on the rest
+(:mod:`vips.pose_encoding`), but the rig's conditioning (rest positions, bone directions, the skinned mesh) does.
+``rest_variants`` adds, per shard, that many copies of its rig re-rested at a random *symmetric* pose
+(:func:`symmetric_rest`) with the same motion re-expressed on it, so the model learns from many rests of one motion.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from vips.errors import AssetError
 
+if TYPE_CHECKING:
+    from vips.poses import Poses
+    from vips.rig import Rig
 
-def load_training_groups(dataset_dir: str | Path, split: str = "train", progress=None) -> list:  # noqa: ANN001
-    """:class:`vips.model.data.PoseGroup` for every shard of ``split`` in a dataset built by ``vips dataset build``.
+#: Largest swing of a paired joint (a limb) and tilt of a midline joint in a random rest, degrees.
+REST_SWING_DEGREES = 45.0
+REST_TILT_DEGREES = 15.0
+#: Chance that a joint (a mirror pair counts once) is moved in a random rest.
+REST_MOVE_CHANCE = 0.4
+# Mirror across the canonical x = 0 plane (the character's left to right).
+_MIRROR = np.diag([-1.0, 1.0, 1.0])
 
-    The group's source is the shard's body plan, so training can balance plans (``source_weights``).
+
+def group_source(meta: dict) -> str:
+    """A shard's training source: its body plan, or ``clip:<family>`` for real motion."""
+    if meta.get("source") == "clip":
+        return f"clip:{meta.get('family') or meta['species']}"
+    return str(meta["plan"])
+
+
+def load_training_groups(dataset_dir: str | Path, split: str = "train", progress=None,  # noqa: ANN001
+                         rest_variants: int = 0, seed: int = 0) -> list:
+    """:class:`vips.model.data.PoseGroup` for every shard of ``split`` in a dataset built by ``vips dataset build``,
+    plus ``rest_variants`` re-rested copies of each (see the module docstring; seeded by ``seed`` and the shard).
+
     ``progress(done, total)`` is called after each shard.
     """
     from vips.data.shards import read_shard
@@ -28,7 +62,70 @@ def load_training_groups(dataset_dir: str | Path, split: str = "train", progress
     groups = []
     for i, meta in enumerate(shards):
         shard = read_shard(root / meta["file"])
-        groups.append(PoseGroup.from_rig(shard.rig, shard.poses, source=meta["plan"]))
+        source = group_source(meta)
+        groups.append(PoseGroup.from_rig(shard.rig, shard.poses, source=source))
+        rng = np.random.default_rng([seed, i])
+        for _ in range(rest_variants):
+            rig, poses = rerested_motion(shard.rig, shard.poses, rng)
+            groups.append(PoseGroup.from_rig(rig, poses, source=source))
         if progress:
             progress(i + 1, len(shards))
     return groups
+
+
+#: Random rests drawn per variant before giving up on one that keeps the rig's facing.
+REST_ATTEMPTS = 8
+
+
+def rerested_motion(rig: "Rig", poses: "Poses", rng: np.random.Generator) -> tuple["Rig", "Poses"]:
+    """``rig`` re-rested at a random symmetric pose and ``poses`` re-expressed on it (the same bodies).
+
+    A rest that changes where the rig is found to face (legs swung back far enough to outweigh the feet,
+    :func:`vips.features.canonical_frame`) is drawn again: the variant must teach "another rest, same body",
+    not "the same body seen from behind". After :data:`REST_ATTEMPTS` tries the rig is returned unchanged.
+    """
+    from vips.features import rig_conditioning
+    from vips.kinematics import rerest_poses, rerested
+
+    facing = rig_conditioning(rig).canonical_rotation
+    for _ in range(REST_ATTEMPTS):
+        rest = symmetric_rest(rig, rng)
+        other = rerested(rig, rest)
+        if np.allclose(rig_conditioning(other).canonical_rotation, facing, atol=0.05):
+            return other, rerest_poses(poses, rest)
+    return rig, poses
+
+
+def symmetric_rest(rig: "Rig", rng: np.random.Generator) -> "Poses":
+    """A random rest pose of ``rig`` (one pose) that keeps its left/right symmetry: each mirror pair of joints
+    (a chance of :data:`REST_MOVE_CHANCE`) swings by a random turn of up to :data:`REST_SWING_DEGREES`, mirrored
+    on the partner; each midline joint tilts forward or back by up to :data:`REST_TILT_DEGREES`. The body root
+    and the joints above it stay: the body keeps its place and facing.
+
+    Turns are drawn in the canonical frame (:mod:`vips.features`) and applied as world turns at rest, so a
+    symmetric rig stays symmetric (its facing and ground are found as before).
+    """
+    from vips.features import rig_conditioning
+    from vips.poses import Poses
+    from vips.rotations import axis_angle_to_quat, matrix_to_quat, quat_to_matrix
+
+    cond = rig_conditioning(rig)
+    J = rig.num_joints
+    turns = np.repeat(np.eye(3)[None], J, axis=0)
+    has_child = np.bincount(rig.parents[rig.parents >= 0], minlength=J) > 0
+    for j in range(J):
+        partner = int(cond.mirror[j])
+        if j == cond.body_root or cond.joint_mask[j] == 0 or not has_child[j] or rng.random() > REST_MOVE_CHANCE:
+            continue
+        if partner == j:
+            angle = np.radians(rng.uniform(-REST_TILT_DEGREES, REST_TILT_DEGREES))
+            turns[j] = quat_to_matrix(axis_angle_to_quat(np.array([angle, 0.0, 0.0])))
+        elif partner > j:
+            axis = rng.normal(size=3)
+            axis *= np.radians(rng.uniform(0, REST_SWING_DEGREES)) / np.linalg.norm(axis)
+            turns[j] = quat_to_matrix(axis_angle_to_quat(axis))
+            turns[partner] = _MIRROR @ turns[j] @ _MIRROR
+    g = cond.rest_world_rotations.astype(np.float64)
+    # A world turn T at a joint whose rest world rotation is G is the local delta G^T T G (in any axes).
+    local = np.swapaxes(g, -1, -2) @ turns @ g
+    return Poses(matrix_to_quat(local)[None].astype(np.float32), np.zeros((1, 3), np.float32), name="rest")

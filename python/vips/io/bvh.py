@@ -30,7 +30,8 @@ import numpy as np
 
 from vips.errors import AssetError
 from vips.io.obj import parse_float, read_text_lines
-from vips.kinematics import poses_from_local
+from vips.kinematics import joint_positions, poses_from_local
+from vips.poses import Poses
 from vips.rig import Rig
 from vips.rotations import matrix_to_quat
 
@@ -275,13 +276,46 @@ def guess_units(height: float) -> tuple[float, str]:
     return 1.0, "metres"
 
 
+#: The quantile of a clip's per-frame lowest joint heights taken as its floor (low, so jumps and lifted feet do
+#: not count, above the minimum, so one glitched frame does not either).
+FLOOR_QUANTILE = 0.05
+
+
+def clip_floor(rig: Rig, clip: Poses) -> float:
+    """The height of the floor ``clip`` moves on: the :data:`FLOOR_QUANTILE` quantile over frames of each frame's
+    lowest joint along the rig's up axis (asset units)."""
+    axis = 1 if rig.up_axis == "Y" else 2
+    return float(np.quantile(joint_positions(rig, clip)[:, :, axis].min(axis=1), FLOOR_QUANTILE))
+
+
+def _on_the_floor(rig: Rig, clip: Poses) -> tuple[Rig, Poses]:
+    """``rig`` with its rest skeleton raised (or lowered) onto ``clip``'s floor, and the clip re-expressed so every
+    frame keeps its joint positions."""
+    shift = clip_floor(rig, clip) - float(rig.rest_joint_positions()[:, 1].min())
+    if abs(shift) <= 1e-6 * rig.height():
+        return rig, clip
+    rest = rig.rest_translations.copy()
+    rest[0, 1] += shift
+    root = clip.root_translation.copy()
+    root[:, 1] -= shift
+    moved = Rig(joint_names=rig.joint_names, parents=rig.parents, rest_translations=rest,
+                rest_rotations=rig.rest_rotations, up_axis=rig.up_axis, meters_per_unit=rig.meters_per_unit,
+                name=rig.name, source=rig.source)
+    return moved, Poses(clip.rotations, root, clip.fps, clip.name)
+
+
 def read_bvh(path: str | os.PathLike[str], meters_per_unit: float | None = None) -> Rig:
     """Read a BVH file as a skeleton-only :class:`Rig` with one clip (named after the file stem).
 
     The rig has J joints (ROOT, JOINTs and End Sites, in file order, parents first), rest translations
     (J, 3) float32 = OFFSETs, identity rest rotations, no mesh, Y up, and ``meters_per_unit`` guessed from
     its height unless given. The clip holds F poses: rotations (F, J, 4) from the Euler channels, root
-    translation (F, 3) = root position channels - root OFFSET, ``fps = 1 / Frame Time``.
+    translation (F, 3) = root position channels - root rest translation, ``fps = 1 / Frame Time``.
+
+    Motion capture moves the root in absolute coordinates over a floor at its own height, while the zero pose
+    hangs from the root's OFFSET (often the origin, the feet below it): the rest skeleton is set on the clip's
+    floor (:func:`clip_floor`), by raising the root's rest translation, so the rest pose and the frames stand
+    on one ground. Every frame's joint positions stay exactly those of the file.
     Raises :class:`AssetError` with file:line for malformed or truncated files.
     """
     path = Path(path)
@@ -310,6 +344,7 @@ def read_bvh(path: str | os.PathLike[str], meters_per_unit: float | None = None)
     if len(frames):
         rotations, translations = _local_transforms(joints, frames)
         clip, clip_notes = poses_from_local(rig, matrix_to_quat(rotations), translations, 1.0 / frame_time, path.stem)
+        rig, clip = _on_the_floor(rig, clip)
         rig.clips[path.stem] = clip
         notes += clip_notes
     for note in notes:

@@ -108,13 +108,14 @@ def save_dataset(groups: list[PoseGroup], directory: str | Path) -> Path:
     return directory
 
 
-def load_dataset(directory: str | Path) -> list[PoseGroup]:
+def load_dataset(directory: str | Path, rest_variants: int = 0, seed: int = 0) -> list[PoseGroup]:
     """All groups in a dataset directory: a built dataset (``manifest.json``, ``vips dataset build``; its train
-    split) or a directory of ``*.safetensors`` groups (sorted by file name)."""
+    split, with ``rest_variants`` re-rested copies of each shard, see :mod:`vips.data.training_groups`) or a
+    directory of ``*.safetensors`` groups (sorted by file name)."""
     if (Path(directory) / "manifest.json").is_file():
         from vips.data.training_groups import load_training_groups
 
-        return load_training_groups(directory, split="train")
+        return load_training_groups(directory, split="train", rest_variants=rest_variants, seed=seed)
     files = sorted(Path(directory).glob("*.safetensors"))
     if not files:
         raise FileNotFoundError(f"{directory}: no *.safetensors pose groups found")
@@ -140,13 +141,22 @@ class Batch:
     poses_per_rig: int
 
 
+def source_weight(source: str, weights: dict[str, float]) -> float:
+    """A source's weight: its own entry, else that of the longest ``PREFIX*`` entry it starts with (``"clip:*"``
+    for every real-motion family), else 1."""
+    if source in weights:
+        return float(weights[source])
+    prefixes = [k for k in weights if k.endswith("*") and source.startswith(k[:-1])]
+    return float(weights[max(prefixes, key=len)]) if prefixes else 1.0
+
+
 def group_probabilities(groups: list[PoseGroup], source_weights: dict[str, float] | None = None) -> np.ndarray:
-    """(N,) probability of drawing each group: each source gets its weight (default 1), split evenly over its
-    groups, so a source with many small groups does not drown the others."""
+    """(N,) probability of drawing each group: each source gets its weight (:func:`source_weight`, default 1),
+    split evenly over its groups, so a source with many small groups does not drown the others."""
     weights = source_weights or {}
     sources = [g.source for g in groups]
     counts = {s: sources.count(s) for s in set(sources)}
-    p = np.array([weights.get(s, 1.0) / counts[s] for s in sources], np.float64)
+    p = np.array([source_weight(s, weights) / counts[s] for s in sources], np.float64)
     if p.sum() <= 0:
         raise ValueError("source weights give every group zero probability")
     return p / p.sum()

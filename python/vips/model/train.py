@@ -46,7 +46,10 @@ class TrainConfig:
     ``threads`` > 0 sets torch's intra-op threads (1 per process is fastest on a small, busy CPU).
     ``init_from`` fine-tunes: ``"default"`` (the shipped model), a model folder or a weights file (a run's
     ``model.safetensors``) whose weights start both the model and its EMA instead of random ones; its architecture must equal
-    ``model``. It is ignored when the run resumes from its own checkpoint.
+    ``model``. It is ignored when the run resumes from its own checkpoint. ``source_weights`` maps a source (a body
+    plan, ``clip:<family>``) or a prefix pattern (``"clip:*"``) to its weight (:func:`vips.model.data.source_weight`).
+    ``rest_variants`` re-rested copies of each shard of a built dataset join the training data
+    (:mod:`vips.data.training_groups`).
     """
 
     out: str
@@ -71,6 +74,7 @@ class TrainConfig:
     threads: int = 0
     device: str = "auto"
     init_from: str | None = None
+    rest_variants: int = 0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -191,7 +195,7 @@ def train(config: TrainConfig, groups: list[PoseGroup] | None = None) -> Path:
     if groups is None:
         if not config.data:
             raise ValueError("train: give the data groups or config.data (a dataset directory)")
-        groups = load_dataset(config.data)
+        groups = load_dataset(config.data, rest_variants=config.rest_variants, seed=config.seed)
     _check_groups(groups, config.model)
     run = Path(config.out)
     if rank == 0:

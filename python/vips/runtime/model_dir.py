@@ -12,6 +12,7 @@
 
     {"format": "vips-pose-space/1",
      "model_id": "vips-default-2025-11",           # recorded in every pose set the model makes
+     "pose_encoding": 2,                            # the pose encoding it was trained on (vips.pose_encoding)
      "prediction": "v",                             # "eps" or "v"; else read from the ONNX metadata
      "schedule": {"spacing": "karras", "shift": 4.0},  # the cosine schedule of vips.diffusion: grid spacing
                                                     # and shift (1 when absent)
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from vips.errors import VipsError
+from vips.pose_encoding import VERSION as ENCODING_VERSION
 from vips.runtime.onnx_backend import DENOISER_FILE, ENCODER_FILE
 
 FORMAT = "vips-pose-space/1"
@@ -67,7 +69,7 @@ class ModelInfo:
         return self.folder / WEIGHTS_FILE
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"format": FORMAT, "model_id": self.model_id,
+        out: dict[str, Any] = {"format": FORMAT, "model_id": self.model_id, "pose_encoding": ENCODING_VERSION,
                                "schedule": {"spacing": self.spacing, "shift": self.shift}, "score": self.score}
         if self.prediction is not None:
             out["prediction"] = self.prediction
@@ -93,6 +95,11 @@ def read_model_dir(folder: str | os.PathLike[str]) -> ModelInfo:
             raise VipsError(f"{path}: cannot be read as JSON ({exc})") from None
         if meta.get("format", FORMAT) != FORMAT:
             raise VipsError(f"{path}: unknown model format {meta.get('format')!r} (this vips reads {FORMAT})")
+    encoding = meta.get("pose_encoding", 1)
+    if encoding != ENCODING_VERSION:
+        raise VipsError(f"{folder}: the model was trained on pose encoding {encoding!r}, but this vips reads "
+                        f"encoding {ENCODING_VERSION} (joint orientations in the body frame); use a model made by "
+                        "this version (the shipped default, or `vips train` + `vips export-onnx`)")
     threshold = meta.get("threshold")
     shift = _positive(meta.get("schedule", {}).get("shift", 1.0), path, "schedule.shift")
     return ModelInfo(
