@@ -1,19 +1,30 @@
-"""Shared fixtures: the real assets in ../shared/assets (beside the checkout) and small random rigs."""
+"""Shared fixtures: the small real assets in tests/data/assets (licences in tests/data/README.md), the large real
+motion set in ../shared/motion where a checkout has one beside it, and small random rigs."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-ASSETS_DIR = Path(__file__).resolve().parents[2] / "shared" / "assets"
+#: The small real assets the tests read: glTF, UsdSkel, BVH and RigNet-format rigs, in the repository.
+ASSETS_DIR = Path(__file__).resolve().parent / "data" / "assets"
+
+#: The large real motion set (training data, not in the repository) beside the checkout. A fresh clone has none;
+#: ``VIPS_TEST_NO_SHARED=1`` makes the tests behave as if there were none.
+MOTION_DIR = Path(__file__).resolve().parents[2] / "shared" / "motion"
+MOTION_AVAILABLE = MOTION_DIR.is_dir() and not os.environ.get("VIPS_TEST_NO_SHARED")
+MOTION_MISSING = (f"needs the large real motion set at {MOTION_DIR} (training data beside the checkout, not in "
+                  "the repository)" + (": hidden by VIPS_TEST_NO_SHARED" if MOTION_DIR.is_dir() else ""))
+#: Mark for tests that read ../shared/motion: they skip, saying why, where it is absent.
+requires_motion = pytest.mark.skipif(not MOTION_AVAILABLE, reason=MOTION_MISSING)
 
 
 @pytest.fixture(scope="session")
 def assets_dir() -> Path:
-    if not ASSETS_DIR.is_dir():
-        pytest.skip(f"shared assets not found at {ASSETS_DIR}")
+    """tests/data/assets: gltf/, usd/, bvh/, rignet/ (see tests/data/README.md)."""
     return ASSETS_DIR
 
 

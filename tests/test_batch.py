@@ -1,8 +1,8 @@
 """Batch processing of an asset library: outputs for good assets, reasons for broken ones, resume without
 repeated work, a killed run that finishes with the same outputs, Ray = local, and USD files engines accept.
 
-The library is the shared assets plus deliberately broken files: a truncated glb, garbage usda, a RigNet rig
-with a cycle, and a glb whose worker kills itself (the test-only ``VIPS_TEST_CRASH_ON`` hook)."""
+The library is the test assets (tests/data/assets) plus deliberately broken files: a truncated glb, garbage usda,
+a RigNet rig with a cycle, and a glb whose worker kills itself (the test-only ``VIPS_TEST_CRASH_ON`` hook)."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ BROKEN = {
     "broken/cycle_rig.txt": ("RigError", "cycle"),
     f"broken/{CRASHER}": ("WorkerDied", "worker process died"),
 }
-GOOD_KINDS = {"gltf": 3, "usd": 2, "rignet": 5, "bvh": 1}
+GOOD_KINDS = {"gltf": 3, "usd": 2, "rignet": 2, "bvh": 1}
 
 
 # ----- fixtures ------------------------------------------------------------------------------------
@@ -46,7 +46,7 @@ def library(tmp_path_factory, assets_dir: Path) -> Path:
     lib = tmp_path_factory.mktemp("library")
     for sub in ("gltf", "usd", "rignet", "bvh"):
         shutil.copytree(assets_dir / sub, lib / sub)
-    shutil.copy(assets_dir / "SOURCES.md", lib / "SOURCES.md")
+    shutil.copy(assets_dir.parent / "README.md", lib / "README.md")
     for f in lib.rglob("*"):
         f.chmod(0o755 if f.is_dir() else 0o644)
     broken = lib / "broken"
@@ -101,9 +101,9 @@ def test_discovery_counts_rignet_pairs_once_and_lists_ignored_files(library: Pat
             kinds[a.kind] = kinds.get(a.kind, 0) + 1
     assert kinds == GOOD_KINDS
     assert not any(a.rel.endswith(".obj") for a in assets)
-    smith = next(a for a in assets if a.rel == "rignet/smith_ori_rig.txt")
-    assert [Path(f).name for f in smith.files] == ["smith_ori_rig.txt", "smith_ori.obj"]
-    assert set(ignored) == {"SOURCES.md", "broken/mesh_only.obj", "broken/notes.txt"}
+    fox = next(a for a in assets if a.rel == "rignet/fox_auto_rig.txt")
+    assert [Path(f).name for f in fox.files] == ["fox_auto_rig.txt", "fox_auto.obj"]
+    assert set(ignored) == {"README.md", "broken/mesh_only.obj", "broken/notes.txt"}
     assert {a.rel for a in assets if a.rel.startswith("broken/")} == set(BROKEN)
 
 
@@ -240,10 +240,10 @@ def test_second_run_does_no_repeated_work_and_redoes_changed_assets(local_run, l
     # A changed input is re-done; other settings re-do everything.
     changed = tmp_path / "library"
     shutil.copytree(library, changed)
-    with open(changed / "rignet" / "2586_ori_rig.txt", "a") as fh:
+    with open(changed / "rignet" / "fox_auto_rig.txt", "a") as fh:
         fh.write("\n")
     third = _by_path(run_batch(changed, out2, settings, workers=2))
-    assert third["rignet/2586_ori_rig.txt"]["status"] == "done"
+    assert third["rignet/fox_auto_rig.txt"]["status"] == "done"
     assert sum(e["status"] == "done" for e in third.values()) == 1
 
 
@@ -262,8 +262,8 @@ def test_killed_run_resumes_to_the_same_outputs(local_run, library: Path, settin
                                                  tmp_path) -> None:
     out_full, full = local_run
     lib = tmp_path / "lib"
-    subset = ["gltf/RiggedSimple.glb", "gltf/SimpleSkin.gltf", "usd/skinnedArm.usda", "rignet/2586_ori_rig.txt",
-              "rignet/2586_ori.obj"]
+    subset = ["gltf/RiggedSimple.glb", "gltf/SimpleSkin.gltf", "usd/skinnedArm.usda", "rignet/fox_auto_rig.txt",
+              "rignet/fox_auto.obj"]
     for rel in subset:
         (lib / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(library / rel, lib / rel)
@@ -356,3 +356,42 @@ def test_oversized_input_fails_before_loading(library: Path, settings: BatchSett
     assert report["gltf/SimpleSkin.gltf"]["status"] == "done"
     big = report["gltf/CesiumMan.glb"]
     assert big["status"] == "failed" and "over the limit of 0.1 MB" in big["reason"]
+
+
+# ----- one run per output folder, interrupts ---------------------------------------------------------------
+def test_output_lock_refuses_a_second_holder_and_takes_over_a_stale_one(tmp_path) -> None:
+    from vips.batch.lock import LOCK_FILE, OutputLocked, locked_output
+
+    (tmp_path / LOCK_FILE).write_text('{"pid": 4000000, "started": "earlier"}')  # its run was killed
+    with locked_output(tmp_path) as stale:
+        assert stale["pid"] == 4000000
+        with pytest.raises(OutputLocked, match=f"pid {os.getpid()}"):
+            with locked_output(tmp_path):
+                pass
+    assert not (tmp_path / LOCK_FILE).exists()
+
+
+def test_the_output_folder_may_not_hold_the_library(library: Path, settings: BatchSettings) -> None:
+    from vips.errors import VipsError
+
+    for out in (library, library.parent):
+        with pytest.raises(VipsError, match="is the library folder or a folder above it"):
+            run_batch(library, out, settings)
+
+
+def test_an_interrupted_run_reports_what_finished(library: Path, settings: BatchSettings, tmp_path) -> None:
+    from vips.batch.runner import BatchInterrupted
+
+    def interrupt(done: int, total: int, name: str) -> None:
+        if name:  # after the first asset finished
+            raise KeyboardInterrupt
+
+    out = tmp_path / "out"
+    with pytest.raises(BatchInterrupted) as stop:
+        run_batch(library, out, settings, workers=1, progress=interrupt)
+    report = json.loads((out / "report.json").read_text())
+    assert report == json.loads(json.dumps(stop.value.report)) and stop.value.signum == signal.SIGINT
+    assert report["interrupted"]["signal"] == "SIGINT" and report["counts"]["total"] == 1
+    assert len(report["interrupted"]["unfinished"]) == len(discover(library)[0]) - 1
+    assert report["processed"] == 1 and report["assets_per_minute"] > 0
+    assert not [p for p in out.rglob("*") if ".tmp" in p.name or p.name.endswith((".staging", ".old", ".lock"))]

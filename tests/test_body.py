@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import MOTION_DIR, requires_motion
 
 from vips.body import above_body, find_body_root, subtree_sizes
-
-MOTION = Path(__file__).resolve().parents[2] / "shared" / "motion"
 
 # root, pelvis, spine, head, leg_l, foot_l, leg_r, foot_r
 HUMAN = np.array([-1, 0, 1, 2, 1, 4, 1, 6])
@@ -56,6 +54,7 @@ def test_above_body_and_subtree_sizes():
     np.testing.assert_array_equal(subtree_sizes(HUMAN), [8, 7, 2, 1, 2, 1, 2, 1])
 
 
+@requires_motion
 @pytest.mark.parametrize("path, body", [
     ("quaternius/animals_pack/LowPolyFox.glb", "Back"),
     ("quaternius/dinosaurs_pack/Velociraptor.glb", "Body"),
@@ -65,12 +64,10 @@ def test_above_body_and_subtree_sizes():
     ("quaternius/easy_enemies_pack/Snake.glb", "Root"),
 ])
 def test_real_rigs(path, body):
-    if not MOTION.is_dir():
-        pytest.skip(f"real motion not found at {MOTION}")
     import vips
     from vips.body import body_root
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        rig = vips.load(MOTION / path)
+        rig = vips.load(MOTION_DIR / path)
     assert rig.joint_names[body_root(rig)] == body

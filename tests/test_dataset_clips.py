@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import MOTION_DIR, requires_motion
 from typer.testing import CliRunner
 
 from vips.cli import app
@@ -636,7 +637,6 @@ def test_sources_file_and_licence_files_give_each_shard_its_provenance(tmp_path:
         assert recognise_licence(tmp_path / "L.txt") == spdx, spdx
 
 
-MOTION_DIR = Path(__file__).resolve().parents[2] / "shared" / "motion"
 SOURCES_FILE = Path(__file__).resolve().parents[1] / "training" / "real_motion_sources.json"
 
 
@@ -654,7 +654,7 @@ def test_shipped_sources_file_credits_every_real_motion_collection() -> None:
     assert table.entries["kaykit"]["licence"] == table.entries["quaternius"]["licence"] == "CC0-1.0"
 
 
-@pytest.mark.skipif(not MOTION_DIR.is_dir(), reason=f"real motion not found at {MOTION_DIR}")
+@requires_motion
 def test_real_motion_plans_into_rig_families_with_credits() -> None:
     from vips.parallel import run_local
 

@@ -843,7 +843,6 @@ def load_or_vips_error(path: Path) -> None:
         pass
 
 
-@pytest.mark.skipif(not CESIUM.is_file(), reason="shared assets missing")
 @FUZZ
 @given(cut=st.integers(min_value=0, max_value=491143))
 def test_truncated_glb_raises_vips_error(tmp_path_factory: pytest.TempPathFactory, cut: int) -> None:
@@ -853,7 +852,6 @@ def test_truncated_glb_raises_vips_error(tmp_path_factory: pytest.TempPathFactor
         quiet_load(path)
 
 
-@pytest.mark.skipif(not CESIUM.is_file(), reason="shared assets missing")
 @FUZZ
 @given(
     flips=st.lists(

@@ -12,11 +12,10 @@ from vips.errors import VipsError
 from vips.io import load
 from vips.rig import Rig
 
-from conftest import ASSETS_DIR
+from conftest import MOTION_DIR, requires_motion
 
-MOTION_DIR = ASSETS_DIR.parent / "motion"
-# CI clones have no ../shared: skip there.
-pytestmark = pytest.mark.skipif(not MOTION_DIR.is_dir(), reason=f"real motion not found at {MOTION_DIR}")
+# Fresh clones (CI) have no ../shared: skip there, saying why.
+pytestmark = requires_motion
 
 
 def quiet_load(path: Path) -> Rig:

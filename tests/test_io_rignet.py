@@ -17,7 +17,9 @@ from vips.io.obj import read_obj, write_obj
 from vips.io.rignet import read_rignet, write_rignet
 from vips.rig import Rig, RigWarning
 
-ASSET_NAMES = ["15930_ori", "17872_ori", "2586_ori", "8184_ori", "smith_ori"]
+# RigNet-format rigs in tests/data/assets/rignet (a humanoid and a quadruped, with RigNet's joint names and branch
+# copies; made by tests/data/make_rignet_rigs.py).
+ASSET_NAMES = ["humanoid_auto", "fox_auto"]
 
 # ----- a rig written by hand -----------------------------------------------------------------------
 # Joints are listed out of parents-first order (head before spine) so the reader must reorder them.
@@ -93,7 +95,7 @@ def fk_positions_float64(rig: Rig) -> np.ndarray:
     return out
 
 
-# ----- the shared assets ---------------------------------------------------------------------------
+# ----- the test assets -----------------------------------------------------------------------------
 def parse_rig_file(path: Path) -> dict:
     positions, hier, skin = {}, [], {}
     for line in path.read_text().splitlines():
@@ -108,7 +110,7 @@ def parse_rig_file(path: Path) -> dict:
 
 
 @pytest.mark.parametrize("name", ASSET_NAMES)
-def test_shared_assets_load(assets_dir: Path, name: str) -> None:
+def test_assets_load(assets_dir: Path, name: str) -> None:
     txt, obj = assets_dir / "rignet" / f"{name}_rig.txt", assets_dir / "rignet" / f"{name}.obj"
     expected = parse_rig_file(txt)
     obj_lines = [line.split() for line in obj.read_text().splitlines()]

@@ -430,3 +430,24 @@ def test_balanced_threshold_matches_a_brute_force_search():
     assert table["procedural"]["valid_poses"] == 300 and table["real"]["corrupted_poses"] == 90
     with pytest.raises(VipsError, match="every group"):
         balanced_threshold({"a": np.ones(3)}, {"b": np.ones(3)})
+
+
+def test_score_reductions_follow_the_model_settings(pairs, tmp_path):
+    """``score.reduce`` "mean" scores a pose by its mean joint score (joints the model sees only), "min" by its
+    worst joint; an unknown reduction is refused naming the setting."""
+    import json
+
+    rig, poses = pairs[0]
+    clean = poses[np.arange(10)]
+    folder = tmp_path / "model"
+    shutil.copytree(toy_model_dir(), folder)
+    meta = json.loads((folder / "model.json").read_text())
+    for reduce, want in (("mean", lambda j: j.mean(axis=1)), ("min", lambda j: j.min(axis=1))):
+        meta["score"]["reduce"] = reduce
+        (folder / "model.json").write_text(json.dumps(meta))
+        space = PoseSpace(rig, folder)
+        np.testing.assert_allclose(space.score(clean)[0], want(space.joint_scores(clean)), rtol=1e-6)
+    meta["score"]["reduce"] = "median"
+    (folder / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(VipsError, match="score.reduce"):
+        PoseSpace(rig, folder).score(clean)

@@ -8,6 +8,10 @@ from vips.errors import VipsError
 from vips.io import load, save
 from vips.poses import Poses
 from vips.rig import Rig, RigWarning
+from vips.usd_schema import register_plugin as _register_usd_schema
+
+# Before the process opens its first USD stage, so that usd-core knows VipsPoseSetAPI (see vips.usd_schema).
+_register_usd_schema()
 
 __version__ = "0.1.0"
 

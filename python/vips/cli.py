@@ -1,7 +1,13 @@
 """The ``vips`` command line. Each command is a thin layer over the Python API.
 
 User errors (a missing file, a corrupt asset, an invalid rig) print one line on stderr and exit with code 1;
-no traceback. Bugs still show a traceback, so they can be reported.
+no traceback. Bugs still show a traceback, so they can be reported. Arguments are checked against their ranges
+(stated in each option's help, :mod:`vips.cli_checks`) and outputs against the inputs and each other before any
+work; every output is written atomically.
+
+Nothing is written outside the paths a user names: no cache, no settings file, and ONNX Runtime's telemetry is
+off (see :mod:`vips.runtime.onnx_backend`). ``--engine ray`` is the exception: Ray keeps its session files
+under its own temporary folder.
 """
 
 from __future__ import annotations
@@ -14,20 +20,17 @@ from typing import Optional
 
 import typer
 
+from vips.cli_checks import MAX_POSES, MAX_STEPS, MAX_WORKERS, SEED_HELP, asset_inputs, check_int, check_seed, fail
 from vips.errors import VipsError
 
 app = typer.Typer(
     name="vips",
-    help="ViPS runtime: learned pose spaces for rigged meshes. Run `vips COMMAND --help` for each command.",
+    help="ViPS runtime: learned pose spaces for rigged meshes. Run `vips COMMAND --help` for each command. "
+    "Writes nothing but the files you name (no caches; ONNX Runtime telemetry is off).",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code=1)
 
 
 ASSET_HELP = "A rigged asset (.glb/.gltf, RigNet .txt + .obj, .usd/.usda/.usdc, .bvh), or example:NAME for a shipped one."
@@ -52,7 +55,7 @@ def info(
     try:
         rig = _load_quiet(asset)
     except VipsError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     summary = rig.summary()
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
@@ -79,23 +82,26 @@ def info(
 @app.command()
 def convert(
     source: str = typer.Argument(..., help=ASSET_HELP),
-    target: Path = typer.Argument(..., help="Output file: .usd/.usda/.usdc (UsdSkel) or .glb (glTF binary)."),
+    target: Path = typer.Argument(..., help="Output file: .usd/.usda/.usdc (UsdSkel) or .glb (glTF binary); its "
+                                  "folder must exist, and it may not be the source."),
     clip: Optional[str] = typer.Option(None, help="Write only this animation clip (default: every clip)."),
 ) -> None:
     """Convert a rigged asset between formats, animation clips included. The output is written atomically."""
     from vips.io import save
+    from vips.io.atomic import check_outputs
 
     try:
+        check_outputs({"TARGET": target}, asset_inputs(source))
         rig = _load_quiet(source)
         poses = None
         if clip is not None:
             if clip not in rig.clips:
                 known = ", ".join(rig.clips) or "none"
-                _fail(f"{source}: no clip named '{clip}' (clips: {known})")
+                fail(f"{source}: no clip named '{clip}' (clips: {known})")
             poses = rig.clips[clip]
         save(rig, target, poses)
     except VipsError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(f"wrote {target} ({rig.num_joints} joints, {rig.num_vertices} vertices, "
                f"{len(rig.clips) if clip is None else 1} clip(s))")
 
@@ -113,8 +119,8 @@ def dataset_build(
     sequences: int = typer.Option(12, help="Motion sequences per individual (every program at least once)."),
     frames: int = typer.Option(90, help="Frames per sequence."),
     engine: str = typer.Option("local", help="local (process pool) or ray (RAY_ADDRESS, else a local cluster)."),
-    workers: Optional[int] = typer.Option(None, help="Local worker processes (default: all cores)."),
-    seed: int = typer.Option(0, help="Dataset seed."),
+    workers: Optional[int] = typer.Option(None, help=f"Local worker processes, 1-{MAX_WORKERS} (default: all cores)."),
+    seed: int = typer.Option(0, help=f"Dataset seed ({SEED_HELP})."),
     clips: Optional[list[str]] = typer.Option(
         None, "--clips", metavar="PATH[=SPLIT]",
         help="Real motion: an animated asset file, or a folder searched for .glb, .gltf, .bvh, .usd, .usda, .usdc "
@@ -161,8 +167,14 @@ def dataset_build(
     from vips.data.clips import CLIP_SPLITS
     from vips.data.dataset import BuildSettings, build_dataset
 
+    try:
+        check_seed(seed)
+        if workers is not None:
+            check_int(workers, "--workers", 1, MAX_WORKERS)
+    except VipsError as exc:
+        fail(str(exc))
     if clips_split not in CLIP_SPLITS:
-        _fail(f"--clips-split must be one of {', '.join(CLIP_SPLITS)}, not '{clips_split}'")
+        fail(f"--clips-split must be one of {', '.join(CLIP_SPLITS)}, not '{clips_split}'")
     settings = BuildSettings(species=species, individuals=individuals, sequences=sequences, frames=frames, seed=seed)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   transient=True) as bar:
@@ -175,7 +187,7 @@ def dataset_build(
             manifest = build_dataset(out, settings, engine=engine, workers=workers, progress=update,
                                      clips=clips or (), clips_split=clips_split, clips_sources=clips_sources)
         except VipsError as exc:
-            _fail(str(exc))
+            fail(str(exc))
     typer.echo(f"{out}: {manifest['poses']} poses, {manifest['species']} species, {manifest['individuals']} "
                f"individuals ({manifest['poses_per_split']}); {len(manifest['failures'])} failed; "
                f"{manifest['seconds_this_run']} s")
@@ -208,7 +220,7 @@ def train(
     warmup: int = typer.Option(300, help="Warmup steps of the learning rate."),
     threads: int = typer.Option(1, help="Torch threads per process (1 is fastest on a small, busy CPU)."),
     device: str = typer.Option("auto", help="auto, cpu or cuda."),
-    seed: int = typer.Option(0, help="Seed of weights and batches."),
+    seed: int = typer.Option(0, help=f"Seed of weights and batches ({SEED_HELP})."),
     init_from: Optional[str] = typer.Option(
         None, "--init-from", help="Fine-tune: start from 'default' (the shipped model), a model folder or a "
         "model.safetensors of the same architecture instead of random weights."),
@@ -216,11 +228,15 @@ def train(
     """Train a pose diffusion model (torch); the defaults are the shipped model's recipe
     (training/default_model.json). Under `torchrun --nproc_per_node N $(which vips) train ...` it runs DDP."""
     try:
+        check_seed(seed)
+    except VipsError as exc:
+        fail(str(exc))
+    try:
         from vips.model.network import ModelConfig
         from vips.model.train import TrainConfig
         from vips.model.train import train as run_training
     except ImportError as exc:
-        _fail(f"training needs torch ({exc.name} is missing): pip install 'vips-runtime[train]'")
+        fail(f"training needs torch ({exc.name} is missing): pip install 'vips-runtime[train]'")
     model = ModelConfig(width=width, layers=layers, mlp_ratio=mlp_ratio, schedule_shift=schedule_shift)
     config = TrainConfig(out=str(out), data=str(data), model=model, steps=steps, rigs_per_batch=rigs_per_batch,
                          poses_per_rig=poses_per_rig, lr=lr, warmup=warmup, threads=threads, device=device,
@@ -229,7 +245,7 @@ def train(
     try:
         run = run_training(config)
     except (VipsError, FileNotFoundError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     typer.echo(f"trained {run}")
 
 
@@ -244,9 +260,9 @@ def evaluate(
         [], "--assets", help="Animated assets to evaluate on too, each its own real-motion family (repeatable)."),
     split: str = typer.Option("test", help="Dataset split: test (held-out species) or val."),
     max_rigs: int = typer.Option(12, help="Held-out individuals to evaluate, spread over body plans."),
-    samples: int = typer.Option(128, help="Samples per rig."),
-    steps: int = typer.Option(30, help="DDIM steps per sample."),
-    seed: int = typer.Option(0, help="Seed of samples and corruptions."),
+    samples: int = typer.Option(128, help=f"Samples per rig (1-{MAX_POSES})."),
+    steps: int = typer.Option(30, help=f"DDIM steps per sample (1-{MAX_STEPS})."),
+    seed: int = typer.Option(0, help=f"Seed of samples and corruptions ({SEED_HELP})."),
     frames_per_clip: int = typer.Option(
         40, "--frames-per-clip", min=1, help="Real motion: evenly spaced frames evaluated per clip."),
     cover_samples: int = typer.Option(
@@ -274,12 +290,15 @@ def evaluate(
     from vips.examples import resolve
 
     try:
+        check_int(samples, "--samples", 1, MAX_POSES)
+        check_int(steps, "--steps", 1, MAX_STEPS)
+        check_seed(seed)
         report = evaluate_model(model, data, [resolve(a) for a in assets], out, split, max_rigs, samples, steps,
                                 seed, progress=lambda msg: typer.echo(msg, err=True),
                                 frames_per_clip=frames_per_clip, cover_samples=cover_samples,
                                 sheets=[resolve(a) for a in sheet])
     except VipsError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     summary = {k: report[k] for k in ("aggregate", "targets") if k in report}
     if "real motion" in report:
         real = report["real motion"]
@@ -298,18 +317,25 @@ def bench(
 ) -> None:
     """Benchmark the native kernels side by side with their peers (scipy cKDTree, numpy, torch) and print ratios."""
     from vips.bench import SUITES, run_suites
-    from vips.io.atomic import write_bytes_atomic
+    from vips.io.atomic import check_outputs, write_bytes_atomic
 
+    try:
+        check_outputs({"--json": as_json})
+    except VipsError as exc:
+        fail(str(exc))
     names = [n.strip() for n in only.split(",")] if only else None
     try:
         results = run_suites(names, quick)
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except ImportError as exc:
-        _fail(f"a benchmark peer is not installed ({exc.name}); pip install 'vips-runtime[train,test]' "
+        fail(f"a benchmark peer is not installed ({exc.name}); pip install 'vips-runtime[train,test]' "
               f"(suites: {', '.join(SUITES)})")
     if as_json is not None:
-        write_bytes_atomic(as_json, json.dumps(results, indent=2, default=float).encode())
+        try:
+            write_bytes_atomic(as_json, json.dumps(results, indent=2, default=float).encode())
+        except VipsError as exc:
+            fail(str(exc))
 
 
 @app.command()

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import typer
 
+from vips.cli_checks import SEED_HELP, asset_inputs, check_float, check_int, check_seed, check_suffix, fail
 from vips.errors import VipsError
 
 # A sequence whose median frame fits worse than this (fraction of the rig height) is not of this rig.
@@ -17,11 +18,10 @@ MISMATCH_ERROR = 0.05
 FRAME_ERROR = 0.04
 # Below this fraction of the (visible) model surface explained by frame points, a frame did not fit.
 MIN_COVERAGE = 0.5
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code=1)
+# Ranges of the options (stated in --help).
+MAX_FPS = 1000.0
+MAX_POINTS = 100_000
+OUTPUT_SUFFIXES = (".usd", ".usda", ".usdc", ".glb")
 
 
 def _read_frames(files: list[Path], points: int, seed: int) -> tuple[list[np.ndarray], list[int], list[dict]]:
@@ -43,11 +43,12 @@ def fit_command(
     frames_dir: Path = typer.Argument(..., help="Folder of per-frame meshes (.obj/.ply/.glb/.gltf), taken in "
                                                  "natural file-name order; no vertex correspondence needed."),
     rig: str = typer.Option(..., "--rig", help="The rigged first frame (.glb/.gltf, RigNet, .usd, or example:NAME)."),
-    output: Path = typer.Option(..., "-o", "--output", help="Output animation: .usd/.usda/.usdc or .glb."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output animation: .usd/.usda/.usdc or .glb; its folder "
+                                "must exist, and it may not be an input."),
     as_json: bool = typer.Option(False, "--json", help="Print the report (per-frame errors, failures) as JSON."),
-    fps: float = typer.Option(30.0, help="Frame rate of the sequence."),
-    points: int = typer.Option(3000, help="Points sampled from each frame's surface."),
-    seed: int = typer.Option(0, help="Seed of the point sampling."),
+    fps: float = typer.Option(30.0, help=f"Frame rate of the sequence (above 0, up to {MAX_FPS:g})."),
+    points: int = typer.Option(3000, help=f"Points sampled from each frame's surface (1-{MAX_POINTS})."),
+    seed: int = typer.Option(0, help=f"Seed of the point sampling ({SEED_HELP})."),
 ) -> None:
     """Fit the rig's pose to every frame (Chamfer fitting with alignment), one time sample per fitted frame.
 
@@ -59,19 +60,26 @@ def fit_command(
     from vips.fitting.fit import FitSettings, fit_poses
     from vips.fitting.frames import list_frames
     from vips.io import load, save
+    from vips.io.atomic import check_outputs
 
     try:
+        check_float(fps, "--fps", 0.0, MAX_FPS, lo_open=True)
+        check_int(points, "--points", 1, MAX_POINTS)
+        check_seed(seed)
+        check_suffix(output, "-o", OUTPUT_SUFFIXES, "an animation")
+        inputs = asset_inputs(rig)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             rigged = load(resolve(rig))
         if not rigged.has_mesh or rigged.faces is None or len(rigged.faces) == 0:
-            _fail(f"{rig}: the rig has no triangle mesh; fitting matches the skinned mesh to the frames")
+            fail(f"{rig}: the rig has no triangle mesh; fitting matches the skinned mesh to the frames")
         files = list_frames(frames_dir)
+        check_outputs({"-o": output}, inputs + list(files))
     except VipsError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     clouds, kept, failed = _read_frames(files, points, seed)
     if not clouds:
-        _fail(f"{frames_dir}: none of the {len(files)} frames could be read (first problem: {failed[0]['reason']})")
+        fail(f"{frames_dir}: none of the {len(files)} frames could be read (first problem: {failed[0]['reason']})")
 
     settings = FitSettings(seed=seed)
     with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -84,18 +92,18 @@ def fit_command(
         try:
             result = fit_poses(rigged, clouds, settings, progress=progress, fps=fps)
         except VipsError as exc:
-            _fail(str(exc))
+            fail(str(exc))
     errors = result.errors
     fitted = np.isfinite(errors)
     median = float(np.median(errors[fitted])) if fitted.any() else float("inf")
     coverage = result.coverage
     median_cov = float(np.nanmedian(coverage)) if np.isfinite(coverage).any() else 0.0
     if median_cov < MIN_COVERAGE:
-        _fail(f"the rig {rig} does not match the frames in {frames_dir}: the frames explain only "
+        fail(f"the rig {rig} does not match the frames in {frames_dir}: the frames explain only "
               f"{100 * median_cov:.0f}% of the rig's surface (a matching rig: ~100%); is --rig the rigged first "
               "frame of this sequence?")
     if median > MISMATCH_ERROR:
-        _fail(f"the rig {rig} does not match the frames in {frames_dir}: the median frame fits to within "
+        fail(f"the rig {rig} does not match the frames in {frames_dir}: the median frame fits to within "
               f"{100 * median:.1f}% of the rig height (a matching rig fits to ~1%); is --rig the rigged first "
               "frame of this sequence?")
     limit = max(FRAME_ERROR, 3 * median)
@@ -112,13 +120,13 @@ def fit_command(
         else:
             keep.append(k)
     if not keep:
-        _fail(f"{frames_dir}: no frame could be fitted")
+        fail(f"{frames_dir}: no frame could be fitted")
     poses = result.poses[np.asarray(keep)]
     poses.name = "fitted"
     try:
         save(rigged, output, poses)
     except VipsError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     failed.sort(key=lambda f: f["frame"])
     report = {
         "output": str(output),

@@ -8,23 +8,49 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 from pathlib import Path
 from typing import Iterator, List, Optional
 
 import numpy as np
 import typer
 
+from vips.cli_checks import (
+    HANDLE_REACH,
+    IMAGE_SIZE,
+    MAX_POSES,
+    MAX_STEPS,
+    SEED_HELP,
+    asset_inputs,
+    check_float,
+    check_int,
+    check_reach,
+    check_seed,
+    check_suffix,
+    fail,
+    pose_inputs,
+)
 from vips.errors import VipsError
+from vips.io.atomic import check_output_location, check_outputs, make_output_folder
 
 ASSET_HELP = "A rigged asset (.glb/.gltf, RigNet .txt + .obj, .usd/.usda/.usdc, .bvh), or example:NAME for a shipped one."
 MODEL_HELP = "Pose-space model folder (default: $VIPS_MODEL, else the model shipped with vips)."
 BACKEND_HELP = "onnx (ONNX Runtime, default) or torch."
-OUT_HELP = "Output pose set: .usda/.usdc/.usd (UsdSkel with the VipsPoseSetAPI schema) or .glb."
+OUT_HELP = ("Output pose set: .usda/.usdc/.usd (UsdSkel with the VipsPoseSetAPI schema) or .glb; its folder must "
+            "exist, and it may not be an input.")
+STEPS_HELP = f"DDIM steps (1-{MAX_STEPS})."
+POSE_SET_SUFFIXES = (".usda", ".usdc", ".usd", ".glb")
 
 
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code=1)
+def _check_pose_set_output(out: Path, inputs: list[Path], pictures: Optional[dict[str, Optional[Path]]] = None,
+                           ) -> None:
+    """The pose set ``-o`` and optional PNG pictures (option name -> path) may be written: right suffixes, folders
+    that exist and are writable, none of them an input or the same file as another."""
+    pictures = pictures or {}
+    check_suffix(out, "-o", POSE_SET_SUFFIXES, "a pose set")
+    for option, path in pictures.items():
+        check_suffix(path, option, (".png",), "a picture")
+    check_outputs({"-o": out, **pictures}, inputs)
 
 
 def _load(asset: str):  # noqa: ANN202 - vips.Rig
@@ -89,18 +115,26 @@ def _summary(out: Path, poses, scores, plausible, as_json: bool, **extra) -> Non
 
 def sample_command(
     asset: str = typer.Argument(..., help=ASSET_HELP),
-    n: int = typer.Option(16, "-n", "--num", help="Number of poses."),
-    seed: int = typer.Option(0, "--seed", help="Random seed (same seed, same poses)."),
+    n: int = typer.Option(16, "-n", "--num", help=f"Number of poses (1-{MAX_POSES})."),
+    seed: int = typer.Option(0, "--seed", help=f"Random seed ({SEED_HELP}; same seed, same poses)."),
     out: Path = typer.Option(..., "-o", "--out", help=OUT_HELP),
-    steps: int = typer.Option(50, help="DDIM steps."),
+    steps: int = typer.Option(50, help=STEPS_HELP),
     model: Optional[Path] = typer.Option(None, help=MODEL_HELP),
     backend: str = typer.Option("onnx", help=BACKEND_HELP),
-    contact_sheet: Optional[Path] = typer.Option(None, help="Also write a contact sheet PNG of the poses."),
+    contact_sheet: Optional[Path] = typer.Option(None, help="Also write a contact sheet PNG of the poses (.png)."),
     pose_map: Optional[Path] = typer.Option(None, "--map", help="Also write a 2D map PNG (implausible in red)."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
 ) -> None:
-    """Sample N plausible poses of an asset and write them as a scored pose set."""
+    """Sample N plausible poses of an asset and write them as a scored pose set.
+
+    Every output is checked before the first is written (folder exists and is writable, not an input, not
+    another output); each is written atomically, so a failure (a full disk) leaves no partial file.
+    """
     try:
+        check_int(n, "-n", 1, MAX_POSES)
+        check_seed(seed)
+        check_int(steps, "--steps", 1, MAX_STEPS)
+        _check_pose_set_output(out, asset_inputs(asset), {"--contact-sheet": contact_sheet, "--map": pose_map})
         rig = _load(asset)
         space = _space(rig, model, backend)
         with _busy(f"sampling {n} poses", as_json):
@@ -108,7 +142,7 @@ def sample_command(
             scores, plausible = _write(rig, space, poses, out, "samples", seeds=np.full(n, seed, np.int64))
         _pictures(rig, poses, scores, plausible, contact_sheet, pose_map)
     except VipsError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     _summary(out, poses, scores, plausible, as_json, seed=seed, model_id=space.model_id)
 
 
@@ -125,9 +159,9 @@ def interpolate_command(
     asset: str = typer.Argument(..., help=ASSET_HELP),
     source: str = typer.Option(..., "--from", help="Start pose: POSES:I (a pose set file and a pose index)."),
     target: str = typer.Option(..., "--to", help="End pose: POSES:J."),
-    n: int = typer.Option(16, "-n", "--num", help="Number of poses on the path, ends included."),
+    n: int = typer.Option(16, "-n", "--num", help=f"Number of poses on the path, ends included (2-{MAX_POSES})."),
     out: Path = typer.Option(..., "-o", "--out", help=OUT_HELP),
-    steps: int = typer.Option(50, help="DDIM steps for inversion and decoding."),
+    steps: int = typer.Option(50, help=f"DDIM steps for inversion and decoding (1-{MAX_STEPS})."),
     model: Optional[Path] = typer.Option(None, help=MODEL_HELP),
     backend: str = typer.Option("onnx", help=BACKEND_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
@@ -136,6 +170,9 @@ def interpolate_command(
     from vips.export.pose_set import load_poses
 
     try:
+        check_int(n, "-n", 2, MAX_POSES)
+        check_int(steps, "--steps", 1, MAX_STEPS)
+        _check_pose_set_output(out, asset_inputs(asset) + pose_inputs([source, target]))
         rig = _load(asset)
         a, b = load_poses(source, rig)[0], load_poses(target, rig)[0]
         space = _space(rig, model, backend)
@@ -143,7 +180,7 @@ def interpolate_command(
             poses = space.interpolate(a, b, n, steps=steps)
             scores, plausible = _write(rig, space, poses, out, "traversal", seeds=np.full(n, -1, np.int64))
     except VipsError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     _summary(out, poses, scores, plausible, as_json, model_id=space.model_id)
 
 
@@ -155,18 +192,23 @@ def _parse_point(text: str, what: str) -> tuple[str, list[float]]:
         values = []
     if not sep or not name or len(values) != 3:
         raise VipsError(f"{what} '{text}' must look like JOINT=x,y,z (asset space and units)")
+    if not all(np.isfinite(values)):
+        raise VipsError(f"{what} '{text}': the target must be three finite numbers")
     return name, values
 
 
 def ik_command(
     asset: str = typer.Argument(..., help=ASSET_HELP),
-    handle: List[str] = typer.Option([], "--handle", help="JOINT=x,y,z target (asset space and units); repeatable."),
+    handle: List[str] = typer.Option(
+        [], "--handle", help=f"JOINT=x,y,z target (asset space and units, finite, within {HANDLE_REACH:g} rig heights "
+        "of the rig); repeatable."),
     pin: List[str] = typer.Option([], "--pin", help="A joint that keeps its current world position; repeatable."),
-    look_at: List[str] = typer.Option([], "--look-at", help="JOINT=x,y,z: aim the joint's bone at a point."),
+    look_at: List[str] = typer.Option([], "--look-at", help="JOINT=x,y,z: aim the joint's bone at a point (within "
+                                      "the range of --handle); repeatable."),
     init: Optional[str] = typer.Option(None, "--init", help="Start pose POSES:I (default: the rest pose)."),
     out: Path = typer.Option(..., "-o", "--out", help=OUT_HELP),
-    steps: int = typer.Option(5, help="Guided DDIM steps (inverting the start pose adds max(2, steps // 3) "
-                                       "denoiser calls)."),
+    steps: int = typer.Option(5, help=f"Guided DDIM steps, 1-{MAX_STEPS} (inverting the start pose adds "
+                                       "max(2, steps // 3) denoiser calls)."),
     noise_level: float = typer.Option(0.5, help="How far the start pose is inverted, in (0, 1]: lower keeps more."),
     model: Optional[Path] = typer.Option(None, help=MODEL_HELP),
     backend: str = typer.Option("onnx", help=BACKEND_HELP),
@@ -176,17 +218,22 @@ def ik_command(
     from vips.export.pose_set import load_poses
 
     try:
+        check_int(steps, "--steps", 1, MAX_STEPS)
+        check_float(noise_level, "--noise-level", 0.0, 1.0, lo_open=True)
         handles = dict(_parse_point(h, "--handle") for h in handle)
         aims = dict(_parse_point(h, "--look-at") for h in look_at)
+        _check_pose_set_output(out, asset_inputs(asset) + pose_inputs([init]))
         rig = _load(asset)
         start = load_poses(init, rig)[0] if init else None
+        check_reach(rig, handles, "--handle", start)
+        check_reach(rig, aims, "--look-at", start)
         space = _space(rig, model, backend)
         with _busy("solving", as_json):
             poses, report = space.solve_ik(handles, init=start, steps=steps, pins=pin, look_at=aims or None,
                                            noise_level=noise_level, return_report=True)
             scores, plausible = _write(rig, space, poses, out, "ik", seeds=np.full(1, -1, np.int64))
     except VipsError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     errors = {name: float(e) for name, e in zip(report.joints, report.error[0])}
     _summary(out, poses, scores, plausible, as_json, handle_error=errors,
              max_relative_error=report.max_relative_error,
@@ -213,7 +260,7 @@ def score_command(
         with _busy("scoring", as_json):
             scores, plausible = _scores(space, poses)
     except VipsError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     result = {"scores": [float(s) for s in scores], "plausible": [bool(p) for p in plausible],
               "threshold": space.threshold, "model_id": space.model_id}
     if as_json:
@@ -224,36 +271,70 @@ def score_command(
     typer.echo(f"{int(np.sum(plausible))}/{len(scores)} plausible (threshold {space.threshold})")
 
 
+def _check_keyframe_options(out: Path, count: Optional[int], size: int, azimuth: float, elevation: float) -> None:
+    if count is not None:
+        check_int(count, "--count", 1)
+    check_int(size, "--size", *IMAGE_SIZE)
+    check_float(azimuth, "--azimuth", -360.0, 360.0)
+    check_float(elevation, "--elevation", -89.0, 89.0)
+    if not out.is_dir():
+        if out.exists():
+            raise VipsError(f"--out {out}: is a file; keyframes go into a folder")
+        check_output_location(out, "--out")
+
+
+@contextlib.contextmanager
+def _output_folder(out: Path) -> Iterator[None]:
+    """Create the folder ``out`` (its parent must exist) for the block; when the block fails, a folder this
+    command created is removed again, so a failed run leaves nothing behind."""
+    created = not out.exists()
+    make_output_folder(out, "--out", parents=False)
+    try:
+        yield
+    except BaseException:
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
 def keyframes_command(
     asset: str = typer.Argument(..., help=ASSET_HELP),
     poses_ref: str = typer.Option(..., "--poses", help="A pose set file (traversal, IK edit, samples)."),
-    out: Path = typer.Option(..., "--out", help="Output folder: frame_NNNN.png and keyframes.json."),
-    count: Optional[int] = typer.Option(None, help="Keyframes spread evenly over the poses (default: every pose)."),
-    size: int = typer.Option(512, help="Image width and height in pixels."),
-    azimuth: float = typer.Option(30.0, help="Camera turn about the up axis from the asset's front, degrees."),
-    elevation: float = typer.Option(12.0, help="Camera elevation, degrees."),
+    out: Path = typer.Option(..., "--out", help="Output folder: frame_NNNN.png and keyframes.json (created if "
+                             "missing, in a folder that exists)."),
+    count: Optional[int] = typer.Option(None, help="Keyframes spread evenly over the poses, at least 1 (default: "
+                                        "every pose)."),
+    size: int = typer.Option(512, help=f"Image width and height in pixels ({IMAGE_SIZE[0]}-{IMAGE_SIZE[1]})."),
+    azimuth: float = typer.Option(30.0, help="Camera turn about the up axis from the asset's front, degrees "
+                                  "(-360 to 360)."),
+    elevation: float = typer.Option(12.0, help="Camera elevation, degrees (-89 to 89)."),
     as_json: bool = typer.Option(False, "--json", help="Print keyframes.json's path and frames as JSON."),
 ) -> None:
     """Keyframe proxies for video models: renders of mesh + skeleton and a keyframes.json (pose, camera)."""
-    from vips.export.keyframes import keyframe_indices, write_keyframes
+    from vips.export.keyframes import JSON_FILE, frame_file, keyframe_indices, write_keyframes
     from vips.export.pose_set import load_poses, parse_pose_ref, read_pose_set
     from vips.kinematics import joint_positions, skin
     from vips.render import framing_camera
 
     try:
+        _check_keyframe_options(out, count, size, azimuth, elevation)
+        inputs = asset_inputs(asset) + pose_inputs([poses_ref])
         rig = _load(asset)
         poses = load_poses(poses_ref, rig)
         _, _, meta = read_pose_set(parse_pose_ref(poses_ref)[0])
         idx = keyframe_indices(len(poses), count)
-        sel = poses[np.asarray(idx)]
-        pts = skin(rig, sel).reshape(-1, 3) if rig.has_mesh else joint_positions(rig, sel).reshape(-1, 3)
-        camera = framing_camera(rig, pts, azimuth, elevation)
-        full = meta.scores is not None and len(meta.scores) == len(poses)
-        with _busy(f"rendering {len(idx)} keyframes", as_json):
-            path = write_keyframes(rig, poses, out, frames=idx, camera=camera, size=(size, size),
-                                   scores=meta.scores if full else None, plausible=meta.plausible if full else None)
+        with _output_folder(out):
+            check_outputs([("--out", out / name) for name in [JSON_FILE, *map(frame_file, idx)]], inputs)
+            sel = poses[np.asarray(idx)]
+            pts = skin(rig, sel).reshape(-1, 3) if rig.has_mesh else joint_positions(rig, sel).reshape(-1, 3)
+            camera = framing_camera(rig, pts, azimuth, elevation)
+            full = meta.scores is not None and len(meta.scores) == len(poses)
+            with _busy(f"rendering {len(idx)} keyframes", as_json):
+                path = write_keyframes(rig, poses, out, frames=idx, camera=camera, size=(size, size),
+                                       scores=meta.scores if full else None,
+                                       plausible=meta.plausible if full else None)
     except VipsError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if as_json:
         typer.echo(json.dumps({"keyframes_json": str(path), "frames": idx}))
     else:
@@ -264,7 +345,7 @@ def export_onnx_command(
     weights: Path = typer.Argument(..., help="A model weights file (model.safetensors from training)."),
     out: Path = typer.Option(..., "--out", help="Model folder to write (ONNX graphs, safetensors, model.json)."),
     model_id: Optional[str] = typer.Option(None, help="Model id recorded in every pose set (default: folder name)."),
-    threshold: Optional[float] = typer.Option(None, help="Calibrated plausibility threshold to record."),
+    threshold: Optional[float] = typer.Option(None, help="Calibrated plausibility threshold to record (finite)."),
     check: bool = typer.Option(True, help="Compare ONNX Runtime against torch on random rigs."),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
 ) -> None:
@@ -273,20 +354,26 @@ def export_onnx_command(
         try:
             from vips.model.export import check_onnx
             from vips.model.weights import load_weights
-            from vips.runtime.model_dir import export_model_dir
+            from vips.runtime.model_dir import MODEL_FILES, export_model_dir
         except ImportError:
-            _fail("export-onnx needs torch and onnx (pip install 'vips[train]')")
+            fail("export-onnx needs torch and onnx (pip install 'vips[train]')")
+        if threshold is not None:
+            check_float(threshold, "--threshold")
         if not weights.is_file():
-            _fail(f"{weights}: no such weights file")
+            fail(f"{weights}: no such weights file")
+        if out.exists() and not out.is_dir():
+            fail(f"--out {out}: is a file; a model folder is written there")
+        if out.is_dir():
+            check_outputs([("--out", out / name) for name in MODEL_FILES], [weights])
         try:
             model = load_weights(weights)
         except ValueError as exc:
-            _fail(str(exc))
+            fail(str(exc))
         with _busy("exporting", as_json):
             info = export_model_dir(model, out, model_id=model_id, threshold=threshold)
             diff = check_onnx(model, out) if check else None
     except VipsError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if as_json:
         typer.echo(json.dumps({"folder": str(out), "model_id": info.model_id, "max_abs_diff": diff}))
     else:

@@ -7,13 +7,22 @@ job that asks for too much memory fails with ``MemoryError`` instead of taking t
 per-job time limit. :func:`run_ray` runs the same function as Ray tasks. Both yield ``(job, result)`` pairs in
 completion order, where a failed job's result is the exception; :func:`describe_failure` turns it into the
 one-line reason reports show, the same for both engines.
+
+Interrupts belong to the parent: local workers start with SIGINT and SIGTERM blocked and then ignore them (a
+Ctrl-C in the terminal reaches the whole process group, and a worker still importing would print a
+traceback), and on Linux they die with their parent. When the parent stops iterating (an interrupt, an
+error), running workers are killed at once and pending Ray tasks are cancelled. :func:`signals_interrupt` makes
+SIGTERM interrupt the parent as Ctrl-C does.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
+import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator
@@ -31,6 +40,77 @@ class JobFailed(Exception):
         super().__init__(message)
         self.type_name = type_name
         self.trace = trace
+
+
+class Interrupted(KeyboardInterrupt):
+    """A signal (SIGINT, SIGTERM) interrupted the run; ``signum`` says which."""
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = int(signum)
+
+
+def interrupt_signal(exc: KeyboardInterrupt) -> int:
+    """The signal behind an interrupt: :attr:`Interrupted.signum`, SIGINT for a plain ``KeyboardInterrupt``."""
+    return getattr(exc, "signum", int(signal.SIGINT))
+
+
+@contextlib.contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """While the block runs (in the main thread), SIGINT and SIGTERM raise :class:`Interrupted` once; further
+    ones are ignored until the block ends, so the interrupted run can stop its workers and write its report.
+    Elsewhere than in the main thread, nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    fired: list[int] = []
+
+    def handler(signum: int, frame) -> None:  # noqa: ANN001
+        if not fired:
+            fired.append(signum)
+            raise Interrupted(signum)
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+_PARENT_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _start_without_signals(process: multiprocessing.process.BaseProcess) -> None:
+    """Start a worker with SIGINT and SIGTERM blocked: it inherits the blocked mask across exec, so an interrupt
+    during its start-up (imports) waits, and :func:`_worker_main` then ignores it. The parent gets any such
+    signal when they are unblocked here."""
+    if not hasattr(signal, "pthread_sigmask"):
+        process.start()
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _PARENT_SIGNALS)
+    try:
+        process.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _leave_signals_to_parent() -> None:
+    """In a worker: ignore SIGINT and SIGTERM (the parent stops its workers), and on Linux die with the parent."""
+    for s in _PARENT_SIGNALS:
+        signal.signal(s, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _PARENT_SIGNALS)
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL(None).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            return
+        parent = multiprocessing.parent_process()
+        if parent is not None and os.getppid() != parent.pid:  # the parent died before prctl
+            os._exit(1)
 
 
 class WorkerDied(VipsError):
@@ -67,6 +147,7 @@ def _exit_reason(code: int | None) -> str:
 
 def _worker_main(conn: Connection, fn: Callable[..., Any], args: tuple, memory_limit: int | None) -> None:
     """Worker loop: receive ``(index, job)``, answer ``(index, ok, payload)``; ``None`` ends the loop."""
+    _leave_signals_to_parent()
     if memory_limit:
         import resource
 
@@ -128,7 +209,7 @@ def run_local(
     def start() -> _Worker:
         parent, child = ctx.Pipe()
         proc = ctx.Process(target=_worker_main, args=(child, fn, args, memory_limit), daemon=True)
-        proc.start()
+        _start_without_signals(proc)
         child.close()
         return _Worker(proc, parent)
 
@@ -164,8 +245,11 @@ def run_local(
                 yield jobs[index], outcome
                 feed(w)
     finally:
+        # Idle workers are told to stop; busy ones only are when the caller stopped early (interrupt, error).
         for w in pool:
-            if w.process.is_alive():
+            if w.index is not None:
+                w.process.kill()
+            elif w.process.is_alive():
                 try:
                     w.conn.send(None)
                 except OSError:
@@ -216,16 +300,22 @@ def run_ray(fn: Callable[..., Any], jobs: Iterable[Any], args: tuple = (), retri
     options = {} if retries is None else {"max_retries": retries}
     remote = ray.remote(**options)(fn) if options else ray.remote(fn)
     pending = {remote.remote(job, *args): job for job in jobs}
-    while pending:
-        done, _ = ray.wait(list(pending), num_returns=1)
-        for ref in done:
-            job = pending.pop(ref)
-            try:
-                yield job, ray.get(ref)
-            except RayTaskError as exc:
-                cause = exc.cause if exc.cause is not None else exc
-                yield job, JobFailed(type(cause).__name__, str(cause))
-            except WorkerCrashedError:
-                yield job, WorkerDied("the worker process died while running this job")
-            except Exception as exc:  # noqa: BLE001 - any other task failure is reported, not raised
-                yield job, exc
+    try:
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                job = pending.pop(ref)
+                try:
+                    result = ray.get(ref)
+                except RayTaskError as exc:
+                    cause = exc.cause if exc.cause is not None else exc
+                    result = JobFailed(type(cause).__name__, str(cause))
+                except WorkerCrashedError:
+                    result = WorkerDied("the worker process died while running this job")
+                except Exception as exc:  # noqa: BLE001 - any other task failure is reported, not raised
+                    result = exc
+                yield job, result
+    finally:  # stopped early (interrupt, error): the tasks not finished are cancelled
+        for ref in pending:
+            with contextlib.suppress(Exception):
+                ray.cancel(ref, force=True)

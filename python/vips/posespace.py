@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 #: Where the package ships its default model; the VIPS_MODEL environment variable overrides it.
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "models" / "default"
 BACKENDS = ("onnx", "torch")
+#: How :meth:`PoseSpace.score` reduces per-joint scores to a pose's score (``model.json`` ``score.reduce``;
+#: "min" when absent, as models before the body-frame encoding scored).
+SCORE_REDUCTIONS = ("mean", "min")
 _SCORE_CHUNK = 1024
 
 
@@ -357,13 +360,21 @@ class PoseSpace:
     def score(self, poses: Poses) -> tuple[np.ndarray, np.ndarray]:
         """Plausibility of each pose: ``(scores (N,) float32, plausible (N,) bool)``; higher is more plausible.
 
-        The score of a pose is that of its least plausible joint (the minimum of :meth:`joint_scores`): a pose
-        with one bone twisted past its limit is implausible however natural the other forty joints are, and a
-        mean over joints would dilute that one joint's error by the joint count. ``plausible`` is
-        ``score >= threshold`` with the threshold calibrated on the model's validation data (all True, with a
-        warning, for an uncalibrated model).
+        The pose's score reduces its :meth:`joint_scores` over the joints the model sees, as the model's
+        ``score.reduce`` setting says (:data:`SCORE_REDUCTIONS`, chosen on validation data when the model is
+        shipped): ``"mean"``, minus the pose's mean denoising error, a Monte Carlo estimate of the diffusion
+        bound on its likelihood (with joint orientations read in the body frame a bad joint also turns the
+        tokens of every joint below it, so the mean is not diluted to one joint's share); or ``"min"``, the
+        least plausible joint's score. ``plausible`` is ``score >= threshold`` with the threshold calibrated on
+        the model's validation data (all True, with a warning, for an uncalibrated model).
         """
-        scores = self.joint_scores(poses).min(axis=1)
+        joints = self.joint_scores(poses)
+        live = self.cond.joint_mask > 0
+        reduce = self.info.score.get("reduce", "min")
+        if reduce not in SCORE_REDUCTIONS:
+            raise VipsError(f"{self.info.folder}: score.reduce must be one of {', '.join(SCORE_REDUCTIONS)}, "
+                            f"got {reduce!r}")
+        scores = joints[:, live].mean(axis=1) if reduce == "mean" else joints[:, live].min(axis=1)
         if self.threshold is None:
             import warnings
 

@@ -71,20 +71,7 @@ def _topological_order(rig: "Rig") -> np.ndarray | None:
         j = int(bad[0])
         _fail(rig, f"joint '{names[j]}' has parent index {parents[j]}, outside [-1, {J})")
     roots = np.flatnonzero(parents < 0)
-    # Walk up from every joint; a walk longer than J steps means a cycle.
-    for j in range(J):
-        seen, k = 0, j
-        while k >= 0:
-            k = int(parents[k])
-            seen += 1
-            if seen > J:
-                cycle, k = [], j
-                for _ in range(J + 1):
-                    k = int(parents[k])
-                    if names[k] in cycle:
-                        break
-                    cycle.append(names[k])
-                _fail(rig, f"the hierarchy has a cycle through joints {' -> '.join(cycle)}")
+    _check_cycles(rig)
     if roots.size != 1:
         listed = ", ".join(f"'{names[r]}'" for r in roots[:5])
         _fail(rig, f"the skeleton has {roots.size} root joints ({listed}); it needs exactly one: add a common root joint")
@@ -100,6 +87,24 @@ def _topological_order(rig: "Rig") -> np.ndarray | None:
         order.append(j)
         stack.extend(reversed(children[j]))
     return np.asarray(order, np.int64)
+
+
+def _check_cycles(rig: "Rig") -> None:
+    """Fail naming the joints of a cycle in the hierarchy, if there is one (linear: each joint is walked once)."""
+    parents, names, J = rig.parents, rig.joint_names, rig.num_joints
+    if np.all(parents < np.arange(J)):  # every parent listed before its child: no cycle is possible
+        return
+    state = np.zeros(J, np.int8)  # 0 unseen, 1 on the current walk, 2 known to reach a root
+    for start in range(J):
+        path, k = [], start
+        while k >= 0 and state[k] == 0:
+            state[k] = 1
+            path.append(k)
+            k = int(parents[k])
+        if k >= 0 and state[k] == 1:  # the walk met itself
+            cycle = path[path.index(k):]
+            _fail(rig, f"the hierarchy has a cycle through joints {' -> '.join(names[c] for c in cycle)}")
+        state[path] = 2
 
 
 def _reorder_joints(rig: "Rig", order: np.ndarray) -> None:

@@ -12,6 +12,11 @@ What counts as one asset:
 Everything else is ignored and listed as such in the report: ``.txt`` files that are not RigNet rigs,
 ``.obj`` meshes without a rig file, images, documents. Hidden files and folders (``.name``) are not
 searched. A file with an asset suffix that turns out to be corrupt is still an asset: it fails with a reason.
+
+Discovery stays inside the library and never blocks: symlinked folders are not followed; a symlinked file
+counts only when it points to a regular file inside the library; FIFOs, devices and sockets are listed as
+ignored without being opened (whatever their suffix); a .gltf's buffers and images count only when they are
+regular files inside its folder (:func:`vips.io.guard.resolve_reference`).
 """
 
 from __future__ import annotations
@@ -19,8 +24,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
+
+from vips.errors import AssetError
+from vips.io.guard import MAX_BINARY_BYTES, MAX_TEXT_BYTES, open_asset, read_asset, resolve_reference
 
 GLTF_SUFFIXES = (".glb", ".gltf")
 USD_SUFFIXES = (".usd", ".usda", ".usdc")
@@ -52,45 +61,68 @@ class Asset:
         return sum(os.path.getsize(f) for f in self.files if os.path.isfile(f))
 
     def content_hash(self) -> str:
-        """sha256 over every input file's relative name and bytes; unreadable files hash as missing."""
+        """sha256 over every input file's relative name and bytes; unreadable files (and files that are no
+        longer regular, which are never opened) hash as missing."""
         h = hashlib.sha256()
         for f in self.files:
             h.update(os.path.basename(f).encode() + b"\0")
             try:
-                with open(f, "rb") as fh:
+                fh, _ = open_asset(Path(f))
+                with fh:
                     for block in iter(lambda: fh.read(1 << 20), b""):
                         h.update(block)
-            except OSError:
+            except (OSError, AssetError):
                 h.update(b"<missing>")
             h.update(b"\0")
         return h.hexdigest()
 
 
 def is_rignet_text(path: Path) -> bool:
-    """Whether a .txt file holds RigNet rig lines (the same test :func:`vips.io.sniff_format` makes)."""
+    """Whether a .txt file holds RigNet rig lines (the same test :func:`vips.io.sniff_format` makes); False for
+    anything but a readable regular file, which is never opened."""
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(4096).decode("utf-8", errors="replace")
-    except OSError:
+        head = read_asset(path, MAX_TEXT_BYTES, head=4096).decode("utf-8", errors="replace")
+    except AssetError:
         return False
     words = {line.split(maxsplit=1)[0] for line in head.splitlines()[:50] if line.split()}
     return bool(words & RIGNET_KEYWORDS)
 
 
 def gltf_buffers(path: Path) -> list[Path]:
-    """External files a .gltf names (buffers, images) that exist beside it: they change the asset too."""
+    """External files a .gltf names (buffers, images) that are regular files inside its folder: they change
+    the asset too. References that leave the folder, name FIFOs or devices, or are missing are left out (the
+    reader refuses the asset with the reason)."""
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        doc = json.loads(read_asset(path, MAX_BINARY_BYTES).decode("utf-8"))
+        items = doc.get("buffers", []) + doc.get("images", [])
+    except (AssetError, ValueError, TypeError, AttributeError, RecursionError):
         return []
-    uris = [b.get("uri", "") for b in doc.get("buffers", []) + doc.get("images", []) if isinstance(b, dict)]
     out = []
-    for uri in uris:
-        if uri and not uri.startswith("data:") and "://" not in uri:
-            candidate = (path.parent / uri).resolve()
-            if candidate.is_file():
-                out.append(candidate)
+    for item in items:
+        uri = item.get("uri") if isinstance(item, dict) else None
+        if isinstance(uri, str) and uri and not uri.startswith("data:"):
+            try:
+                found = resolve_reference(path, uri, "a buffer or image", must_exist=False)
+            except AssetError:
+                continue
+            if found is not None:
+                out.append(found)
     return out
+
+
+def _inside(path: Path, root: Path) -> bool:
+    """Whether ``path`` (found under ``root`` without following links) is a regular file, or a symlink to a
+    regular file inside ``root``, so reading it neither leaves the library nor blocks."""
+    try:
+        info = os.lstat(path)
+        if stat.S_ISLNK(info.st_mode):
+            target = os.path.realpath(path)
+            if os.path.commonpath([str(root), target]) != str(root):
+                return False
+            info = os.stat(target)
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISREG(info.st_mode)
 
 
 def discover(library: str | os.PathLike[str], exclude: str | os.PathLike[str] | None = None,
@@ -114,7 +146,9 @@ def discover(library: str | os.PathLike[str], exclude: str | os.PathLike[str] | 
     for path in files:
         suffix = path.suffix.lower()
         rel = path.relative_to(root).as_posix()
-        if suffix in GLTF_SUFFIXES:
+        if not _inside(path, root):
+            ignored.append(path)
+        elif suffix in GLTF_SUFFIXES:
             extra = gltf_buffers(path) if suffix == ".gltf" else []
             assets.append(Asset(rel, "gltf", (str(path), *map(str, extra))))
         elif suffix in USD_SUFFIXES:
@@ -122,11 +156,21 @@ def discover(library: str | os.PathLike[str], exclude: str | os.PathLike[str] | 
         elif suffix == ".bvh":
             assets.append(Asset(rel, "bvh", (str(path),)))
         elif suffix == ".txt" and is_rignet_text(path):
-            _, mesh, _ = rignet_pair(path)
+            try:
+                _, mesh, _ = rignet_pair(path)
+            except AssetError:  # its mesh is a link out of the folder or not a file: loading says so
+                mesh = None
             if mesh is not None:
                 claimed.add(mesh.resolve())
             assets.append(Asset(rel, "rignet", (str(path),) + ((str(mesh.resolve()),) if mesh else ())))
         else:
             ignored.append(path)
-    ignored_rel = [p.relative_to(root).as_posix() for p in ignored if p.resolve() not in claimed]
+    ignored_rel = [p.relative_to(root).as_posix() for p in ignored if _resolved(p) not in claimed]
     return sorted(assets, key=lambda a: a.rel), ignored_rel
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop
+        return path

@@ -6,6 +6,10 @@ samples and scores a pose set, writes every requested format into a hidden stagi
 asset's output folder is either the complete result of one run or the previous one; a killed run leaves
 at most a staging folder, which the next run removes. The record holds the content hash of the inputs and
 the settings digest: :func:`finished_record` tells the next run whether the asset can be skipped.
+
+Nothing is written through a symbolic link found inside the output folder: a link on the way to an asset's
+folder is replaced by a real folder, a link in the asset's place is replaced by its outputs, and a record
+reached through a link never counts as finished.
 """
 
 from __future__ import annotations
@@ -108,6 +112,8 @@ def finished_record(asset: Asset, out_dir: str | os.PathLike[str], settings: Bat
     """The asset's record from an earlier run when it can be skipped (same inputs, same settings, every
     output still there with its size), else None."""
     folder = output_dir(out_dir, asset.rel)
+    if _linked(Path(out_dir), folder / RECORD):
+        return None
     try:
         record = json.loads((folder / RECORD).read_text())
     except (OSError, ValueError):
@@ -127,29 +133,61 @@ def _staging_paths(target: Path) -> tuple[Path, Path]:
     return target.parent / f".{target.name}.staging", target.parent / f".{target.name}.old"
 
 
+def _linked(out_dir: Path, path: Path) -> bool:
+    """Whether ``path`` (inside ``out_dir``) or a folder between them is a symbolic link."""
+    current = out_dir
+    for part in path.relative_to(out_dir).parts:
+        current = current / part
+        if current.is_symlink():
+            return True
+    return False
+
+
+def _remove(path: Path) -> None:
+    """Remove a folder tree, or only the link or file when ``path`` is one (never what a link points to)."""
+    if path.is_symlink() or path.is_file():
+        path.unlink(missing_ok=True)
+    elif path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _real_folder(out_dir: Path, folder: Path) -> None:
+    """Create ``folder`` inside ``out_dir`` with its parents, replacing any symbolic link on the way by a real
+    folder, so nothing is written outside ``out_dir`` through a link planted in it."""
+    current = out_dir
+    for part in folder.relative_to(out_dir).parts:
+        current = current / part
+        if current.is_symlink():
+            current.unlink()
+        if current.exists() and not current.is_dir():
+            raise AssetError(f"{current}: a file stands where the output folder should be; move it away")
+        current.mkdir(exist_ok=True)
+
+
 def clear_leftovers(target: Path) -> None:
     """Remove what a killed run may have left beside an asset's output folder."""
     for leftover in _staging_paths(target):
-        shutil.rmtree(leftover, ignore_errors=True)
+        _remove(leftover)
 
 
 def remove_stale(out_dir: str | os.PathLike[str], rel: str) -> None:
-    """Remove an asset's output folder from an earlier run (only a folder that holds our record), used when
-    the asset was re-done and failed: its old outputs no longer match its inputs or settings."""
+    """Remove an asset's output folder from an earlier run (only a folder that holds our record, or a link in
+    its place), used when the asset was re-done and failed: its old outputs no longer match its inputs or
+    settings."""
     target = output_dir(out_dir, rel)
     clear_leftovers(target)
-    if (target / RECORD).is_file():
-        shutil.rmtree(target, ignore_errors=True)
+    if target.is_symlink() or (target / RECORD).is_file():
+        _remove(target)
 
 
 def _swap_in(staging: Path, target: Path) -> None:
     """Replace ``target`` by ``staging``: two renames, so the folder is always one run's complete outputs
-    (a kill between them leaves no folder, and the asset is re-done)."""
+    (a kill between them leaves no folder, and the asset is re-done). A link at ``target`` is replaced."""
     _, old = _staging_paths(target)
-    if target.exists():
+    if os.path.lexists(target):
         os.replace(target, old)
     os.replace(staging, target)
-    shutil.rmtree(old, ignore_errors=True)
+    _remove(old)
 
 
 def _check_size(asset: Asset, settings: BatchSettings) -> None:
@@ -198,7 +236,7 @@ def _process(asset: Asset, out_dir: str, settings: BatchSettings, started: float
     t = lap("score", t)
 
     target = output_dir(out_dir, asset.rel)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    _real_folder(Path(out_dir), target.parent)
     clear_leftovers(target)
     staging, _ = _staging_paths(target)
     staging.mkdir()

@@ -4,6 +4,10 @@ An entry has ``path`` (relative to the library), ``kind``, ``status`` (done: pro
 finished by an earlier run with the same inputs and settings, outputs kept; failed), ``outputs`` (paths
 relative to the output folder, sizes and sha256), ``counts``, ``timings`` (seconds) and, for a failure,
 ``reason``. The HTML page links every file relatively, so the output folder can be moved or served as is.
+
+The run's description sits beside the entries: ``processed`` (assets done or failed in this run) and
+``assets_per_minute`` (processed ones only, never skipped ones), and ``interrupted``: null, or ``{"signal":
+"SIGINT", "unfinished": [paths]}`` when a signal stopped the run (the entries are then what finished).
 """
 
 from __future__ import annotations
@@ -102,6 +106,9 @@ def render_html(report: dict[str, Any], out: Path) -> str:
     order = {"failed": 0, "done": 1, "skipped": 2}
     rows = "\n".join(_row(e, out) for e in sorted(report["assets"], key=lambda e: (order[e["status"]], e["path"])))
     ignored = "".join(f"<li>{html.escape(p)}</li>" for p in report.get("ignored", []))
+    stop = report.get("interrupted")
+    stopped = (f"<p><b>Interrupted by {html.escape(stop['signal'])}</b>: {len(stop['unfinished'])} assets were not "
+               "finished; run the same command again to finish them.</p>" if stop else "")
     settings = html.escape(json.dumps(report.get("settings", {}), sort_keys=True))
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>ViPS batch report</title><style>{STYLE}</style></head>
@@ -109,7 +116,7 @@ def render_html(report: dict[str, Any], out: Path) -> str:
 <p>Library <code>{html.escape(str(report.get('library', '')))}</code>, engine {html.escape(str(report.get('engine', '')))},
 {c['total']} assets: <b>{c['done']} done</b>, {c['skipped']} skipped (unchanged since an earlier run),
 <b>{c['failed']} failed</b>; {c['poses']} poses; {report.get('seconds', 0):.1f} s.</p>
-<p>Settings: <code>{settings}</code></p>
+{stopped}<p>Settings: <code>{settings}</code></p>
 <table><tr><th>thumbnail</th><th>asset</th><th>status</th><th>rig / poses</th><th>outputs</th><th>time</th>
 <th>reason / warnings</th></tr>
 {rows}

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from vips.errors import VipsError
-from vips.io.atomic import atomic_path, write_bytes_atomic
+from vips.io.atomic import atomic_path, make_output_folder, write_bytes_atomic
 
 if TYPE_CHECKING:
     from vips.poses import Poses
@@ -35,6 +35,11 @@ if TYPE_CHECKING:
 
 FORMAT = "vips-keyframes/1"
 JSON_FILE = "keyframes.json"
+
+
+def frame_file(index: int) -> str:
+    """The image file name of pose ``index``: ``frame_NNNN.png``."""
+    return f"frame_{index:04d}.png"
 
 
 def keyframe_indices(num_poses: int, count: int | None) -> list[int]:
@@ -50,37 +55,39 @@ def keyframe_indices(num_poses: int, count: int | None) -> list[int]:
 
 def write_keyframes(rig: "Rig", poses: "Poses", out_dir: str | os.PathLike[str], frames: Sequence[int] | None = None,
                     count: int | None = None, camera: "Camera | None" = None, size: tuple[int, int] = (512, 512),
-                    scores=None, plausible=None, skeleton: bool = True) -> Path:  # noqa: ANN001
+                    scores=None, plausible=None, skeleton: bool = True, labels: bool = False) -> Path:  # noqa: ANN001
     """Render keyframes of ``poses`` into ``out_dir`` (PNG per keyframe) and write ``keyframes.json``.
 
     Args:
         frames: pose indices to render; default ``count`` evenly spread ones (all poses when both are None).
-        camera: the camera (default: one framing the mesh over every keyframe, from the rig's front).
+        camera: the camera (default: one framing the body, mesh and joints without the ground and control bones,
+            over every keyframe, from the rig's front; see :func:`vips.render.framing_points`).
         size: image (width, height) in pixels.
         scores, plausible: optional (F,) per-pose values recorded with each keyframe.
+        skeleton, labels: draw the skeleton; write the joint names beside the joints (see
+            :func:`vips.render.render_pose`).
     Returns the path of ``keyframes.json``.
     """
-    from vips.kinematics import joint_positions, local_transforms, skin
-    from vips.render import framing_camera, render_pose
+    from vips.kinematics import joint_positions, local_transforms
+    from vips.render import control_joints, framing_camera, framing_points, render_pose
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     idx = list(frames) if frames is not None else keyframe_indices(len(poses), count)
     for i in idx:
         if not 0 <= i < len(poses):
             raise VipsError(f"keyframes: frame {i} is out of range (the poses hold {len(poses)})")
+    out = make_output_folder(out_dir)
     sel = poses[np.asarray(idx, np.int64)]
     positions = joint_positions(rig, sel).astype(np.float64)
+    control = control_joints(rig)
     if camera is None:
-        pts = skin(rig, sel).reshape(-1, 3) if rig.has_mesh else positions.reshape(-1, 3)
-        camera = framing_camera(rig, pts)
+        camera = framing_camera(rig, framing_points(rig, sel, control), aspect=size[0] / size[1])
     local_rot, _ = local_transforms(rig, sel)
     W, H = size
     entries = []
     for k, i in enumerate(idx):
-        name = f"frame_{i:04d}.png"
+        name = frame_file(i)
         bad = plausible is not None and not bool(plausible[i])
-        image = render_pose(rig, sel[k], camera, size, skeleton=skeleton, invalid=bad)
+        image = render_pose(rig, sel[k], camera, size, skeleton=skeleton, invalid=bad, labels=labels, control=control)
         with atomic_path(out / name) as tmp:
             image.save(tmp, format="PNG")
         entry = {

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from vips.errors import AssetError, UnsupportedFormatError
+from vips.io.guard import MAX_BINARY_BYTES, read_asset
 
 if TYPE_CHECKING:
     from vips.poses import Poses
@@ -22,16 +23,11 @@ WRITE_SUFFIXES = {".usd": "usd", ".usda": "usd", ".usdc": "usd", ".glb": "gltf"}
 
 
 def sniff_format(path: Path) -> str:
-    """The reader for ``path``: 'gltf', 'rignet', 'usd' or 'bvh', from the first bytes of the file."""
-    if not path.exists():
-        raise AssetError(f"{path}: no such file")
-    if path.is_dir():
-        raise AssetError(f"{path}: is a folder, not an asset file")
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(4096)
-    except OSError as exc:
-        raise AssetError(f"{path}: cannot be read ({exc.strerror})") from None
+    """The reader for ``path``: 'gltf', 'rignet', 'usd' or 'bvh', from the first bytes of the file.
+
+    AssetError for a missing file, a folder, or anything that is not a regular file (a FIFO or a device is
+    refused before it is opened, so it never blocks)."""
+    head = read_asset(path, MAX_BINARY_BYTES, head=4096)  # refuses FIFOs and devices before opening them
     if not head:
         raise AssetError(f"{path}: the file is empty")
     if head.startswith(b"glTF"):

@@ -29,6 +29,8 @@ from pathlib import Path
 import numpy as np
 
 from vips.errors import AssetError
+from vips.io.guard import check_frame_time, check_joint_frames
+from vips.io.names import UniqueNames
 from vips.io.obj import parse_float, read_text_lines
 from vips.kinematics import joint_positions, poses_from_local
 from vips.poses import Poses
@@ -39,6 +41,7 @@ CMU_UNIT = 0.0254 / 0.45
 # (lowest height, metres per unit, name), checked from the top.
 UNIT_GUESSES = ((1000.0, 0.001, "millimetres"), (100.0, 0.01, "centimetres"), (40.0, 0.0254, "inches"),
                 (10.0, CMU_UNIT, "CMU units (1/0.45 inch)"), (0.0, 1.0, "metres"))
+_COUNT = re.compile(r"[0-9]+")
 _CHANNELS = {f"{axis}{kind}": (kind, "xyz".index(axis)) for axis in "xyz" for kind in ("position", "rotation")}
 
 
@@ -89,32 +92,42 @@ class _Tokens:
         return out
 
 
-def _parse_block(tokens: _Tokens, joints: list[_Joint], index: int) -> None:
-    """The ``{ ... }`` body of joint ``index``: OFFSET, CHANNELS and child joints, until the closing brace."""
+def _what(joints: list[_Joint], index: int) -> str:
     joint = joints[index]
-    what = f"joint '{joint.name}'" if not joint.end_site else f"the End Site of '{joints[joint.parent].name}'"
-    tokens.expect("{", what)
-    while True:
+    return f"joint '{joint.name}'" if not joint.end_site else f"the End Site of '{joints[joint.parent].name}'"
+
+
+def _parse_blocks(tokens: _Tokens, joints: list[_Joint]) -> None:
+    """The ``{ ... }`` body of the root joint (``joints[0]``) and, nested in it, of every joint below: OFFSET,
+    CHANNELS and child joints. Iterative (an open block waits on a stack while its children are read), so a
+    hierarchy thousands of levels deep needs no recursion."""
+    tokens.expect("{", _what(joints, 0))
+    stack = [0]
+    while stack:
+        index = stack[-1]
+        joint, what = joints[index], _what(joints, index)
         tok, line = tokens.next(what)
         if tok == "}":
-            break
-        if tok == "OFFSET":
+            if joint.offset is None:
+                raise tokens.error(f"{what} has no OFFSET", joint.line)
+            stack.pop()
+        elif tok == "OFFSET":
             where = f"{tokens.path}:{line}"
             x, y, z = (parse_float(tokens.next(what)[0], where, f"OFFSET of {what}") for _ in range(3))
             joint.offset = (x, y, z)
         elif tok == "CHANNELS" and not joint.end_site:
             joint.channels = _parse_channels(tokens, what, line)
         elif tok in ("JOINT", "End") and not joint.end_site:
-            _parse_child(tokens, joints, index, tok, line)
+            joints.append(_child(tokens, index, tok, line))
+            tokens.expect("{", _what(joints, len(joints) - 1))
+            stack.append(len(joints) - 1)
         else:
             raise tokens.error(f"unexpected '{tok}' in {what}", line)
-    if joint.offset is None:
-        raise tokens.error(f"{what} has no OFFSET", joint.line)
 
 
 def _parse_channels(tokens: _Tokens, what: str, line: int) -> list[tuple[str, int]]:
     count_tok, _ = tokens.next(what)
-    if not count_tok.isdigit():
+    if not _COUNT.fullmatch(count_tok):
         raise tokens.error(f"CHANNELS of {what} must start with a count, found '{count_tok}'", line)
     count, channels = int(count_tok), []
     for k in range(count):
@@ -127,18 +140,17 @@ def _parse_channels(tokens: _Tokens, what: str, line: int) -> list[tuple[str, in
     return channels
 
 
-def _parse_child(tokens: _Tokens, joints: list[_Joint], parent: int, keyword: str, line: int) -> None:
+def _child(tokens: _Tokens, parent: int, keyword: str, line: int) -> _Joint:
+    """The joint that ``JOINT name`` or ``End Site`` (``keyword`` on ``line``) starts below joint ``parent``."""
     if keyword == "End":
         site = tokens.rest_of_line(line)
         if not site or site[0] != "Site":
             raise tokens.error("expected 'End Site'", line)
-        joints.append(_Joint("", parent, line, end_site=True))
-    else:
-        name = " ".join(tokens.rest_of_line(line))
-        if not name:
-            raise tokens.error("JOINT without a name", line)
-        joints.append(_Joint(name, parent, line))
-    _parse_block(tokens, joints, len(joints) - 1)
+        return _Joint("", parent, line, end_site=True)
+    name = " ".join(tokens.rest_of_line(line))
+    if not name:
+        raise tokens.error("JOINT without a name", line)
+    return _Joint(name, parent, line)
 
 
 def _parse_hierarchy(path: Path, lines: list[str]) -> list[_Joint]:
@@ -149,7 +161,7 @@ def _parse_hierarchy(path: Path, lines: list[str]) -> list[_Joint]:
     if not name:
         raise tokens.error("ROOT without a name", line)
     joints = [_Joint(name, -1, line)]
-    _parse_block(tokens, joints, 0)
+    _parse_blocks(tokens, joints)
     if tokens.peek() is not None:
         tok, extra = tokens.next("the HIERARCHY")
         hint = " (only one ROOT per file is supported)" if tok == "ROOT" else ""
@@ -165,13 +177,10 @@ def _name_joints(path: Path, joints: list[_Joint]) -> None:
             if j.name in seen:
                 raise AssetError(f"{path}:{j.line}: joint name '{j.name}' is used twice (first at line {seen[j.name]})")
             seen[j.name] = j.line
+    unique = UniqueNames(seen, sep="")
     for j in joints:
         if j.end_site:
-            base = f"{joints[j.parent].name}_end"
-            name, k = base, 1
-            while name in seen:
-                name, k = f"{base}{k}", k + 1
-            j.name, seen[name] = name, j.line
+            j.name = unique(f"{joints[j.parent].name}_end")
 
 
 # ----- MOTION --------------------------------------------------------------------------------------
@@ -187,24 +196,34 @@ def _header_value(path: Path, lines: list[str], n: int, pattern: str, what: str)
     return match.group(1), n + 1
 
 
-def _parse_motion(path: Path, lines: list[str], start: int, num_channels: int) -> tuple[np.ndarray, float, list[str]]:
-    """Frames (F, C) float64 from the lines after MOTION (index ``start``), the frame time in seconds and notes."""
+def _parse_motion(path: Path, lines: list[str], start: int, num_channels: int,
+                  num_joints: int) -> tuple[np.ndarray, float, list[str]]:
+    """Frames (F, C) float64 from the lines after MOTION (index ``start``), the frame time in seconds and notes.
+
+    The frame count is checked against the lines present (one per frame, empty when there are no channels)
+    and frames x ``num_joints`` against :data:`~vips.io.guard.MAX_JOINT_FRAMES` before anything is allocated.
+    """
     value, n = _header_value(path, lines, start, r"Frames\s*:\s*(\S+)", "Frames:")
-    if not value.isdigit():
-        raise AssetError(f"{path}:{n}: the frame count '{value}' is not a non-negative integer")
+    if not _COUNT.fullmatch(value):
+        raise AssetError(f"{path}:{n}: the frame count '{value[:40]}' is not a non-negative integer")
     num_frames = int(value)
     value, n = _header_value(path, lines, n, r"Frame\s+Time\s*:\s*(\S+)", "Frame Time:")
     frame_time = parse_float(value, f"{path}:{n}", "Frame Time")
     if frame_time <= 0:
         raise AssetError(f"{path}:{n}: Frame Time must be positive seconds per frame, got {value}")
-    rows = [(k + 1, line) for k, line in enumerate(lines[n:], start=n) if line.strip()]
-    if num_channels == 0:
-        return np.zeros((num_frames, 0)), frame_time, []
+    check_frame_time(f"{path}:{n}", frame_time, f"Frame Time {value[:40]}")
+    if num_channels == 0:  # no values: each frame is an empty line
+        rows = [(k + 1, line) for k, line in enumerate(lines[n:], start=n)]
+    else:
+        rows = [(k + 1, line) for k, line in enumerate(lines[n:], start=n) if line.strip()]
     if len(rows) < num_frames:
         raise AssetError(
             f"{path}:{len(lines)}: the header promises {num_frames} frames but only {len(rows)} frame lines follow "
             "(truncated file?)"
         )
+    check_joint_frames(path, f"'{path.stem}'", num_frames, num_joints)
+    if num_channels == 0:
+        return np.zeros((num_frames, 0)), frame_time, []
     notes = []
     if len(rows) > num_frames:
         notes.append(f"{len(rows) - num_frames} lines after the {num_frames} declared frames were ignored")
@@ -219,7 +238,7 @@ def _parse_motion(path: Path, lines: list[str], start: int, num_channels: int) -
             frames[f] = np.array(values, dtype=np.float64)
         except ValueError:
             bad = next(v for v in values if not _is_float(v))
-            raise AssetError(f"{path}:{number}: frame {f} holds '{bad}', which is not a number") from None
+            raise AssetError(f"{path}:{number}: frame {f} holds '{bad[:40]}', which is not a number") from None
         if not np.isfinite(frames[f]).all():
             raise AssetError(f"{path}:{number}: frame {f} holds a NaN or infinite value")
     return frames, frame_time, notes
@@ -325,7 +344,7 @@ def read_bvh(path: str | os.PathLike[str], meters_per_unit: float | None = None)
     if motion is None:
         raise AssetError(f"{path}:{len(lines)}: no MOTION section after the HIERARCHY (truncated file?)")
     num_channels = sum(len(j.channels) for j in joints)
-    frames, frame_time, notes = _parse_motion(path, lines, motion + 1, num_channels)
+    frames, frame_time, notes = _parse_motion(path, lines, motion + 1, num_channels, len(joints))
     J = len(joints)
     identity = np.zeros((J, 4), np.float32)
     identity[:, 0] = 1

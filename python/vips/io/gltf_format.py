@@ -7,17 +7,15 @@ corrupt file raises :class:`vips.errors.AssetError` naming the file and the brok
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import struct
-import urllib.parse
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from vips.errors import AssetError
+from vips.io.guard import MAX_BINARY_BYTES, decode_data_uri, read_asset, read_reference, resolve_reference
 
 GLB_MAGIC = b"glTF"
 GLB_VERSION = 2
@@ -51,6 +49,10 @@ TYPE_SHAPES: dict[str, tuple[int, int]] = {
 
 # Largest accessor element count we accept; larger counts are corrupt headers, not real assets.
 MAX_COUNT = 1 << 28
+# Components that accessors without a bufferView (zero-filled, or sparse over zeros) may hold in one file, all
+# together: no bytes in the file bound them. 2^25 components are 256 MiB once decoded as float64, far more than
+# the accessors a rig needs (positions, skin, key times) ever hold as zeros.
+MAX_UNBACKED_COMPONENTS = 1 << 25
 
 
 def pad4(n: int) -> int:
@@ -62,7 +64,8 @@ class GltfDocument:
     """A parsed glTF file: ``json`` (the top-level object) and lazily decoded buffers.
 
     Args:
-        path: the file (errors name it; external buffers are resolved relative to its folder).
+        path: the file (errors name it; external buffers are read from its folder only, see
+            :func:`vips.io.guard.read_reference`).
         gltf: the top-level JSON object.
         bin_chunk: the GLB binary chunk (buffer 0 when it has no uri), or None.
     """
@@ -73,6 +76,7 @@ class GltfDocument:
         self._bin = bin_chunk
         self._buffers: dict[int, bytes] = {}
         self._accessors: dict[tuple[int, bool], np.ndarray] = {}
+        self._unbacked = 0  # components of accessors without a bufferView decoded so far
 
     # ----- errors and typed access to the JSON ----------------------------------------------------
     def fail(self, message: str) -> AssetError:
@@ -142,32 +146,21 @@ class GltfDocument:
         elif not isinstance(uri, str):
             raise self.fail(f"buffer {i} has an invalid uri")
         elif uri.startswith("data:"):
-            data = self._data_uri(uri, f"buffer {i}")
+            data = decode_data_uri(self.path, uri, f"buffer {i}", length)
         else:
-            data = self._external(uri, f"buffer {i}")
+            data = read_reference(self.path, uri, f"buffer {i}", length)
         if len(data) < length:
             raise self.fail(f"buffer {i} holds {len(data)} bytes but declares byteLength {length} (truncated?)")
         self._buffers[i] = data
         return data
 
-    def _data_uri(self, uri: str, what: str) -> bytes:
-        header, sep, payload = uri.partition(",")
-        if not sep or not header.endswith(";base64"):
-            raise self.fail(f"{what} has a data URI that is not base64")
-        try:
-            return base64.b64decode(payload, validate=True)
-        except (binascii.Error, ValueError):
-            raise self.fail(f"{what} has a corrupt base64 data URI") from None
-
-    def _external(self, uri: str, what: str) -> bytes:
-        relative = urllib.parse.unquote(uri)
-        if "://" in relative:
-            raise self.fail(f"{what} refers to a remote file ({uri}); download it beside the .gltf first")
-        file = self.path.parent / relative
-        try:
-            return file.read_bytes()
-        except OSError as exc:
-            raise self.fail(f"{what} refers to {file}, which cannot be read ({exc.strerror})") from None
+    def check_images(self) -> None:
+        """Refuse image URIs that leave the asset's folder or name non-regular files (see
+        :func:`vips.io.guard.resolve_reference`). Images are never read, so a missing one is accepted."""
+        for i, image in enumerate(self.array("images")):
+            uri = image.get("uri") if isinstance(image, dict) else None
+            if isinstance(uri, str) and not uri.startswith("data:"):
+                resolve_reference(self.path, uri, f"image {i}", must_exist=False)
 
     def buffer_view(self, index: Any, what: str) -> tuple[bytes, int, int, int | None]:
         """(buffer bytes, byte offset, byte length, byte stride or None) of a buffer view, range-checked."""
@@ -247,6 +240,13 @@ class GltfDocument:
             )
             values = np.array(raw)
         else:
+            self._unbacked += count * cols * rows
+            if self._unbacked > MAX_UNBACKED_COMPONENTS:
+                raise self.fail(
+                    f"{label} has no bufferView and declares {count} {atype} elements; with the file's other "
+                    f"accessors without data that is more than the {MAX_UNBACKED_COMPONENTS} components of zeros "
+                    "this reader fills in (corrupt file?)"
+                )
             values = np.zeros((count, cols, rows), dtype)
         if "sparse" in acc:
             self._apply_sparse(acc["sparse"], values, label)
@@ -295,10 +295,7 @@ class GltfDocument:
 
 def parse_file(path: Path) -> GltfDocument:
     """Read a .glb or .gltf file into a :class:`GltfDocument`; AssetError for anything structurally wrong."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise AssetError(f"{path}: cannot be read ({exc.strerror})") from None
+    data = read_asset(path, MAX_BINARY_BYTES)
     if data[:4] == GLB_MAGIC:
         gltf_bytes, bin_chunk = _split_glb(path, data)
     else:

@@ -31,6 +31,8 @@ import numpy as np
 
 from vips import native
 from vips.io.gltf_format import GltfDocument, parse_file
+from vips.io.guard import MAX_MESH_VERTICES, check_joint_frames, check_size
+from vips.io.names import UniqueNames
 from vips.kinematics import local_from_world, poses_from_local
 from vips.poses import Poses
 from vips.rig import MAX_INFLUENCES, Rig
@@ -51,6 +53,7 @@ def read_gltf(path: Path) -> Rig:
     """
     path = Path(path)
     doc = parse_file(path)
+    doc.check_images()
     return _Reader(doc).rig()
 
 
@@ -59,7 +62,13 @@ class _Reader:
         self.doc = doc
         self.nodes = doc.array("nodes")
         self.notes: list[str] = []
-        self.parent = self._node_parents()
+        self.mesh_vertices = 0  # vertices of the primitives read so far (a mesh can be listed many times)
+        self.clip_joint_frames = 0  # frames x skeleton nodes of the clips read so far (bounded in total)
+        self.parent, self.topo = self._node_parents()
+        self.depth = np.zeros(len(self.nodes), np.int64)  # edges from the node up to its top-level ancestor
+        for i in self.topo:
+            if self.parent[i] >= 0:
+                self.depth[i] = self.depth[self.parent[i]] + 1
         self.local = [self._node_matrix(i) for i in range(len(self.nodes))]
         self.world = self._world_matrices(self.local)
 
@@ -67,7 +76,8 @@ class _Reader:
     def node(self, i: int) -> dict[str, Any]:
         return self.doc.item("nodes", i, "a node")
 
-    def _node_parents(self) -> np.ndarray:
+    def _node_parents(self) -> tuple[np.ndarray, list[int]]:
+        """(parent of each node (-1 for top-level nodes), the nodes parents first). Iterative and linear."""
         n = len(self.nodes)
         parent = np.full(n, -1, np.int64)
         for i in range(n):
@@ -79,13 +89,18 @@ class _Reader:
                 if parent[c] >= 0 or c == i:
                     raise self.doc.fail(f"node {c} has more than one parent (the nodes must form a tree)")
                 parent[c] = i
-        for i in range(n):  # a walk longer than n steps goes round a cycle
-            k, steps = i, 0
-            while k >= 0:
-                k, steps = int(parent[k]), steps + 1
-                if steps > n:
-                    raise self.doc.fail(f"the node hierarchy has a cycle through node {i}")
-        return parent
+        children: list[list[int]] = [[] for _ in range(n)]
+        for c in range(n):
+            if parent[c] >= 0:
+                children[parent[c]].append(c)
+        topo = [i for i in range(n) if parent[i] < 0]
+        for i in topo:  # breadth first from the top-level nodes; the list grows as it is walked
+            topo.extend(children[i])
+        if len(topo) < n:  # every node has at most one parent, so the nodes never reached form cycles
+            reached = np.zeros(n, bool)
+            reached[topo] = True
+            raise self.doc.fail(f"the node hierarchy has a cycle through node {int(np.argmin(reached))}")
+        return parent, topo
 
     def _node_matrix(self, i: int) -> np.ndarray:
         node, what = self.node(i), f"node {i}"
@@ -130,11 +145,21 @@ class _Reader:
         return world
 
     def ancestors(self, i: int) -> list[int]:
-        """Ancestors of node ``i``, nearest first."""
+        """Ancestors of node ``i``, nearest first (O(depth): callers over many nodes use :meth:`with_ancestors`)."""
         out, k = [], int(self.parent[i])
         while k >= 0:
             out.append(k)
             k = int(self.parent[k])
+        return out
+
+    def with_ancestors(self, nodes: set[int]) -> set[int]:
+        """``nodes`` and all their ancestors; each walk up stops at a node already taken, so it is linear."""
+        out = set(nodes)
+        for i in nodes:
+            k = int(self.parent[i])
+            while k >= 0 and k not in out:
+                out.add(k)
+                k = int(self.parent[k])
         return out
 
     # ----- skin and skeleton ----------------------------------------------------------------------
@@ -177,24 +202,7 @@ class _Reader:
 
     def skeleton(self, skin_joints: list[int]) -> tuple[list[int], np.ndarray]:
         """(joint nodes in rig order with SYNTHETIC for a synthetic root, rig parents (J,))."""
-        members = set(skin_joints)
-        for j in skin_joints:  # nodes sitting between two skin joints become joints too
-            path = []
-            for a in self.ancestors(j):
-                if a in members:
-                    members.update(path)
-                    break
-                path.append(a)
-        roots = sorted(j for j in members if int(self.parent[j]) not in members)
-        if len(roots) > 1:
-            lca = self._common_ancestor(roots)
-            if lca is not None:
-                for r in roots:
-                    for a in self.ancestors(r):
-                        members.add(a)
-                        if a == lca:
-                            break
-                roots = [lca]
+        members, roots = self._joint_nodes(skin_joints)
         children: dict[int, list[int]] = {}
         for i in range(len(self.nodes)):
             p = int(self.parent[i])
@@ -215,17 +223,45 @@ class _Reader:
         )
         return order, parents
 
+    def _joint_nodes(self, skin_joints: list[int]) -> tuple[set[int], list[int]]:
+        """(the nodes that become joints, the top ones among them): the skin joints, the nodes between two of
+        them and, when they have several tops, the paths up to their lowest common ancestor (if any)."""
+        members = self._between(skin_joints)
+        roots = sorted(j for j in members if int(self.parent[j]) not in members)
+        if len(roots) > 1:
+            lca = self._common_ancestor(roots)
+            if lca is not None:
+                members.add(lca)
+                for r in roots:  # the paths up to the common ancestor; each walk stops at a node taken
+                    k = int(self.parent[r])
+                    while k >= 0 and k not in members:
+                        members.add(k)
+                        k = int(self.parent[k])
+                roots = [lca]
+        return members, roots
+
+    def _between(self, skin_joints: list[int]) -> set[int]:
+        """The skin joints and the nodes sitting between two of them (a skin joint above, one below): those
+        become joints too. Two sweeps over the node tree, so linear in the number of nodes."""
+        n = len(self.nodes)
+        is_skin = np.zeros(n, bool)
+        is_skin[skin_joints] = True
+        above = np.zeros(n, bool)  # a strict ancestor is a skin joint
+        below = np.zeros(n, bool)  # a strict descendant is a skin joint
+        for i in self.topo:
+            p = self.parent[i]
+            above[i] = p >= 0 and (above[p] or is_skin[p])
+        for i in reversed(self.topo):
+            p = self.parent[i]
+            if p >= 0 and (below[i] or is_skin[i]):
+                below[p] = True
+        return set(np.flatnonzero(is_skin | (above & below)).tolist())
+
     def _skin_order(self, dfs: list[int], skin_joints: list[int]) -> list[int]:
         """The skin's own joint order (added joints just before their first skin descendant) when that puts
         parents first, so rig joint j is skin joint j where possible; else the depth-first order ``dfs``."""
-        rank = {k: i for i, k in enumerate(skin_joints)}
-        key = {k: float(rank.get(k, np.inf)) for k in dfs}
-        for k in skin_joints:
-            for a in self.ancestors(k):
-                if a in key and a not in rank:
-                    key[a] = min(key[a], rank[k])
-        key[SYNTHETIC] = -np.inf
-        depth = {k: (0 if k == SYNTHETIC else len(self.ancestors(k))) for k in dfs}
+        key = self._skin_keys(dfs, skin_joints)
+        depth = {k: (0 if k == SYNTHETIC else int(self.depth[k])) for k in dfs}
         order = sorted(dfs, key=lambda k: (key[k], depth[k]))
         seen: set[int] = {SYNTHETIC}
         for k in order:
@@ -234,13 +270,31 @@ class _Reader:
             seen.add(k)
         return order
 
+    def _skin_keys(self, dfs: list[int], skin_joints: list[int]) -> dict[int, float]:
+        """Each node of ``dfs``: its rank in the skin's joint list, for an added joint the lowest rank of a skin
+        joint below it, -inf for the synthetic root. One sweep over the node tree."""
+        rank = {k: i for i, k in enumerate(skin_joints)}
+        first = np.full(len(self.nodes), np.inf)  # the lowest skin rank in each node's subtree
+        for k, r in rank.items():
+            first[k] = r
+        for i in reversed(self.topo):
+            p = self.parent[i]
+            if p >= 0:
+                first[p] = min(first[p], first[i])
+        key = {k: float(rank[k] if k in rank else first[k]) for k in dfs if k != SYNTHETIC}
+        key[SYNTHETIC] = -np.inf
+        return key
+
     def _common_ancestor(self, roots: list[int]) -> int | None:
-        paths = [[r, *self.ancestors(r)] for r in roots]
-        shared = set(paths[0]).intersection(*map(set, paths[1:]))
-        for k in paths[0]:  # nearest first, so the first shared node is the lowest
-            if k in shared:
-                return k
-        return None
+        """The lowest node that is one of ``roots`` or an ancestor of each, or None (they lie in different
+        trees). One sweep over the node tree: the deepest node whose subtree holds every root."""
+        inside = np.zeros(len(self.nodes), np.int64)  # how many of the roots lie in each node's subtree
+        inside[roots] = 1
+        for i in reversed(self.topo):
+            if self.parent[i] >= 0:
+                inside[self.parent[i]] += inside[i]
+        full = np.flatnonzero(inside == len(roots))
+        return int(full[np.argmax(self.depth[full])]) if full.size else None
 
     def joint_names(self, order: list[int]) -> list[str]:
         """Node names (``joint_<node>`` when unnamed) made unique; the synthetic root gets the name "root"
@@ -250,14 +304,9 @@ class _Reader:
             raw = None if k == SYNTHETIC else self.node(k).get("name")
             bases.append(raw.strip() if isinstance(raw, str) and raw.strip() else f"joint_{k}")
         names: list[str | None] = [None] * len(order)
-        used: set[str] = set()
+        unique = UniqueNames()
         for j in sorted(range(len(order)), key=lambda j: order[j] == SYNTHETIC):
-            base = "root" if order[j] == SYNTHETIC else bases[j]
-            name, n = base, 1
-            while name in used:
-                name, n = f"{base}_{n}", n + 1
-            used.add(name)
-            names[j] = name
+            names[j] = unique("root" if order[j] == SYNTHETIC else bases[j])
         return names  # type: ignore[return-value]
 
     # ----- transforms -----------------------------------------------------------------------------
@@ -451,6 +500,9 @@ class _Reader:
         if positions.ndim != 2 or positions.shape[1] != 3:
             raise doc.fail(f"{what} POSITION must be VEC3")
         V = positions.shape[0]
+        self.mesh_vertices += V
+        check_size(doc.path, "the skinned meshes (all primitives)", self.mesh_vertices, MAX_MESH_VERTICES,
+                   "vertices")
         if "indices" in prim:
             idx = doc.accessor(prim["indices"], f"{what} indices")
             if idx.ndim != 1 or idx.dtype.kind != "i":
@@ -534,16 +586,12 @@ class _Reader:
     # ----- animation ------------------------------------------------------------------------------
     def read_clips(self, rig: Rig, order: list[int], rest_residual: np.ndarray) -> None:
         anims = self.doc.array("animations")
-        skeleton_nodes = {k for k in order if k != SYNTHETIC}
-        for k in list(skeleton_nodes):
-            skeleton_nodes.update(self.ancestors(k))
+        skeleton_nodes = self.with_ancestors({k for k in order if k != SYNTHETIC})
+        clip_names = UniqueNames(rig.clips)
         for a in range(len(anims)):
             anim = self.doc.item("animations", a, "animation")
             name = anim.get("name")
-            name = name if isinstance(name, str) and name else f"clip_{a}"
-            base, n = name, 1
-            while name in rig.clips:
-                name, n = f"{base}_{n}", n + 1
+            name = clip_names(name if isinstance(name, str) and name else f"clip_{a}")
             clip = self.clip(anim, a, name, rig, order, skeleton_nodes, rest_residual)
             if clip is not None:
                 rig.clips[name] = clip
@@ -563,7 +611,8 @@ class _Reader:
         channels, samplers = anim.get("channels"), anim.get("samplers")
         if not isinstance(channels, list) or not isinstance(samplers, list):
             raise doc.fail(f"animation {a} needs 'channels' and 'samplers' lists")
-        tracks: list[tuple[int, str, np.ndarray, np.ndarray, str]] = []
+        chosen: dict[tuple[int, str], int] = {}  # (node, path) -> sampler; glTF allows one channel per target
+        duplicates = 0
         for c, ch in enumerate(channels):
             what = f"animation {a} channel {c}"
             target = ch.get("target") if isinstance(ch, dict) else None
@@ -577,13 +626,19 @@ class _Reader:
             node = doc.index(target["node"], len(self.nodes), what)
             if node not in skeleton_nodes:
                 continue
-            s = doc.index(ch.get("sampler"), len(samplers), what)
-            times, values, mode = self.sampler(samplers[s], f"animation {a} sampler {s}", path)
-            tracks.append((node, path, times, values, mode))
+            duplicates += (node, path) in chosen
+            chosen[(node, path)] = doc.index(ch.get("sampler"), len(samplers), what)  # the last one wins
+        if duplicates:
+            rig.warn(f"clip '{name}' has {duplicates} channels aiming at a target another channel animates; the last "
+                     "channel of each target was used (glTF allows one per target)")
+        tracks = [(node, path, *self.sampler(samplers[s], f"animation {a} sampler {s}", path))
+                  for (node, path), s in chosen.items()]
         if not tracks:
             return None
         fps, times = self.frame_times([t[2] for t in tracks], name)
         F = len(times)
+        check_joint_frames(doc.path, f"'{name}'", F, len(skeleton_nodes), self.clip_joint_frames)
+        self.clip_joint_frames += F * len(skeleton_nodes)
         frames: dict[int, list[np.ndarray]] = {}
         slot = {"translation": 0, "rotation": 1, "scale": 2}
         for node, path, keys, values, mode in tracks:

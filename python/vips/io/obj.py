@@ -14,16 +14,13 @@ import numpy as np
 
 from vips.errors import AssetError
 from vips.io.atomic import atomic_path
+from vips.io.guard import MAX_TEXT_BYTES, read_asset
 
 
 def read_text_lines(path: Path) -> list[str]:
-    """The lines of a UTF-8 text file; :class:`AssetError` naming the file when it cannot be read."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise AssetError(f"{path}: no such file") from None
-    except OSError as exc:
-        raise AssetError(f"{path}: cannot be read ({exc.strerror})") from None
+    """The lines of a UTF-8 text file; :class:`AssetError` naming the file when it cannot be read, is not a
+    regular file or is larger than :data:`~vips.io.guard.MAX_TEXT_BYTES`."""
+    data = read_asset(path, MAX_TEXT_BYTES)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

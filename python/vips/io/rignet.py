@@ -23,8 +23,10 @@ import numpy as np
 
 from vips.errors import AssetError, RigError
 from vips.io.atomic import atomic_path
+from vips.io.guard import resolve_inside
+from vips.io.names import UniqueNames
 from vips.io.obj import format_float, parse_float, read_obj, read_text_lines, write_obj
-from vips.rig import Rig
+from vips.rig import MAX_INFLUENCES, Rig
 
 RIG_SUFFIX = "_rig"
 
@@ -41,7 +43,7 @@ def rignet_pair(path: str | os.PathLike[str]) -> tuple[Path, Path | None, list[P
     if path.suffix.lower() == ".obj":
         candidates = [path.with_name(path.stem + RIG_SUFFIX + ".txt"), path.with_suffix(".txt")]
         for txt in candidates:
-            if txt.is_file():
+            if _beside(path, txt):
                 return txt, path, [path]
         raise AssetError(
             f"{path}: no RigNet rig file beside this mesh; looked for {candidates[0]} and {candidates[1]}"
@@ -51,7 +53,13 @@ def rignet_pair(path: str | os.PathLike[str]) -> tuple[Path, Path | None, list[P
     meshes = [path.with_name(base + ".obj")]
     if base != stem:
         meshes.append(path.with_name(stem + ".obj"))
-    return path, next((m for m in meshes if m.is_file()), None), meshes
+    return path, next((m for m in meshes if _beside(path, m)), None), meshes
+
+
+def _beside(path: Path, other: Path) -> bool:
+    """Whether the other half ``other`` of the RigNet pair ``path`` exists; AssetError naming both when it is
+    a symlink out of the folder or not a regular file (see :func:`vips.io.guard.resolve_inside`)."""
+    return resolve_inside(path, other.name, "its RigNet pair", must_exist=False) is not None
 
 
 # ----- parsing the rig text ------------------------------------------------------------------------
@@ -178,13 +186,15 @@ def _check_cycles(text: _RigText) -> None:
     done: set[str] = set()
     for start in text.names:
         chain: list[str] = []
+        on_chain: set[str] = set()  # the chain as a set: a long chain is walked once, not once per joint
         node: str | None = start
         while node is not None and node not in done:
-            if node in chain:
+            if node in on_chain:
                 cycle = chain[chain.index(node):] + [node]
                 joints = " -> ".join(reversed(cycle))
                 raise RigError(f"{text.parent_of[node][1]}: the hier lines form a cycle through joints {joints}")
             chain.append(node)
+            on_chain.add(node)
             node = text.parent_of[node][0] if node in text.parent_of else None
         done.update(chain)
 
@@ -238,12 +248,17 @@ def _skin_arrays(text: _RigText, index: dict[str, int], num_vertices: int) -> tu
             _known(text, name, where, "skinned joint")
             weights[index[name]] = weights.get(index[name], 0.0) + w
         per_vertex[vertex] = weights
-    K = max((len(w) for w in per_vertex.values()), default=1)
+    # Rig validation keeps the 8 largest influences and reports vertices that had more; one more than that
+    # keeps its report exact while a line naming thousands of joints cannot make (V, K) arrays of any size.
+    K = min(max((len(w) for w in per_vertex.values()), default=1), MAX_INFLUENCES + 1)
     skin_indices = np.zeros((num_vertices, K), np.int32)
     skin_weights = np.zeros((num_vertices, K), np.float32)
     for vertex, weights in per_vertex.items():
-        skin_indices[vertex, : len(weights)] = list(weights.keys())
-        skin_weights[vertex, : len(weights)] = list(weights.values())
+        pairs = list(weights.items())
+        if len(pairs) > K:  # largest first; a stable sort keeps the file's order among equal weights
+            pairs = sorted(pairs, key=lambda jw: -jw[1])[:K]
+        skin_indices[vertex, : len(pairs)] = [j for j, _ in pairs]
+        skin_weights[vertex, : len(pairs)] = [w for _, w in pairs]
     return skin_indices, skin_weights
 
 
@@ -301,15 +316,8 @@ def read_rignet(path: str | os.PathLike[str]) -> Rig:
 # ----- writing -------------------------------------------------------------------------------------
 def _file_names(rig: Rig) -> list[str]:
     """Joint names without whitespace (the format splits on it), still unique."""
-    names, used = [], set()
-    for name in rig.joint_names:
-        clean = "_".join(name.split()) or "joint"
-        candidate, k = clean, 1
-        while candidate in used:
-            candidate, k = f"{clean}_{k}", k + 1
-        used.add(candidate)
-        names.append(candidate)
-    return names
+    unique = UniqueNames()
+    return [unique("_".join(name.split()) or "joint") for name in rig.joint_names]
 
 
 def default_obj_path(txt_path: Path) -> Path:

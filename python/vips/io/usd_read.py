@@ -18,13 +18,20 @@ root joint whose stage-space matrix is ``M``.
 
 from __future__ import annotations
 
+import math
+import os
+import stat
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from pxr import Tf, Usd, UsdGeom, UsdSkel
+from pxr import Sdf, Tf, Usd, UsdGeom, UsdSkel
 
 from vips.errors import AssetError
+from vips.io.guard import (MAX_MESH_VERTICES, check_asset, check_frame_time, check_joint_frames, check_size,
+                            shown)
+from vips.io.names import UniqueNames
 from vips.io.usd_common import describe_error, matrices_from_usd, matrix_from_usd
 from vips.kinematics import local_from_world, poses_from_local
 from vips.rig import Rig
@@ -32,6 +39,8 @@ from vips.rotations import nearest_rigid
 
 # Joint scales further than this from one are dropped with a warning (a Rig has no scale).
 SCALE_TOLERANCE = 1e-4
+# Passes of prefixing clashing joint names with their parents' names before they are numbered instead.
+MAX_PREFIX_PASSES = 8
 
 
 @dataclass
@@ -124,15 +133,48 @@ def _read(path: Path) -> Rig:
 
 # ----- finding the skeleton ------------------------------------------------------------------------
 def _open(path: Path) -> Usd.Stage:
-    if not path.is_file():
-        raise AssetError(f"{path}: no such file")
+    check_asset(path)  # a FIFO or a device given as the asset is refused before usd-core opens it
+    parsed = _check_layer_files(path)  # held while usd-core opens the stage, so each layer is parsed once
     try:
         stage = Usd.Stage.Open(str(path), Usd.Stage.LoadAll)
     except Exception as exc:  # usd-core raises Tf.ErrorException with the parser's message
         raise AssetError(f"{path}: not a readable USD file ({describe_error(exc)})") from None
+    del parsed
     if stage is None:
         raise AssetError(f"{path}: not a readable USD file")
     return stage
+
+
+def _check_layer_files(path: Path) -> list[Sdf.Layer]:
+    """The layers of the stage ``path`` that are regular files; AssetError when it composes one that is not
+    (a FIFO named ``x.usda`` blocks usd-core forever). Composition otherwise stays usd-core's: the layers'
+    sublayers, references and payloads are walked with Sdf alone (no stage is composed), and only regular files
+    are opened to look further."""
+    seen, todo, layers = {os.path.realpath(path)}, [str(path)], []
+    while todo:
+        try:
+            layer = Sdf.Layer.FindOrOpen(todo.pop())
+        except Tf.ErrorException:
+            continue  # usd-core reports an unreadable layer when it composes the stage
+        if layer is None:
+            continue
+        layers.append(layer)
+        for asset_path in layer.GetCompositionAssetDependencies():
+            resolved = layer.ComputeAbsolutePath(asset_path)
+            if not resolved or os.path.realpath(resolved) in seen:
+                continue
+            seen.add(os.path.realpath(resolved))
+            try:
+                info = os.stat(resolved)
+            except (OSError, ValueError):
+                continue  # missing, or inside a package: usd-core's to report
+            if not stat.S_ISREG(info.st_mode):
+                raise AssetError(
+                    f"{path}: layer {layer.identifier} composes {shown(asset_path)}, which is not a regular file "
+                    "(a FIFO, device or socket); it was not opened"
+                )
+            todo.append(resolved)
+    return layers
 
 
 def _find_skeleton(stage: Usd.Stage, path: Path) -> _Found:
@@ -237,26 +279,34 @@ def _joint_names(skel: UsdSkel.Skeleton, joints: list[str], parents: np.ndarray)
         if all(names) and len(set(names)) == len(names):
             return names
     names = [j.rstrip("/").split("/")[-1] or f"joint{i}" for i, j in enumerate(joints)]
-    for _ in range(len(joints)):  # each pass prefixes clashing names with their parent's name
-        counts: dict[str, int] = {}
-        for n in names:
-            counts[n] = counts.get(n, 0) + 1
+    # Prefixing can grow names with the depth (a chain of joints all named "a"): once they hold this many
+    # characters in all, they are numbered instead, so naming stays linear in the size of the file.
+    budget = sum(map(len, names)) + 64 * len(names)
+    total = 0
+    for _ in range(min(len(names), MAX_PREFIX_PASSES)):  # each pass prefixes clashing names with their parent's
+        counts = Counter(names)
         clashing = [i for i, n in enumerate(names) if counts[n] > 1]
         if not clashing:
             break
+        total = sum(map(len, names))
         for i in clashing:
             p = parents[i]
-            names[i] = f"{names[p]}_{names[i]}" if p >= 0 else f"{names[i]}_{i}"
-    if len(set(names)) != len(names):
+            renamed = f"{names[p]}_{names[i]}" if p >= 0 else f"{names[i]}_{i}"
+            total += len(renamed) - len(names[i])
+            names[i] = renamed
+            if total > budget:
+                break
+        if total > budget:
+            break
+    if total > budget:  # numbered from the leaf names: the prefixed ones may be as long as the chain is deep
+        names = [f"{j.rstrip('/').split('/')[-1] or 'joint'}_{i}" for i, j in enumerate(joints)]
+    elif len(set(names)) != len(names):
         names = [f"{n}_{i}" for i, n in enumerate(names)]
     return names
 
 
 def _unused(name: str, names: list[str]) -> str:
-    out, k = name, 1
-    while out in names:
-        out, k = f"{name}_{k}", k + 1
-    return out
+    return UniqueNames(names)(name)
 
 
 # ----- meshes --------------------------------------------------------------------------------------
@@ -264,7 +314,7 @@ def _read_meshes(found: _Found, joints: list[str], M: np.ndarray, shift: int, no
     """Vertices (world), faces and skin of every Mesh bound to the skeleton, concatenated; {} when none."""
     if found.binding is None:
         return {}
-    parts, skipped = [], []
+    parts, skipped, total = [], [], 0
     for target in found.binding.GetSkinningTargets():
         prim = target.GetPrim()
         if not prim.IsA(UsdGeom.Mesh):
@@ -273,6 +323,8 @@ def _read_meshes(found: _Found, joints: list[str], M: np.ndarray, shift: int, no
         part = _read_mesh(target, joints, M, notes, path)
         if part is not None:
             parts.append(part)
+            total += len(part[0])  # instancing can list one stored mesh many times: bound them all together
+            check_size(path, "the skinned meshes (all meshes)", total, MAX_MESH_VERTICES, "vertices")
     if skipped:
         notes.append(f"skinned prims that are not meshes were skipped: {', '.join(skipped)}")
     if not parts:
@@ -384,8 +436,17 @@ def _read_clips(
     fps = float(stage.GetTimeCodesPerSecond())
     bound = query.GetAnimQuery()
     bound_path = bound.GetPrim().GetPath() if bound else None
+    joint_frames = 0  # of the clips so far: checked against MAX_JOINT_FRAMES before each clip is sampled
+
+    def check(times: list, name: str) -> None:
+        nonlocal joint_frames
+        check_frame_time(str(rig.source), 1.0 / fps if fps > 0 else math.inf, f"timeCodesPerSecond {fps:g}")
+        check_joint_frames(rig.source, f"'{name}'", len(times), len(space.parents), joint_frames)
+        joint_frames += len(times) * len(space.parents)
+
     if bound:
         times = _times(bound)
+        check(times, bound.GetPrim().GetName())
         local = np.stack([matrices_from_usd(query.ComputeJointLocalTransforms(t)) for t in times])
         _add_clip(rig, found, times, local, bound.GetPrim().GetName(), fps, usd_parents, space)
     scope = found.root if found.root is not None else stage.GetPseudoRoot()
@@ -399,6 +460,7 @@ def _read_clips(
             rig.warn(f"animation {prim.GetPath()} animates none of the skeleton's joints; it was skipped")
             continue
         times = _times(anim)
+        check(times, prim.GetName())
         local = np.repeat(rest_local[None], len(times), axis=0)
         have = np.array([k >= 0 for k in order])
         for f, t in enumerate(times):
