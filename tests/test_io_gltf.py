@@ -251,9 +251,14 @@ def test_clip_skinning_matches_gltf_spec(assets_dir: Path, name: str) -> None:
 
 
 def test_cesium_man_reports_dropped_translations(assets_dir: Path) -> None:
-    with pytest.warns(UserWarning, match="translates non-root joints"):
+    with pytest.warns(UserWarning, match="translates non-root joints.*file conversion keeps them"):
         rig = load(assets_dir / "gltf" / "CesiumMan.glb")
     assert any("translates non-root joints" in w for w in rig.warnings)
+    # The pose model's clip leaves them out; the clip's full channels keep them.
+    channels = rig.clip_channels["clip_0"]
+    assert channels.poses is rig.clips["clip_0"]
+    moved = np.abs(channels.translations[:, 1:] - rig.rest_translations[None, 1:]).max()
+    assert moved > 1e-3
 
 
 def test_simple_skin_gltf_with_data_uris(assets_dir: Path) -> None:
@@ -632,10 +637,14 @@ def test_float_noise_in_a_centimetre_armature_is_not_a_scaled_clip(tmp_path: Pat
     messages = [str(w.message) for w in caught]
     assert not [m for m in messages if "'wave'" in m], messages
     assert [m for m in messages if "scale" in m] == [
-        f"{rig.label}: clip 'grow' scales joint 'tail' by 10% at frame 1; poses hold no scale, so the clip was "
-        "kept without it (the mesh keeps its rest size there)"
+        f"{rig.label}: clip 'grow' scales joint 'tail' by 10% at frame 1; poses hold no scale, so the pose "
+        "model's clip leaves it out (file conversion keeps it)"
     ]
     assert list(rig.clips) == ["wave", "grow"]
+    # The clip's full channels keep the scale, relative to the rest (the armature's 100 is in the bind matrices).
+    np.testing.assert_allclose(rig.clip_channels["grow"].scales[:, 1], [[1] * 3, [1.1] * 3, [1] * 3], rtol=1e-4)
+    np.testing.assert_allclose(rig.clip_channels["grow"].scales[:, 0], 1, rtol=1e-4)
+    np.testing.assert_allclose(rig.clip_channels["wave"].scales, 1, rtol=1e-4)
 
 
 def test_skins_per_mesh_with_the_same_joints_are_read_together(tmp_path: Path) -> None:
@@ -804,13 +813,71 @@ def test_writer_converts_to_y_up_metres(tmp_path: Path, up: str, mpu: float) -> 
     poses = Poses(rotations, rng.normal(size=(5, 3)), fps=10, name="walk")
     write_glb(rig, tmp_path / "r.glb", poses)
     check_glb(tmp_path / "r.glb")
-    back = read_gltf(tmp_path / "r.glb")
-    assert back.up_axis == "Y" and back.meters_per_unit == 1.0 and list(back.clips) == ["walk"]
     c = np.eye(3) * mpu
     if up == "Z":
         c = c @ np.array([[1, 0, 0], [0, 0, 1], [0, -1, 0]])  # +Z up becomes +Y up
-    np.testing.assert_allclose(back.rest_joint_positions(), rig.rest_joint_positions() @ c.T, atol=1e-5 * mpu)
-    np.testing.assert_allclose(skin(back, back.clips["walk"]), skin(rig, poses) @ c.T, atol=1e-5 * mpu * rig.height())
+    # The file is Y-up metres for every glTF viewer (the spec's own reference reads it so)...
+    desc = ref_parse(tmp_path / "r.glb")
+    g = ref_globals(desc, None, set())
+    in_file = np.stack([g[n][:3, 3] for n in desc["skin_joints"]])
+    np.testing.assert_allclose(in_file, rig.rest_joint_positions() @ c.T, atol=1e-5 * mpu)
+    np.testing.assert_allclose(ref_skin(desc, 2 / 10), skin(rig, poses)[2] @ c.T, atol=1e-5 * mpu * rig.height())
+    # ... and vips reads it back in the rig's own frame, recorded in the scene's extras.
+    back = read_gltf(tmp_path / "r.glb")
+    assert back.up_axis == up and back.meters_per_unit == mpu and list(back.clips) == ["walk"]
+    np.testing.assert_allclose(back.rest_joint_positions(), rig.rest_joint_positions(), atol=1e-5)
+    np.testing.assert_allclose(skin(back, back.clips["walk"]), skin(rig, poses), atol=1e-5 * rig.height())
+    # Edited so that the node no longer converts exactly that frame, the file is read as plain glTF.
+    gltf = check_glb(tmp_path / "r.glb")
+    gltf["scenes"][0]["extras"]["vips"]["meters_per_unit"] = mpu * 2
+    plain = read_gltf(with_json(tmp_path / "r.glb", gltf, tmp_path / "e.glb"))
+    assert plain.up_axis == "Y" and plain.meters_per_unit == 1.0
+    np.testing.assert_allclose(plain.rest_joint_positions(), rig.rest_joint_positions() @ c.T, atol=1e-5 * mpu)
+
+
+def with_json(path: Path, gltf: dict, out: Path) -> Path:
+    """``out``: the .glb ``path`` with its JSON chunk replaced by ``gltf``."""
+    data = path.read_bytes()
+    jlen = struct.unpack_from("<I", data, 12)[0]
+    text = json.dumps(gltf).encode()
+    text += b" " * (-len(text) % 4)
+    body = struct.pack("<I", len(text)) + data[16:20] + text + data[20 + jlen :]
+    out.write_bytes(data[:8] + struct.pack("<I", 12 + len(body)) + body)
+    return out
+
+
+@pytest.mark.parametrize(
+    "scene, animation, warned",
+    [
+        ({"vips": {"frame_node": "0", "up_axis": "Z", "meters_per_unit": 0.01, "skel_root": 7}}, {}, None),
+        ({"vips": {"frame_node": 0, "up_axis": "X", "meters_per_unit": -1}}, {"vips_fps": -3}, None),
+        ({"vips": []}, {"vips_fps": 1e9, "vips_pose_set": {"kind": "samples", "scores": "high"}}, "'scores'"),
+        ({}, {"vips_pose_set": {"kind": "dance"}}, "'kind'"),
+        ({}, {"vips_pose_set": {"seeds": [1.5, 2]}}, "'seeds'"),
+        ({}, {"vips_pose_set": {"seeds": [2 ** 70]}}, "pose-set metadata"),
+        ({}, {"vips_pose_set": [1, 2]}, "not a JSON object"),
+    ],
+)
+def test_malformed_vips_extras_are_ignored(tmp_path: Path, scene: dict, animation: dict, warned: str | None) -> None:
+    """What vips records in extras is user input on the way back: anything malformed is ignored (and said)."""
+    rng = np.random.default_rng(5)
+    arrays = random_rig_arrays(rng, 4, 20)
+    rig = Rig(joint_names=[f"j{i}" for i in range(4)], name="r", **arrays)
+    write_glb(rig, tmp_path / "r.glb", Poses(unit(rng, 12).reshape(3, 4, 4), np.zeros((3, 3)), fps=10, name="w"))
+    gltf = check_glb(tmp_path / "r.glb")
+    gltf["scenes"][0]["extras"] = scene
+    gltf["animations"][0]["extras"] = animation
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        back = read_gltf(with_json(tmp_path / "r.glb", gltf, tmp_path / "e.glb"))
+    notes = [str(w.message) for w in caught if "metadata" in str(w.message)]
+    assert (back.up_axis, back.meters_per_unit, back.root_name) == ("Y", 1.0, "")
+    assert back.clips["w"].fps == 10 and len(back.clips["w"]) == 3
+    assert back.clip_channels["w"].pose_set is None
+    if warned is None:
+        assert not notes
+    else:
+        assert len(notes) == 1 and warned in notes[0] and "was ignored" in notes[0], notes
 
 
 def test_failed_write_leaves_nothing_behind(tmp_path: Path, assets_dir: Path) -> None:

@@ -217,7 +217,7 @@ def test_writer_clips_become_sibling_animations(tmp_path: Path) -> None:
     path = tmp_path / "clips.usda"
     write_usd(rig, path)
     back = load_quiet(path)
-    assert list(back.clips) == ["walk", "jump_2"]
+    assert list(back.clips) == ["walk", "jump 2"]  # the prim is jump_2, its displayName the clip's own name
     for ours, theirs in zip(rig.clips.values(), back.clips.values()):
         _assert_same_poses(rig, ours, theirs)
     stage = Usd.Stage.Open(str(path))
@@ -245,6 +245,15 @@ def test_writer_sanitizes_names(tmp_path: Path) -> None:
     assert written == ["root_joint", "_2nd", "a_b", "a_b_1", "ok_name"]
     assert all(Sdf.Path.IsValidIdentifier(n) for n in written)
     assert validation_errors(stage) == []
+    # The rig's own names ride beside them (vips:jointNames), as do the clip's and the asset's (displayName).
+    back = load_quiet(path)
+    assert back.joint_names == names and list(back.clips) == ["walk", "jump 2"] and back.root_name == "random 5"
+    # Edited so that they no longer fit the skeleton, they are ignored.
+    skel = stage.GetPrimAtPath("/random_5/Skeleton")
+    for broken in (names[:4], ["a"] * 5, ["", *names[1:]]):
+        skel.GetAttribute("vips:jointNames").Set(Vt.StringArray(broken))
+        stage.GetRootLayer().Export(str(tmp_path / "edited.usda"))
+        assert load_quiet(tmp_path / "edited.usda").joint_names == written
 
 
 def test_skeleton_only_rig(tmp_path: Path) -> None:
@@ -298,7 +307,7 @@ def test_round_trip_through_vips_save_and_load(tmp_path: Path) -> None:
     rig = random_rig(13)
     path = vips.save(rig, tmp_path / "saved.usd")
     back = vips.load(path)
-    assert back.joint_names == rig.joint_names and list(back.clips) == ["walk", "jump_2"]
+    assert back.joint_names == rig.joint_names and list(back.clips) == ["walk", "jump 2"]
 
 
 # ----- spaces the reader must fold: skeleton transforms, several roots, duplicate leaf names ------

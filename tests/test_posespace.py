@@ -433,21 +433,80 @@ def test_balanced_threshold_matches_a_brute_force_search():
 
 
 def test_score_reductions_follow_the_model_settings(pairs, tmp_path):
-    """``score.reduce`` "mean" scores a pose by its mean joint score (joints the model sees only), "min" by its
-    worst joint; an unknown reduction is refused naming the setting."""
+    """``score.reduce`` "mean" / "rms" / "min" reduce the joints' denoising errors (joints the model sees only);
+    ``score.relative`` divides by the same reduction's median over 32 of the model's own samples on the rig;
+    an unknown reduction is refused naming the setting."""
     import json
+
+    from vips.posespace import REFERENCE_SAMPLES, REFERENCE_STEPS
 
     rig, poses = pairs[0]
     clean = poses[np.arange(10)]
     folder = tmp_path / "model"
     shutil.copytree(toy_model_dir(), folder)
     meta = json.loads((folder / "model.json").read_text())
-    for reduce, want in (("mean", lambda j: j.mean(axis=1)), ("min", lambda j: j.min(axis=1))):
-        meta["score"]["reduce"] = reduce
-        (folder / "model.json").write_text(json.dumps(meta))
-        space = PoseSpace(rig, folder)
-        np.testing.assert_allclose(space.score(clean)[0], want(space.joint_scores(clean)), rtol=1e-6)
+    reductions = {"mean": lambda e: e.mean(axis=1), "rms": lambda e: np.sqrt((e ** 2).mean(axis=1)),
+                  "min": lambda e: e.max(axis=1)}
+    for reduce, error in reductions.items():
+        for relative in (False, True):
+            meta["score"].update(reduce=reduce, relative=relative)
+            (folder / "model.json").write_text(json.dumps(meta))
+            space = PoseSpace(rig, folder)
+            want = -error(-space.joint_scores(clean).astype(np.float64))
+            if relative:
+                samples = space.sample(REFERENCE_SAMPLES, seed=meta["score"]["seed"], steps=REFERENCE_STEPS)
+                want = want / np.median(error(-space.joint_scores(samples).astype(np.float64)))
+            np.testing.assert_allclose(space.score(clean)[0], want, rtol=1e-5)
     meta["score"]["reduce"] = "median"
     (folder / "model.json").write_text(json.dumps(meta))
     with pytest.raises(VipsError, match="score.reduce"):
-        PoseSpace(rig, folder).score(clean)
+        PoseSpace(rig, folder)
+
+
+def test_ik_warns_naming_the_handle_that_misses_and_keeps_the_report(space, pairs):
+    import warnings
+
+    from vips.errors import IKWarning
+
+    rig, poses = pairs[0]
+    leaf, h = _leaf(rig), rig.height()
+    name = rig.joint_names[leaf]
+    far = rig.rest_joint_positions()[leaf] + np.array([0.0, 3.0, 0.0]) * h  # beyond the whole rig's reach
+    with pytest.warns(IKWarning, match=rf"^solve_ik: handle '{name}' ends [0-9.e+-]+ units \([0-9.]+% of the rig's "
+                      r"height\) from its target;") as caught:
+        result = space.solve_ik({name: far}, init=poses[3], pins=[rig.joint_names[0]])
+    assert len([w for w in caught if issubclass(w.category, IKWarning)]) == 1
+    assert len(result) == 1  # the pose is still returned...
+    report = space.last_ik_report  # ...and so is the report
+    miss = float(np.linalg.norm(joint_positions(rig, result)[0, leaf] - far))
+    assert report.relative_error[0, 0] > 0.05 and report.error[0, 0] == pytest.approx(miss, rel=1e-3)
+    message = str(caught[0].message)
+    assert f"{miss:.4g} units ({miss / h:.1%}" in message and "the tolerance is 5.0% of the height" in message
+    assert report.kinds == ["handle", "pin"] and 0 in report.missed()
+    assert (f"pin '{rig.joint_names[0]}' ends" in message) == (1 in report.missed())
+    # Several poses: the worst one is named, with how many miss.
+    with pytest.warns(IKWarning, match=r"of 2 poses miss\)"):
+        space.solve_ik({name: far}, init=poses[3:5], pins=[rig.joint_names[0]])
+    # A tolerance that the miss fits in, or none, is silent; the report is the same either way.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", IKWarning)
+        _, quiet = space.solve_ik({name: far}, init=poses[3], pins=[rig.joint_names[0]], return_report=True,
+                                  tolerance=10.0)
+        space.solve_ik({name: far}, init=poses[3], tolerance=None)
+    np.testing.assert_allclose(quiet.error, report.error, rtol=1e-5)
+    with pytest.raises(VipsError, match="tolerance must be"):
+        space.solve_ik({name: far}, tolerance=-0.1)
+
+
+def test_ik_that_meets_its_handles_does_not_warn(space, pairs):
+    import warnings
+
+    from vips.errors import IKWarning
+
+    rig, poses = pairs[0]
+    leaf = _leaf(rig)
+    target = joint_positions(rig, poses[230])[0, leaf] + np.array([0.06, -0.04, 0.05]) * rig.height()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", IKWarning)
+        space.solve_ik({rig.joint_names[leaf]: target}, init=poses[230], pins=[rig.joint_names[0]])
+    assert space.last_ik_report.missed() == []

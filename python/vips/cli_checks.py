@@ -138,3 +138,32 @@ def check_reach(rig: "Rig", targets: Mapping[str, Sequence[float]], name: str, s
             raise VipsError(f"{name} {joint}: the target is {distance:.4g} units from the rig, more than "
                             f"{HANDLE_REACH:g} times its height ({rig.height():.4g}); targets are in the asset's "
                             "space and units")
+
+
+def end_joints(rig: "Rig") -> list[str]:
+    """The rig's leaf joints that move skin (the ends of limbs, head, tail: good IK handles), in joint order."""
+    tree = rig.joint_tree()
+    skinned = tree["moves_skin"] or [True] * rig.num_joints
+    return [n for n, leaf, skin in zip(tree["names"], tree["leaf"], skinned) if leaf and skin]
+
+
+def check_joints(rig: "Rig", names: Iterable[str], option: str, asset: str, shown: int = 8) -> None:
+    """:class:`VipsError` for the first of ``names`` that is no joint of ``rig``: it names ``option``, lists close
+    matches (difflib, ignoring case) and up to ``shown`` of :func:`end_joints`, and points at ``vips info ASSET``."""
+    import difflib
+    import shlex
+
+    known = set(rig.joint_names)
+    for name in names:
+        if name in known:
+            continue
+        by_lower = {}
+        for n in rig.joint_names:
+            by_lower.setdefault(n.lower(), n)
+        close = [by_lower[c] for c in difflib.get_close_matches(name.lower(), list(by_lower), n=3, cutoff=0.6)]
+        hint = f"; close: {', '.join(close)}" if close else ""
+        ends = end_joints(rig)
+        more = f" and {len(ends) - shown} more" if len(ends) > shown else ""
+        leaves = f"; its leaf joints (limb ends, head, tail) are {', '.join(ends[:shown])}{more}" if ends else ""
+        raise VipsError(f"{option} {name}: {asset} has no joint named '{name}'{hint}{leaves}; "
+                        f"`vips info {shlex.quote(asset)}` shows the joint tree")

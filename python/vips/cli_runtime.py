@@ -24,6 +24,7 @@ from vips.cli_checks import (
     asset_inputs,
     check_float,
     check_int,
+    check_joints,
     check_reach,
     check_seed,
     check_suffix,
@@ -32,6 +33,7 @@ from vips.cli_checks import (
 )
 from vips.errors import VipsError
 from vips.io.atomic import check_output_location, check_outputs, make_output_folder
+from vips.posespace import IK_TOLERANCE
 
 ASSET_HELP = "A rigged asset (.glb/.gltf, RigNet .txt + .obj, .usd/.usda/.usdc, .bvh), or example:NAME for a shipped one."
 MODEL_HELP = "Pose-space model folder (default: $VIPS_MODEL, else the model shipped with vips)."
@@ -210,37 +212,55 @@ def ik_command(
     steps: int = typer.Option(5, help=f"Guided DDIM steps, 1-{MAX_STEPS} (inverting the start pose adds "
                                        "max(2, steps // 3) denoiser calls)."),
     noise_level: float = typer.Option(0.5, help="How far the start pose is inverted, in (0, 1]: lower keeps more."),
+    tolerance: float = typer.Option(IK_TOLERANCE, help="Warn when a handle or pin ends farther than this fraction of "
+                                    "the rig's height from its target (at least 0)."),
     model: Optional[Path] = typer.Option(None, help=MODEL_HELP),
     backend: str = typer.Option("onnx", help=BACKEND_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
 ) -> None:
-    """Manifold IK: a plausible pose that meets joint handles, pins and look-at targets."""
+    """Manifold IK: a plausible pose that meets joint handles, pins and look-at targets.
+
+    Prints each handle's and pin's distance to its target (asset units and % of the rig's height) and, when one
+    ends farther than --tolerance, a `warning:` line on stderr naming it. `vips info ASSET` lists the joints.
+    """
+    import warnings
+
+    from vips.errors import IKWarning
     from vips.export.pose_set import load_poses
 
     try:
         check_int(steps, "--steps", 1, MAX_STEPS)
         check_float(noise_level, "--noise-level", 0.0, 1.0, lo_open=True)
+        check_float(tolerance, "--tolerance", 0.0)
         handles = dict(_parse_point(h, "--handle") for h in handle)
         aims = dict(_parse_point(h, "--look-at") for h in look_at)
         _check_pose_set_output(out, asset_inputs(asset) + pose_inputs([init]))
         rig = _load(asset)
+        for option, names in (("--handle", handles), ("--pin", pin), ("--look-at", aims)):
+            check_joints(rig, names, option, asset)
         start = load_poses(init, rig)[0] if init else None
         check_reach(rig, handles, "--handle", start)
         check_reach(rig, aims, "--look-at", start)
         space = _space(rig, model, backend)
-        with _busy("solving", as_json):
+        with _busy("solving", as_json), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", IKWarning)
             poses, report = space.solve_ik(handles, init=start, steps=steps, pins=pin, look_at=aims or None,
-                                           noise_level=noise_level, return_report=True)
+                                           noise_level=noise_level, return_report=True, tolerance=tolerance)
             scores, plausible = _write(rig, space, poses, out, "ik", seeds=np.full(1, -1, np.int64))
     except VipsError as exc:
         fail(str(exc))
+    misses = [str(w.message) for w in caught if issubclass(w.category, IKWarning)]
     errors = {name: float(e) for name, e in zip(report.joints, report.error[0])}
     _summary(out, poses, scores, plausible, as_json, handle_error=errors,
              max_relative_error=report.max_relative_error,
-             aim_error_degrees=[float(a) for a in report.aim_error_degrees[0]])
+             aim_error_degrees=[float(a) for a in report.aim_error_degrees[0]], tolerance=tolerance,
+             missed=[report.joints[h] for h in report.missed(tolerance)], warnings=misses)
     if not as_json:
-        for name, e in errors.items():
-            typer.echo(f"  {name:24s} error {e:.4g} ({e / rig.height():.2%} of the rig's height)")
+        for name, kind, e, rel in zip(report.joints, report.kinds, report.error[0], report.relative_error[0]):
+            flag = "  MISSED" if rel > tolerance else ""
+            typer.echo(f"  {kind:6s} {name:24s} error {e:.4g} units ({rel:.2%} of the rig's height){flag}")
+    for message in misses:
+        typer.echo(f"warning: {message}", err=True)
 
 
 def score_command(
@@ -308,13 +328,17 @@ def keyframes_command(
     azimuth: float = typer.Option(30.0, help="Camera turn about the up axis from the asset's front, degrees "
                                   "(-360 to 360)."),
     elevation: float = typer.Option(12.0, help="Camera elevation, degrees (-89 to 89)."),
+    labels: bool = typer.Option(False, "--labels", help="Write each joint's name beside it (for picking IK handles)."),
     as_json: bool = typer.Option(False, "--json", help="Print keyframes.json's path and frames as JSON."),
 ) -> None:
-    """Keyframe proxies for video models: renders of mesh + skeleton and a keyframes.json (pose, camera)."""
+    """Keyframe proxies for video models: renders of mesh + skeleton and a keyframes.json (pose, camera).
+
+    One camera frames the body (skinned mesh and body joints, without the ground and control bones) over every
+    keyframe, so the character fills most of the image; ground and control bones are drawn thin and grey.
+    """
     from vips.export.keyframes import JSON_FILE, frame_file, keyframe_indices, write_keyframes
     from vips.export.pose_set import load_poses, parse_pose_ref, read_pose_set
-    from vips.kinematics import joint_positions, skin
-    from vips.render import framing_camera
+    from vips.render import framing_camera, framing_points
 
     try:
         _check_keyframe_options(out, count, size, azimuth, elevation)
@@ -325,12 +349,12 @@ def keyframes_command(
         idx = keyframe_indices(len(poses), count)
         with _output_folder(out):
             check_outputs([("--out", out / name) for name in [JSON_FILE, *map(frame_file, idx)]], inputs)
-            sel = poses[np.asarray(idx)]
-            pts = skin(rig, sel).reshape(-1, 3) if rig.has_mesh else joint_positions(rig, sel).reshape(-1, 3)
-            camera = framing_camera(rig, pts, azimuth, elevation)
+            image = (size, size)
+            camera = framing_camera(rig, framing_points(rig, poses[np.asarray(idx)]), azimuth, elevation,
+                                    aspect=image[0] / image[1])
             full = meta.scores is not None and len(meta.scores) == len(poses)
             with _busy(f"rendering {len(idx)} keyframes", as_json):
-                path = write_keyframes(rig, poses, out, frames=idx, camera=camera, size=(size, size),
+                path = write_keyframes(rig, poses, out, frames=idx, camera=camera, size=image, labels=labels,
                                        scores=meta.scores if full else None,
                                        plausible=meta.plausible if full else None)
     except VipsError as exc:

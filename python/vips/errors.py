@@ -29,3 +29,9 @@ class PoseError(VipsError):
 
 class NativeError(VipsError, ValueError):
     """The native kernels cannot run on the given arrays (wrong device, dtype or shape)."""
+
+
+class IKWarning(UserWarning):
+    """:meth:`vips.posespace.PoseSpace.solve_ik` left a handle farther from its target than its tolerance (the
+    target may be out of reach, or the pose model cannot bend the rig that far). A warning, not an error: the
+    pose is still the plausible one closest to the handles that the solver found."""

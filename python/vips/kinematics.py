@@ -52,7 +52,8 @@ def poses_from_local(
     bone) translate, as the hips of most game rigs do, the root's translation takes up their motion so the body
     root lands where the clip puts it.
 
-    Returns the poses and a list of notes on what could not be represented: other translated joints.
+    Returns the poses and a list of notes on what the poses could not represent: other translated joints (the
+    readers keep those in the clip's full channels, :mod:`vips.io.channels`, so conversion does not lose them).
     """
     rotations = np.asarray(rotations, np.float64)
     delta = quat_normalize(quat_multiply(quat_conjugate(rig.rest_rotations.astype(np.float64))[None], rotations))
@@ -71,7 +72,8 @@ def poses_from_local(
             j = int(np.argmax(drift.max(axis=0))) + 1
             notes.append(
                 f"clip '{name}' translates non-root joints (up to {drift.max():.4g} units at joint "
-                f"'{rig.joint_names[j]}'); bone lengths are fixed by the rig, so those translations were dropped"
+                f"'{rig.joint_names[j]}'); the pose model keeps bone lengths fixed, so its poses leave those "
+                "translations out (file conversion keeps them)"
             )
     return Poses(delta.astype(np.float32), root.astype(np.float32), fps, name), notes
 

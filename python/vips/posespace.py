@@ -11,19 +11,19 @@ backend as its denoiser callback: the same loop an engine plugin links.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
 from vips import diffusion
-from vips.errors import PoseError, VipsError
+from vips.errors import IKWarning, PoseError, VipsError
 from vips.features import rig_conditioning
 from vips.pose_encoding import POSE_DIM, Placement, channel_mask, decode_poses, encode, encode_poses, \
     placement_transforms
 from vips.poses import Poses
-from vips.runtime.model_dir import ModelInfo, read_model_dir, write_model_json
+from vips.runtime.model_dir import SCORE_REDUCTIONS, ModelInfo, read_model_dir, write_model_json
 
 if TYPE_CHECKING:
     from vips.rig import Rig
@@ -31,9 +31,11 @@ if TYPE_CHECKING:
 #: Where the package ships its default model; the VIPS_MODEL environment variable overrides it.
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "models" / "default"
 BACKENDS = ("onnx", "torch")
-#: How :meth:`PoseSpace.score` reduces per-joint scores to a pose's score (``model.json`` ``score.reduce``;
-#: "min" when absent, as models before the body-frame encoding scored).
-SCORE_REDUCTIONS = ("mean", "min")
+#: Samples and DDIM steps of :meth:`PoseSpace.reference_error`, the rig's own scale of a relative score.
+REFERENCE_SAMPLES, REFERENCE_STEPS = 32, 20
+#: :meth:`PoseSpace.solve_ik` warns (:class:`vips.errors.IKWarning`) when a handle ends farther than this fraction
+#: of the rig's height from its target.
+IK_TOLERANCE = 0.05
 _SCORE_CHUNK = 1024
 
 
@@ -61,6 +63,7 @@ class IKReport:
         relative_error: (B, H) the same divided by the rig's height.
         aim_error_degrees: (B, A) angle between each aimed bone and its look-at direction.
         energy: (B,) the loop's final height-normalized energy.
+        kinds: "handle" or "pin" for each of ``joints``.
     """
 
     joints: list[str]
@@ -68,10 +71,36 @@ class IKReport:
     relative_error: np.ndarray
     aim_error_degrees: np.ndarray
     energy: np.ndarray
+    kinds: list[str] = field(default_factory=list)
 
     @property
     def max_relative_error(self) -> float:
         return float(self.relative_error.max(initial=0.0))
+
+    def missed(self, tolerance: float = IK_TOLERANCE) -> list[int]:
+        """Indices into :attr:`joints` of the handles and pins that end farther than ``tolerance`` (a fraction of
+        the rig's height) from their target in at least one pose."""
+        if self.relative_error.size == 0:
+            return []
+        return [int(h) for h in np.flatnonzero(self.relative_error.max(axis=0) > tolerance)]
+
+    def miss_message(self, tolerance: float = IK_TOLERANCE) -> str | None:
+        """One line naming each :meth:`missed` handle or pin with its distance in asset units and in % of the rig's
+        height (in its worst pose), or None when all are within ``tolerance``."""
+        missed = self.missed(tolerance)
+        if not missed:
+            return None
+        B = self.error.shape[0]
+        parts = []
+        for h in missed:
+            rel = self.relative_error[:, h]
+            b = int(np.argmax(rel))
+            kind = self.kinds[h] if h < len(self.kinds) else "handle"
+            where = f" (pose {b}; {int(np.sum(rel > tolerance))} of {B} poses miss)" if B > 1 else ""
+            parts.append(f"{kind} '{self.joints[h]}' ends {self.error[b, h]:.4g} units ({rel[b]:.1%} of the rig's "
+                         f"height) from its target{where}")
+        return (f"solve_ik: {'; '.join(parts)}; the tolerance is {tolerance:.1%} of the height: a target may be out "
+                "of reach, conflict with another, or ask more than the pose model bends the rig")
 
 
 class PoseSpace:
@@ -101,6 +130,7 @@ class PoseSpace:
         self.encoded = self.denoiser.encode(self.cond)
         self.mask = channel_mask(self.cond)
         self.last_ik_report: IKReport | None = None
+        self._reference_error: float | None = None
 
     # ----- identity ------------------------------------------------------------------------------------------
     @property
@@ -223,6 +253,7 @@ class PoseSpace:
         iterations: int = 1,
         final_iterations: int = 4,
         return_report: bool = False,
+        tolerance: float | None = IK_TOLERANCE,
     ) -> Poses | tuple[Poses, IKReport]:
         """Poses that meet sparse handles and stay on the manifold (one per pose of ``init``, else one).
 
@@ -240,9 +271,15 @@ class PoseSpace:
             handle_weight, pin_weight, aim_weight: energy weights.
             iterations, final_iterations: damped least-squares steps on x0 per denoising step / at the last.
             return_report: also return an :class:`IKReport` (always kept as ``self.last_ik_report``).
+            tolerance: a fraction of the rig's height (default :data:`IK_TOLERANCE`, 5 %). A handle or pin that ends
+                farther than this from its target, in any pose, issues one :class:`vips.errors.IKWarning` naming it
+                and its distance (:meth:`IKReport.miss_message`); None never warns. The result is returned either way.
         """
         from vips.native.guided import guided_sample
 
+        if tolerance is not None and not (np.isfinite(tolerance) and tolerance >= 0):
+            raise VipsError(f"solve_ik: tolerance must be a finite fraction of the rig's height >= 0 (or None), "
+                            f"got {tolerance}")
         start = init if init is not None else Poses.identity(1, self.num_joints)
         start.check_rig(self.num_joints, f"rig {self.rig.label}")
         B = len(start)
@@ -276,8 +313,14 @@ class PoseSpace:
         x, energy = np.concatenate(x), np.concatenate(energy)
         positions = _transform_points(place, np.concatenate(positions))
         poses = decode_poses(x, self.cond, placement, fps=start.fps, name="ik")
-        report = self._report(names, _world_targets(arrays, place), aims, positions, energy)
+        kinds = ["handle"] * len(handles) + ["pin"] * (len(names) - len(handles))
+        report = self._report(names, kinds, _world_targets(arrays, place), aims, positions, energy)
         self.last_ik_report = report
+        message = report.miss_message(tolerance) if tolerance is not None else None
+        if message is not None:
+            import warnings
+
+            warnings.warn(message, IKWarning, stacklevel=2)
         return (poses, report) if return_report else poses
 
     def _rig_arrays(self):  # noqa: ANN202 - GuidedRigArrays
@@ -341,9 +384,10 @@ class PoseSpace:
             np.full(len(aims), aw, np.float32))
         return names, arrays, aims
 
-    def _report(self, names, arrays, aims, positions: np.ndarray, energy: np.ndarray) -> IKReport:  # noqa: ANN001
+    def _report(self, names, kinds, arrays, aims, positions: np.ndarray,  # noqa: ANN001
+                energy: np.ndarray) -> IKReport:
         """The report of world ``positions`` (B, J, 3) against ``arrays`` with world targets (B, H, 3) and aim
-        targets (B, A, 3)."""
+        targets (B, A, 3); ``kinds`` says "handle" or "pin" for each of ``names``."""
         h = float(self.rig.height())
         err = np.linalg.norm(positions[:, arrays.joints] - arrays.targets, axis=-1) if len(names) else \
             np.zeros((len(positions), 0))
@@ -354,27 +398,32 @@ class PoseSpace:
             cos = (bone * want).sum(-1) / np.maximum(np.linalg.norm(bone, axis=-1) * np.linalg.norm(want, axis=-1),
                                                      1e-12)
             ang[:, a] = np.degrees(np.arccos(np.clip(cos, -1, 1)))
-        return IKReport(names, err, err / h, ang, np.asarray(energy))
+        return IKReport(names, err, err / h, ang, np.asarray(energy), list(kinds))
 
     # ----- plausibility --------------------------------------------------------------------------------------
     def score(self, poses: Poses) -> tuple[np.ndarray, np.ndarray]:
         """Plausibility of each pose: ``(scores (N,) float32, plausible (N,) bool)``; higher is more plausible.
 
-        The pose's score reduces its :meth:`joint_scores` over the joints the model sees, as the model's
-        ``score.reduce`` setting says (:data:`SCORE_REDUCTIONS`, chosen on validation data when the model is
-        shipped): ``"mean"``, minus the pose's mean denoising error, a Monte Carlo estimate of the diffusion
-        bound on its likelihood (with joint orientations read in the body frame a bad joint also turns the
-        tokens of every joint below it, so the mean is not diluted to one joint's share); or ``"min"``, the
-        least plausible joint's score. ``plausible`` is ``score >= threshold`` with the threshold calibrated on
+        The pose's score reduces the denoising errors of its joints (minus :meth:`joint_scores`) over the joints
+        the model sees, as the model's ``score`` settings say (chosen on validation data when it is shipped):
+
+        - ``reduce`` (:data:`~vips.runtime.model_dir.SCORE_REDUCTIONS`): ``"mean"``, the mean error, a Monte
+          Carlo estimate of the diffusion bound on the pose's likelihood (with orientations read in the body
+          frame a bad joint also turns the tokens of every joint below it, so the mean is not diluted to one
+          joint's share); ``"rms"``, the root mean square, which weighs the worst joints more; ``"min"``, the
+          worst joint's alone;
+        - ``relative``: divided by the same reduction's median over the model's own samples on this rig
+          (:meth:`reference_error`), so one threshold means the same on rigs whose joints the model predicts more
+          or less sharply.
+
+        The score is minus that error. ``plausible`` is ``score >= threshold`` with the threshold calibrated on
         the model's validation data (all True, with a warning, for an uncalibrated model).
         """
-        joints = self.joint_scores(poses)
-        live = self.cond.joint_mask > 0
-        reduce = self.info.score.get("reduce", "min")
-        if reduce not in SCORE_REDUCTIONS:
-            raise VipsError(f"{self.info.folder}: score.reduce must be one of {', '.join(SCORE_REDUCTIONS)}, "
-                            f"got {reduce!r}")
-        scores = joints[:, live].mean(axis=1) if reduce == "mean" else joints[:, live].min(axis=1)
+        errors = -self.joint_scores(poses)[:, self.cond.joint_mask > 0]
+        scores = -reduce_errors(errors, self.info.score.get("reduce", "min"))
+        if self.info.score.get("relative", False):
+            scores = scores / self.reference_error()
+        scores = scores.astype(np.float32)
         if self.threshold is None:
             import warnings
 
@@ -382,6 +431,17 @@ class PoseSpace:
                           stacklevel=2)
             return scores, np.ones(len(scores), bool)
         return scores, scores >= self.threshold
+
+    def reference_error(self) -> float:
+        """The median over the model's own samples on this rig of the pose error that :meth:`score` reduces to
+        (:data:`REFERENCE_SAMPLES` samples of a fixed seed, :data:`REFERENCE_STEPS` DDIM steps; computed once per
+        rig, on first use)."""
+        if self._reference_error is None:
+            samples = self.sample(REFERENCE_SAMPLES, seed=int(self.info.score.get("seed", 0)), steps=REFERENCE_STEPS)
+            errors = -self.joint_scores(samples)[:, self.cond.joint_mask > 0]
+            self._reference_error = max(float(np.median(reduce_errors(errors, self.info.score.get("reduce", "min")))),
+                                        1e-12)
+        return self._reference_error
 
     def joint_scores(self, poses: Poses) -> np.ndarray:
         """(N, J) float32 per-joint plausibility, higher is more plausible: minus each joint's denoising error.
@@ -448,6 +508,17 @@ def calibrate_threshold(model: str | os.PathLike[str], validation: Sequence[tupl
     if write:
         write_threshold(model, threshold, {"quantile": quantile, "poses": int(len(allp)), "rigs": len(scores)})
     return threshold
+
+
+def reduce_errors(errors: np.ndarray, reduce: str) -> np.ndarray:
+    """(N, J) per-joint denoising errors -> (N,) pose errors by ``reduce`` ("mean", "rms" or "max"/"min": the
+    worst joint's; see :meth:`PoseSpace.score`)."""
+    errors = np.asarray(errors, np.float64)
+    if reduce == "mean":
+        return errors.mean(axis=1)
+    if reduce == "rms":
+        return np.sqrt((errors ** 2).mean(axis=1))
+    return errors.max(axis=1)
 
 
 def write_threshold(model: str | os.PathLike[str], threshold: float, calibration: dict[str, Any]) -> None:

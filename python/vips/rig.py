@@ -38,8 +38,14 @@ class Rig:
         meters_per_unit: length of one asset unit in metres.
         name: the asset's name.
         source: the file it came from ("" when built in memory); errors name it.
-        clips: animation clips found in the file, by name.
+        clips: animation clips found in the file, by name: the pose model's view (rotations from the rest pose, one
+            root translation, no scale).
         warnings: repairs made while loading (also issued as :class:`RigWarning`).
+        clip_channels: every animated local channel (rotation, translation, scale) of each clip read from a file, by
+            name (:class:`vips.io.channels.ClipChannels`); the writers write these, so converting a file loses no
+            channel the pose model leaves out. Empty for rigs built in memory; see :mod:`vips.io.channels`.
+        root_name: the name of the asset's top object in the file it came from (the UsdSkel SkelRoot prim; kept
+            through glTF in the scene's extras), "" when none; writers name the SkelRoot after it, else after ``name``.
     """
 
     joint_names: list[str]
@@ -57,6 +63,8 @@ class Rig:
     source: str = ""
     clips: dict[str, Poses] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    clip_channels: dict[str, Any] = field(default_factory=dict)
+    root_name: str = ""
 
     def __post_init__(self) -> None:
         from vips.rig_validation import validate
@@ -107,6 +115,48 @@ class Rig:
             if p >= 0:
                 d[j] = d[p] + 1
         return d
+
+    def preorder(self) -> list[tuple[int, int]]:
+        """``(joint, depth)`` for every joint, depth first from the root (children in joint order), as a joint tree is
+        read top to bottom; iterative, so a 20,000-joint chain costs no recursion."""
+        kids = self.children()
+        order: list[tuple[int, int]] = []
+        stack = [(j, 0) for j in reversed(range(self.num_joints)) if self.parents[j] < 0]
+        while stack:
+            j, depth = stack.pop()
+            order.append((j, depth))
+            stack.extend((k, depth + 1) for k in reversed(kids[j]))
+        return order
+
+    def joint_tree(self) -> dict[str, Any]:
+        """The skeleton as JSON-ready lists, one entry per joint in joint order (what ``vips info --json`` prints
+        under "skeleton", with the body root and mirror partners added there).
+
+        Keys: ``names``; ``parents`` (index into ``names``, -1 for the root); ``rest_positions`` (J x [x, y, z] world
+        positions in the rest pose, asset units, float32 written shortest); ``leaf`` (the joint has no children);
+        ``moves_skin`` (:meth:`moves_skin`, None without skin).
+        """
+        positions = self.rest_joint_positions().astype(np.float32).astype(str)
+        skinned = self.moves_skin()
+        return {
+            "names": list(self.joint_names),
+            "parents": [int(p) for p in self.parents],
+            "rest_positions": [[float(v) for v in row] for row in positions],
+            "leaf": [not kids for kids in self.children()],
+            "moves_skin": None if skinned is None else skinned.tolist(),
+        }
+
+    def moves_skin(self) -> np.ndarray | None:
+        """(J,) bool: the joint or one below it carries skin weight (the IK and pole targets of artist rigs carry
+        none), or None for a rig without skin."""
+        if self.skin_indices is None or self.skin_weights is None or not self.num_vertices:
+            return None
+        carries = np.zeros(self.num_joints, bool)
+        carries[np.asarray(self.skin_indices)[np.asarray(self.skin_weights) > 0]] = True
+        for j in range(self.num_joints - 1, 0, -1):  # children after parents: one sweep reaches every ancestor
+            if carries[j] and self.parents[j] >= 0:
+                carries[self.parents[j]] = True
+        return carries
 
     def joint_paths(self) -> list[str]:
         """USD-style joint paths (``root/spine/neck``), parents before children."""

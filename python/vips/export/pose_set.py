@@ -8,59 +8,22 @@ animation (one keyframe per pose); the same metadata lives in the animation's ``
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from vips.errors import AssetError, PoseError, UnsupportedFormatError
+from vips.io.channels import channels_of
+from vips.io.pose_set_meta import ATTR_PREFIX, GLTF_EXTRAS_KEY, PoseSetMeta
 from vips.poses import Poses
 from vips.rig import Rig
-from vips.usd_schema import API_NAME, KINDS
+from vips.usd_schema import KINDS
 
+__all__ = ["ATTR_PREFIX", "GLTF_EXTRAS_KEY", "PoseSetMeta", "load_poses", "parse_pose_ref", "read_pose_set",
+           "write_pose_set"]
 USD_SUFFIXES = (".usd", ".usda", ".usdc")
-ATTR_PREFIX = "vips:poseSet:"
-GLTF_EXTRAS_KEY = "vips_pose_set"
-
-
-@dataclass
-class PoseSetMeta:
-    """What a pose set file records about its poses.
-
-    Attributes:
-        kind: how the poses were made: one of ``vips.usd_schema.KINDS`` (samples, traversal, ik, fitted, clip).
-        scores: (F,) float32 plausibility scores (higher is more plausible), or None.
-        plausible: (F,) bool flags, or None.
-        seeds: (F,) int64 sampling seeds (-1 where none applies), or None.
-        model_id: the model that made or scored the poses ("" when none).
-        threshold: the score threshold behind ``plausible`` (None when none).
-        schema_applied: on read, whether the USD animation carries ``VipsPoseSetAPI`` (always True for glb
-            files with metadata).
-    """
-
-    kind: str = "samples"
-    scores: np.ndarray | None = None
-    plausible: np.ndarray | None = None
-    seeds: np.ndarray | None = None
-    model_id: str = ""
-    threshold: float | None = None
-    schema_applied: bool = field(default=False, compare=False)
-
-    def to_json(self) -> dict:
-        return {"kind": self.kind, "model_id": self.model_id, "threshold": self.threshold,
-                "scores": None if self.scores is None else [float(s) for s in self.scores],
-                "plausible": None if self.plausible is None else [bool(p) for p in self.plausible],
-                "seeds": None if self.seeds is None else [int(s) for s in self.seeds]}
-
-    @classmethod
-    def from_json(cls, d: dict) -> "PoseSetMeta":
-        def arr(key: str, dtype) -> np.ndarray | None:  # noqa: ANN001
-            return None if d.get(key) is None else np.asarray(d[key], dtype)
-
-        return cls(d.get("kind", "samples"), arr("scores", np.float32), arr("plausible", bool),
-                   arr("seeds", np.int64), d.get("model_id", ""), d.get("threshold"), True)
 
 
 def write_pose_set(rig: Rig, path: str | os.PathLike[str], poses: Poses, scores=None, plausible=None, seeds=None,
@@ -77,11 +40,16 @@ def write_pose_set(rig: Rig, path: str | os.PathLike[str], poses: Poses, scores=
     path = Path(path)
     poses.check_rig(rig.num_joints, f"rig {rig.label}")
     meta = _meta(len(poses), scores, plausible, seeds, kind, model_id, threshold)
+    channels = dataclasses.replace(channels_of(rig, poses), pose_set=meta)  # a copy: the rig's clip stays as it is
     suffix = path.suffix.lower()
     if suffix in USD_SUFFIXES:
-        _write_usd(rig, path, poses, meta)
+        from vips.io.usd import write_usd
+
+        write_usd(rig, path, clips=[channels])
     elif suffix == ".glb":
-        _write_glb(rig, path, poses, meta)
+        from vips.io.gltf import write_glb
+
+        write_glb(rig, path, clips=[channels])
     else:
         raise UnsupportedFormatError(f"{path}: a pose set is written as .usda, .usdc, .usd or .glb")
     return path
@@ -103,16 +71,12 @@ def read_pose_set(path: str | os.PathLike[str]) -> tuple[Rig, Poses, PoseSetMeta
         rig = load(path)
     if not rig.clips:
         raise AssetError(f"{path}: holds no animation, so no poses (write one with `vips sample`)")
-    suffix = path.suffix.lower()
-    name, meta = (None, PoseSetMeta())
-    if suffix in USD_SUFFIXES:
-        name, meta = _read_usd_meta(path)
-    elif suffix in (".glb", ".gltf"):
-        name, meta = _read_gltf_meta(path)
+    name, meta = next(((n, ch.pose_set) for n, ch in rig.clip_channels.items() if ch.pose_set is not None),
+                      (None, PoseSetMeta()))
     poses = rig.clips.get(name) if name is not None else None
     if poses is None:
         poses = next(iter(rig.clips.values()))
-    rig.clips = {}
+    rig.clips, rig.clip_channels = {}, {}
     return rig, poses, meta
 
 
@@ -152,98 +116,3 @@ def _meta(F: int, scores, plausible, seeds, kind: str, model_id: str, threshold)
 
     return PoseSetMeta(kind, arr(scores, np.float32, "scores"), arr(plausible, bool, "plausible"),
                        arr(seeds, np.int64, "seeds"), model_id or "", None if threshold is None else float(threshold))
-
-
-def _write_usd(rig: Rig, path: Path, poses: Poses, meta: PoseSetMeta) -> None:
-    from vips.usd_schema import register
-
-    register()
-    from pxr import Sdf, Vt
-
-    from vips.io.usd import write_usd
-
-    def apply_schema(prims: dict) -> None:
-        anim = prims["animation"]
-        anim.ApplyAPI(API_NAME)
-        p = ATTR_PREFIX
-        anim.CreateAttribute(p + "kind", Sdf.ValueTypeNames.Token, custom=False,
-                             variability=Sdf.VariabilityUniform).Set(meta.kind)
-        anim.CreateAttribute(p + "modelId", Sdf.ValueTypeNames.String, custom=False,
-                             variability=Sdf.VariabilityUniform).Set(meta.model_id)
-        if meta.threshold is not None:
-            anim.CreateAttribute(p + "threshold", Sdf.ValueTypeNames.Float, custom=False,
-                                 variability=Sdf.VariabilityUniform).Set(float(meta.threshold))
-        if meta.scores is not None:
-            anim.CreateAttribute(p + "scores", Sdf.ValueTypeNames.FloatArray, custom=False).Set(
-                Vt.FloatArray.FromNumpy(meta.scores))
-        if meta.plausible is not None:
-            anim.CreateAttribute(p + "plausible", Sdf.ValueTypeNames.BoolArray, custom=False).Set(
-                Vt.BoolArray([bool(x) for x in meta.plausible]))
-        if meta.seeds is not None:
-            anim.CreateAttribute(p + "seeds", Sdf.ValueTypeNames.Int64Array, custom=False).Set(
-                Vt.Int64Array([int(x) for x in meta.seeds]))
-
-    write_usd(rig, path, poses, decorate=apply_schema)
-
-
-def _read_usd_meta(path: Path) -> tuple[str | None, PoseSetMeta]:
-    from vips.usd_schema import register
-
-    register()
-    from pxr import Usd, UsdSkel
-
-    stage = Usd.Stage.Open(str(path))
-    for prim in stage.Traverse():
-        if not prim.IsA(UsdSkel.Animation):
-            continue
-        attrs = {name: prim.GetAttribute(ATTR_PREFIX + name) for name in
-                 ("kind", "scores", "plausible", "seeds", "modelId", "threshold")}
-        if not (attrs["kind"].IsValid() and attrs["kind"].HasAuthoredValue()):
-            continue
-
-        def get(name: str):  # noqa: ANN202
-            a = attrs[name]
-            return a.Get() if a.IsValid() and a.HasAuthoredValue() else None
-
-        def arr(name: str, dtype):  # noqa: ANN001, ANN202
-            v = get(name)
-            return None if v is None else np.asarray(list(v), dtype)
-
-        meta = PoseSetMeta(str(get("kind")), arr("scores", np.float32), arr("plausible", bool),
-                           arr("seeds", np.int64), str(get("modelId") or ""),
-                           None if get("threshold") is None else float(get("threshold")),
-                           prim.HasAPI(API_NAME) if _schema_known() else False)
-        return prim.GetName(), meta
-    return None, PoseSetMeta()
-
-
-def _schema_known() -> bool:
-    from vips.usd_schema import register
-
-    return bool(register())
-
-
-def _write_glb(rig: Rig, path: Path, poses: Poses, meta: PoseSetMeta) -> None:
-    from vips.io.atomic import write_bytes_atomic
-    from vips.io.gltf_format import _split_glb, build_glb
-    from vips.io.gltf_write import _check_finite, glb_bytes
-
-    if not (np.isfinite(poses.fps) and poses.fps > 0):
-        raise PoseError(f"poses '{poses.name}': fps must be a positive number to be written, got {poses.fps}")
-    _check_finite(rig)
-    data = glb_bytes(rig, [poses])
-    text, binary = _split_glb(path, data)
-    gltf = json.loads(text.decode("utf-8"))
-    gltf["animations"][0]["extras"] = {GLTF_EXTRAS_KEY: meta.to_json()}
-    write_bytes_atomic(path, build_glb(gltf, binary or b""))
-
-
-def _read_gltf_meta(path: Path) -> tuple[str | None, PoseSetMeta]:
-    from vips.io.gltf_format import parse_file
-
-    doc = parse_file(path)
-    for anim in doc.json.get("animations", []) or []:
-        extras = anim.get("extras") if isinstance(anim, dict) else None
-        if isinstance(extras, dict) and isinstance(extras.get(GLTF_EXTRAS_KEY), dict):
-            return anim.get("name"), PoseSetMeta.from_json(extras[GLTF_EXTRAS_KEY])
-    return None, PoseSetMeta()

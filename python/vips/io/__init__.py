@@ -83,7 +83,10 @@ def load(path: str | os.PathLike[str]) -> "Rig":
 def save(rig: "Rig", path: str | os.PathLike[str], poses: "Poses | None" = None) -> Path:
     """Write ``rig`` (and ``poses`` as an animation, one time sample per pose) to ``path``, atomically.
 
-    The format comes from the suffix: .usd / .usda / .usdc (UsdSkel) or .glb (glTF binary).
+    The format comes from the suffix: .usd / .usda / .usdc (UsdSkel) or .glb (glTF binary). Without ``poses``
+    every clip of the rig is written. A clip read from a file (``poses`` one of ``rig.clips``, or every clip) is
+    written from its full channels, so every animated rotation, translation and scale survives; other poses are
+    written as the pose model holds them (see :mod:`vips.io.channels`).
     Returns the path written.
     """
     path = Path(path)

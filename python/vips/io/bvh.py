@@ -8,8 +8,9 @@ Conventions (the BVH "spec" is the Biovision/Thingvold description and common pr
 - ``OFFSET`` is the joint's rest translation in its parent's frame; rest rotations are the identity.
 - Position channels hold the joint's full local translation, replacing its OFFSET (Blender's reading; most
   files have a zero root OFFSET, where adding and replacing agree). The root's become the clip's root offset
-  ``position - OFFSET``; position channels on other joints cannot be kept (bone lengths are fixed by the rig)
-  and are dropped with a warning.
+  ``position - OFFSET``; position channels on other joints are left out of the pose model's clip (bone lengths
+  are fixed by the rig; reported), while the clip's full channels (``rig.clip_channels``) keep every joint's
+  rotation and translation for conversion.
 - ``End Site`` blocks become leaf joints named ``<parent>_end`` (they give the last bone its length).
 - One clip named after the file stem, ``fps = 1 / Frame Time``.
 
@@ -29,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from vips.errors import AssetError
+from vips.io.channels import ClipChannels
 from vips.io.guard import check_frame_time, check_joint_frames
 from vips.io.names import UniqueNames
 from vips.io.obj import parse_float, read_text_lines
@@ -362,9 +364,13 @@ def read_bvh(path: str | os.PathLike[str], meters_per_unit: float | None = None)
     )
     if len(frames):
         rotations, translations = _local_transforms(joints, frames)
-        clip, clip_notes = poses_from_local(rig, matrix_to_quat(rotations), translations, 1.0 / frame_time, path.stem)
+        quats = matrix_to_quat(rotations)
+        clip, clip_notes = poses_from_local(rig, quats, translations, 1.0 / frame_time, path.stem)
         rig, clip = _on_the_floor(rig, clip)
         rig.clips[path.stem] = clip
+        # The file's own local transforms: the rest OFFSETs moved onto the floor do not enter them.
+        rig.clip_channels[path.stem] = ClipChannels(quats, translations, np.ones_like(translations), clip.fps,
+                                                    path.stem, clip)
         notes += clip_notes
     for note in notes:
         rig.warn(note)

@@ -350,3 +350,22 @@ def build_glb(gltf: dict[str, Any], binary: bytes) -> bytes:
         parts += [struct.pack("<II", len(binary), CHUNK_BIN), binary]
     body = b"".join(parts)
     return struct.pack("<4sII", GLB_MAGIC, GLB_VERSION, 12 + len(body)) + body
+
+
+# ----- what vips records in the files it writes ------------------------------------------------------------
+#: Key of the scene's ``extras`` object where vips records the SkelRoot name and the asset's frame.
+SCENE_EXTRAS_KEY = "vips"
+#: Key of an animation's ``extras`` where vips records the clip's exact frame rate (its keys are at k / fps).
+FPS_EXTRAS_KEY = "vips_fps"
+
+
+def asset_frame_trs(up_axis: str, meters_per_unit: float) -> dict[str, list[float]]:
+    """The TRS of the node that turns an asset's frame (``up_axis``, ``meters_per_unit``) into glTF's Y-up metres:
+    ``{"rotation": xyzw, "scale": xyz}`` entries where they are not the identity, {} when nothing is needed."""
+    trs: dict[str, list[float]] = {}
+    if up_axis == "Z":
+        s = float(np.sqrt(0.5))
+        trs["rotation"] = [-s, 0.0, 0.0, s]  # -90 degrees about X takes +Z up to +Y up
+    if meters_per_unit != 1.0:
+        trs["scale"] = [float(meters_per_unit)] * 3
+    return trs

@@ -17,9 +17,15 @@ How glTF maps onto a :class:`vips.Rig` (rig world space = glTF scene space: Y up
   (``inv(M @ bind) @ M @ v = inv(bind) @ v``) and the rest mesh lines up with the joints.
 - Meshes whose skins list the same joints with the same inverse bind matrices (one skin per mesh, as FBX2glTF
   writes) share the rig; meshes on another skeleton are left out and reported.
-- Clips are sampled at a uniform rate; non-root joint translations and scales cannot be represented (bone
-  lengths are fixed by the rig) and are reported. A clip that scales a joint to zero (a spawn effect) is dropped
-  and reported, the rig and the other clips kept; a zero scale in the rest pose is an error.
+- Clips are sampled at a uniform rate. Each becomes the pose model's :class:`Poses` (``rig.clips``), where
+  non-root joint translations and scales cannot be represented (bone lengths are fixed by the rig) and are
+  reported, and its full local channels in rig frames (``rig.clip_channels``, :mod:`vips.io.channels`), which keep
+  every animated rotation, translation and scale for conversion. A clip that scales a joint to zero (a spawn
+  effect) has no poses (reported) but keeps its channels; a zero scale in the rest pose is an error.
+- What vips itself recorded when it wrote the file is read back: the pose-set metadata in each animation's
+  ``extras.vips_pose_set``, and in the scene's ``extras.vips`` the SkelRoot name (:attr:`Rig.root_name`) and the
+  asset's own up axis and units, whose conversion node (``frame_node``) is then left out, so the rig comes back in
+  the frame it was written from.
 """
 
 from __future__ import annotations
@@ -30,12 +36,14 @@ from typing import Any
 import numpy as np
 
 from vips import native
-from vips.io.gltf_format import GltfDocument, parse_file
+from vips.io.channels import ClipChannels, dropped_message, rig_frame_channels, zero_scale
+from vips.io.gltf_format import FPS_EXTRAS_KEY, SCENE_EXTRAS_KEY, GltfDocument, asset_frame_trs, parse_file
 from vips.io.guard import MAX_MESH_VERTICES, check_joint_frames, check_size
 from vips.io.names import UniqueNames
+from vips.io.pose_set_meta import GLTF_EXTRAS_KEY, PoseSetMeta, gltf_meta
 from vips.kinematics import local_from_world, poses_from_local
 from vips.poses import Poses
-from vips.rig import MAX_INFLUENCES, Rig
+from vips.rig import MAX_INFLUENCES, UP_AXES, Rig
 from vips.rotations import compose_affine, decompose_affine, nearest_rigid, quat_normalize, quat_slerp
 
 SCALE_TOLERANCE = 1e-3
@@ -70,7 +78,43 @@ class _Reader:
             if self.parent[i] >= 0:
                 self.depth[i] = self.depth[self.parent[i]] + 1
         self.local = [self._node_matrix(i) for i in range(len(self.nodes))]
+        self.written = self._written_by_vips()
+        self.frame = self._asset_frame()
+        if self.frame is not None:  # the node converting the asset's frame to glTF's: left out (identity)
+            self.local[self.frame[0]] = np.eye(4)
         self.world = self._world_matrices(self.local)
+
+    # ----- what vips recorded --------------------------------------------------------------------------------
+    def _written_by_vips(self) -> dict[str, Any]:
+        """The ``extras.vips`` object of the file's scene ({} when there is none)."""
+        scenes, index = self.doc.json.get("scenes"), self.doc.json.get("scene", 0)
+        if not isinstance(scenes, list) or not isinstance(index, int) or not 0 <= index < len(scenes):
+            return {}
+        extras = scenes[index].get("extras") if isinstance(scenes[index], dict) else None
+        info = extras.get(SCENE_EXTRAS_KEY) if isinstance(extras, dict) else None
+        return info if isinstance(info, dict) else {}
+
+    def _asset_frame(self) -> tuple[int, str, float] | None:
+        """(node, up axis, metres per unit) of the frame conversion node vips wrote, or None. Only a top-level,
+        unanimated node with exactly the transform vips writes for that frame counts, so an edited file is read
+        as plain glTF."""
+        node, up, mpu = (self.written.get(k) for k in ("frame_node", "up_axis", "meters_per_unit"))
+        if (not isinstance(node, int) or isinstance(node, bool) or not 0 <= node < len(self.nodes)
+                or up not in UP_AXES or isinstance(mpu, bool) or not isinstance(mpu, (int, float))
+                or not (np.isfinite(mpu) and mpu > 0) or self.parent[node] >= 0):
+            return None
+        trs = asset_frame_trs(up, float(mpu))
+        expected = compose_affine(_wxyz(np.asarray(trs.get("rotation", [0, 0, 0, 1.0]))), np.zeros(3),
+                                  np.asarray(trs.get("scale", [1.0] * 3)))
+        if not np.allclose(self.local[node], expected, rtol=1e-6, atol=1e-6 * float(mpu)):
+            return None
+        for anim in self.doc.array("animations"):
+            channels = anim.get("channels") if isinstance(anim, dict) else None
+            for ch in channels if isinstance(channels, list) else []:
+                target = ch.get("target") if isinstance(ch, dict) else None
+                if isinstance(target, dict) and target.get("node") == node:
+                    return None
+        return node, str(up), float(mpu)
 
     # ----- node tree ------------------------------------------------------------------------------
     def node(self, i: int) -> dict[str, Any]:
@@ -345,14 +389,14 @@ class _Reader:
         if overflow.any():
             f, j = np.argwhere(overflow)[0]
             return int(f), int(j), None
-        zero = _zero_scale(g)
+        zero = zero_scale(g)
         if not zero.any():
             return None
         f, j = (int(x) for x in np.argwhere(zero)[0])
         node = order[j]
         for k in reversed([node, *self.ancestors(node)]):  # topmost first: the one that collapses the rest
             m = local[k]
-            if m is not None and _zero_scale(m if m.ndim == 2 else m[f]):
+            if m is not None and zero_scale(m if m.ndim == 2 else m[f]):
                 return f, j, k
         return f, j, node
 
@@ -423,10 +467,11 @@ class _Reader:
             faces=faces,
             skin_indices=skin_indices,
             skin_weights=skin_weights,
-            up_axis="Y",
-            meters_per_unit=1.0,
+            up_axis="Y" if self.frame is None else self.frame[1],
+            meters_per_unit=1.0 if self.frame is None else self.frame[2],
             name=doc.path.stem,
             source=str(doc.path),
+            root_name=self.written.get("skel_root") if isinstance(self.written.get("skel_root"), str) else "",
         )
         for note in self.notes:
             rig.warn(note)
@@ -587,14 +632,16 @@ class _Reader:
     def read_clips(self, rig: Rig, order: list[int], rest_residual: np.ndarray) -> None:
         anims = self.doc.array("animations")
         skeleton_nodes = self.with_ancestors({k for k in order if k != SYNTHETIC})
-        clip_names = UniqueNames(rig.clips)
+        clip_names = UniqueNames([*rig.clips, *rig.clip_channels])
         for a in range(len(anims)):
             anim = self.doc.item("animations", a, "animation")
             name = anim.get("name")
             name = clip_names(name if isinstance(name, str) and name else f"clip_{a}")
-            clip = self.clip(anim, a, name, rig, order, skeleton_nodes, rest_residual)
+            clip, channels = self.clip(anim, a, name, rig, order, skeleton_nodes, rest_residual)
             if clip is not None:
                 rig.clips[name] = clip
+            if channels is not None:
+                rig.clip_channels[name] = channels
 
     def clip(
         self,
@@ -605,8 +652,9 @@ class _Reader:
         order: list[int],
         skeleton_nodes: set[int],
         rest_residual: np.ndarray,
-    ) -> Poses | None:
-        """Animation ``a`` sampled at a uniform rate as poses of ``rig``; None when it moves no skeleton node."""
+    ) -> tuple[Poses | None, ClipChannels | None]:
+        """Animation ``a`` sampled at a uniform rate: (poses of ``rig`` (None where the pose model cannot hold the
+        clip), its full channels (None where they are not finite)); both None when it moves no skeleton node."""
         doc = self.doc
         channels, samplers = anim.get("channels"), anim.get("samplers")
         if not isinstance(channels, list) or not isinstance(samplers, list):
@@ -634,8 +682,8 @@ class _Reader:
         tracks = [(node, path, *self.sampler(samplers[s], f"animation {a} sampler {s}", path))
                   for (node, path), s in chosen.items()]
         if not tracks:
-            return None
-        fps, times = self.frame_times([t[2] for t in tracks], name)
+            return None, None
+        fps, times = self.frame_times([t[2] for t in tracks], name, _written_fps(anim.get("extras")))
         F = len(times)
         check_joint_frames(doc.path, f"'{name}'", F, len(skeleton_nodes), self.clip_joint_frames)
         self.clip_joint_frames += F * len(skeleton_nodes)
@@ -653,17 +701,61 @@ class _Reader:
             local[k] = compose_affine(r, t, s)
         world = self._world_matrices(local)
         g = self.joint_world(world, order)
+        channels = self.channels(frames, world, order, rig, rest_residual, name, fps)
+        if channels is not None:
+            channels.pose_set = self.pose_set(anim, name, rig)
         problem = self.collapsed(g, local, order)
         if problem is not None:  # one odd clip (a spawn effect) must not cost the rig and the other clips
             rig.warn(self.dropped(name, problem, order, rig.joint_names, fps))
-            return None
+            return None, channels if problem[2] is not None else None
         w = nearest_rigid(g)
         rotations, translations = local_from_world(w, rig.parents)
         self.check_clip_scale(np.linalg.inv(w) @ g, rest_residual, rig, name)
         poses, notes = poses_from_local(rig, rotations, translations, fps=fps, name=name)
         for note in notes:
             rig.warn(note)
-        return poses
+        if channels is not None:
+            channels.poses = poses
+        return poses, channels
+
+    def channels(
+        self,
+        frames: dict[int, list[np.ndarray]],
+        world: list[np.ndarray | None],
+        order: list[int],
+        rig: Rig,
+        rest_residual: np.ndarray,
+        name: str,
+        fps: float,
+    ) -> ClipChannels | None:
+        """Every joint's local channels of clip ``name`` in rig frames (:func:`vips.io.channels.to_rig_frames`)
+        from the nodes' sampled TRS ``frames`` (animated nodes) and the nodes' own TRS (the others); ``world``
+        holds the clip's global matrices of the skeleton's ancestors. None when they are not finite."""
+        F = next(iter(frames.values()))[0].shape[0]
+        J = len(order)
+        r = np.zeros((F, J, 4))
+        r[..., 0] = 1
+        t, s = np.zeros((F, J, 3)), np.ones((F, J, 3))
+        left = np.broadcast_to(np.eye(4), (F, J, 4, 4)).copy()
+        for j, k in enumerate(order):
+            if k == SYNTHETIC:
+                continue  # the identity: its children's frames are the scene's
+            t[:, j], r[:, j], s[:, j] = frames[k] if k in frames else self._node_trs(k)
+            p = int(rig.parents[j])
+            if p >= 0 and order[p] != SYNTHETIC:
+                left[:, j] = rest_residual[p]
+            elif self.parent[k] >= 0:
+                left[:, j] = world[int(self.parent[k])]
+        return rig_frame_channels(rig, name, fps, r, t, s, left, rest_residual)
+
+    @staticmethod
+    def pose_set(anim: dict[str, Any], name: str, rig: Rig) -> PoseSetMeta | None:
+        """The pose-set metadata in animation ``anim``'s extras; None (reported when malformed) when it has none."""
+        try:
+            return gltf_meta(anim.get("extras"))
+        except (ValueError, TypeError, OverflowError) as exc:
+            rig.warn(f"clip '{name}': its pose-set metadata (extras.{GLTF_EXTRAS_KEY}) was ignored: {exc}")
+            return None
 
     def dropped(
         self, name: str, problem: tuple[int, int, int | None], order: list[int], names: list[str], fps: float
@@ -679,10 +771,7 @@ class _Reader:
         what = f"joint '{names[order.index(node)]}'" if node in order else (
             f"node '{self.node_name(node)}' above joint '{names[j]}'"
         )
-        return (
-            f"clip '{name}' dropped: it scales {what} to zero {at} (a spawn effect?); poses of a rig with fixed "
-            "bone lengths cannot hold it"
-        )
+        return dropped_message(name, what, f, fps)
 
     @staticmethod
     def check_clip_scale(residual: np.ndarray, rest_residual: np.ndarray, rig: Rig, name: str) -> None:
@@ -697,7 +786,7 @@ class _Reader:
             f = int(np.argmax(deviation[:, j]))
             rig.warn(
                 f"clip '{name}' scales joint '{rig.joint_names[j]}' by {100 * deviation[f, j]:.3g}% at frame {f}; "
-                "poses hold no scale, so the clip was kept without it (the mesh keeps its rest size there)"
+                "poses hold no scale, so the pose model's clip leaves it out (file conversion keeps it)"
             )
 
     def sampler(self, spec: Any, what: str, path: str) -> tuple[np.ndarray, np.ndarray, str]:
@@ -728,23 +817,29 @@ class _Reader:
             values = values.reshape(len(times), 3, width)
         return times, values, mode
 
-    def frame_times(self, key_times: list[np.ndarray], name: str) -> tuple[float, np.ndarray]:
-        """(fps, uniform sample times from 0 to the last key) for a clip."""
+    def frame_times(
+        self, key_times: list[np.ndarray], name: str, fps: float | None = None
+    ) -> tuple[float, np.ndarray]:
+        """(fps, uniform sample times from 0 to the last key) for a clip; ``fps`` when given (the exact rate vips
+        wrote the clip at), else the keys' median rate rounded to whole frames per second."""
         steps = np.concatenate([np.diff(np.unique(t)) for t in key_times])
         steps = steps[steps > 1e-9]
-        fps = 30.0 if steps.size == 0 else float(min(max(round(1.0 / float(np.median(steps))), 1), MAX_FPS))
+        if fps is None:
+            fps = 30.0 if steps.size == 0 else float(min(max(round(1.0 / float(np.median(steps))), 1), MAX_FPS))
         end = max(float(t[-1]) for t in key_times)
-        count = int(np.ceil(end * fps - 1e-6)) + 1 if end > 0 else 1
+        # Key times are float32: k / fps rounds up by up to 6e-8 relative, which must not add a frame.
+        count = int(np.ceil(end * fps * (1 - 1e-6) - 1e-6)) + 1 if end > 0 else 1
         if count > MAX_FRAMES:
             raise self.doc.fail(f"clip '{name}' would have {count} frames (it lasts {end:g} s); corrupt key times?")
         return fps, np.arange(count) / fps
 
 
-def _zero_scale(m: np.ndarray) -> np.ndarray:
-    """(...) True where the linear part of an affine (..., 4, 4) has a (numerically) zero scale: it cannot be
-    inverted."""
-    sigma = np.linalg.svd(m[..., :3, :3], compute_uv=False)
-    return sigma[..., -1] <= 1e-12 * np.maximum(sigma[..., 0], 1e-300)
+def _written_fps(extras: Any) -> float | None:
+    """The exact frame rate vips recorded in an animation's ``extras.vips_fps`` (None when absent or invalid)."""
+    fps = extras.get(FPS_EXTRAS_KEY) if isinstance(extras, dict) else None
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not (np.isfinite(fps) and 1 <= fps <= MAX_FPS):
+        return None
+    return float(fps)
 
 
 def _wxyz(q: np.ndarray) -> np.ndarray:

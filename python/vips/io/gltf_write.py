@@ -4,6 +4,12 @@ Layout of the file: an optional top node converting the rig's units and up axis 
 (rotation and uniform scale), the joint nodes (rest pose as TRS, quaternions x, y, z, w) under it, the mesh
 node beside the skeleton, one skin whose inverse bind matrices are ``inv(bind)`` (column-major), one scene.
 Every array gets its own tightly packed, 4-byte aligned buffer view in the single binary chunk.
+
+Clips are written from their full channels (:func:`vips.io.channels.clips_to_write`): one LINEAR key per frame,
+a rotation sampler for every joint, translation and scale samplers for the joints whose translation or scale
+leaves the rest pose (the root's translation always). A clip's pose-set metadata goes to the animation's
+``extras.vips_pose_set``; the scene's ``extras.vips`` records the SkelRoot name and, with the conversion node, the
+asset's own up axis and units, so that vips reads the file back in the frame it was written from.
 """
 
 from __future__ import annotations
@@ -13,33 +19,38 @@ from typing import Any
 
 import numpy as np
 
-from vips.errors import PoseError, RigError
+from vips.errors import RigError
 from vips.io.atomic import write_bytes_atomic
-from vips.io.gltf_format import ARRAY_BUFFER, DTYPE_COMPONENTS, ELEMENT_ARRAY_BUFFER, build_glb, pad4
-from vips.kinematics import local_transforms
+from vips.io.channels import ClipChannels, clips_to_write
+from vips.io.gltf_format import (ARRAY_BUFFER, DTYPE_COMPONENTS, ELEMENT_ARRAY_BUFFER, FPS_EXTRAS_KEY,
+                                 SCENE_EXTRAS_KEY, asset_frame_trs, build_glb, pad4)
+from vips.io.pose_set_meta import GLTF_EXTRAS_KEY
 from vips.poses import Poses
 from vips.rig import Rig
 
 _TYPES = {1: "SCALAR", 2: "VEC2", 3: "VEC3", 4: "VEC4", 16: "MAT4"}
+# A translation (relative to the rig's height) or scale channel this close to the rest everywhere is not written.
+UNCHANGED = 1e-6
 
 
-def write_glb(rig: Rig, path: Path, poses: Poses | None = None) -> None:
+def write_glb(rig: Rig, path: Path, poses: Poses | None = None, clips: list[ClipChannels] | None = None) -> None:
     """Write ``rig`` as a binary glTF file at ``path``, atomically.
 
     Args:
         rig: the rig; its mesh (if any) becomes one skinned mesh with up to 8 influences (JOINTS_0/1 as
             UNSIGNED_SHORT, WEIGHTS_0/1 as FLOAT).
         path: the .glb file to write (replaced only once the new file is complete).
-        poses: written as one animation named ``poses.name`` with pose k at time k / fps (rotation channels for
-            every joint, translation for the root); None writes every clip in ``rig.clips`` instead.
+        poses: written as one animation named ``poses.name`` with pose k at time k / fps: the full channels the
+            rig keeps for that clip, else the poses' rotations and root translation. None writes every clip of the
+            rig instead (:func:`vips.io.channels.clips_to_write`).
+        clips: the animations to write, as channels (overrides ``poses``).
 
-    Raises :class:`vips.errors.PoseError` when ``poses`` does not fit the rig; nothing is written then.
+    Raises :class:`vips.errors.PoseError` when a clip does not fit the rig; nothing is written then.
     """
-    clips = [poses] if poses is not None else list(rig.clips.values())
+    if clips is None:
+        clips = clips_to_write(rig, poses)
     for clip in clips:
-        clip.check_rig(rig.num_joints, f"rig {rig.label}")
-        if not (np.isfinite(clip.fps) and clip.fps > 0):
-            raise PoseError(f"poses '{clip.name}': fps must be a positive number to be written, got {clip.fps}")
+        clip.check(rig)
     _check_finite(rig)
     write_bytes_atomic(path, glb_bytes(rig, clips))
 
@@ -103,16 +114,21 @@ def _xyzw(q: np.ndarray) -> np.ndarray:
 
 def _to_gltf_frame(rig: Rig) -> dict[str, Any] | None:
     """The node converting the rig's frame to glTF's Y-up metres, or None when it already is."""
-    node: dict[str, Any] = {"name": f"{rig.name or 'rig'}_to_gltf"}
-    if rig.up_axis == "Z":
-        s = float(np.sqrt(0.5))
-        node["rotation"] = [-s, 0.0, 0.0, s]  # -90 degrees about X takes +Z up to +Y up
-    if rig.meters_per_unit != 1.0:
-        node["scale"] = [rig.meters_per_unit] * 3
-    return node if len(node) > 1 else None
+    trs = asset_frame_trs(rig.up_axis, float(rig.meters_per_unit))
+    return {"name": f"{rig.name or 'rig'}_to_gltf", **trs} if trs else None
 
 
-def glb_bytes(rig: Rig, clips: list[Poses]) -> bytes:
+def _scene_extras(rig: Rig, top: dict[str, Any] | None) -> dict[str, Any]:
+    """What vips records in the scene: the SkelRoot name and, with the conversion node (index 0), the rig's frame."""
+    info: dict[str, Any] = {}
+    if rig.root_name or rig.name:
+        info["skel_root"] = rig.root_name or rig.name
+    if top is not None:
+        info.update(frame_node=0, up_axis=rig.up_axis, meters_per_unit=float(rig.meters_per_unit))
+    return {SCENE_EXTRAS_KEY: info} if info else {}
+
+
+def glb_bytes(rig: Rig, clips: list[ClipChannels]) -> bytes:
     """The complete .glb file of ``rig`` with ``clips`` as animations."""
     b = _Builder()
     nodes: list[dict[str, Any]] = []
@@ -153,8 +169,12 @@ def glb_bytes(rig: Rig, clips: list[Poses]) -> bytes:
     if top is not None:
         top["children"] = scene_roots
         scene_roots = [0]
-    gltf["scenes"] = [{"nodes": scene_roots}]
-    animations = [_animation(b, rig, clip, first_joint) for clip in clips]
+    scene: dict[str, Any] = {"nodes": scene_roots}
+    if extras := _scene_extras(rig, top):
+        scene["extras"] = extras
+    gltf["scenes"] = [scene]
+    height = rig.height()
+    animations = [_animation(b, rig, clip, first_joint, height) for clip in clips]
     if animations:
         gltf["animations"] = animations
     binary = b.binary()
@@ -183,9 +203,9 @@ def _primitive(b: _Builder, rig: Rig) -> dict[str, Any]:
     return {"attributes": attributes, "indices": indices_accessor, "mode": 4}
 
 
-def _animation(b: _Builder, rig: Rig, poses: Poses, first_joint: int) -> dict[str, Any]:
-    rotations, translations = local_transforms(rig, poses)
-    times = b.add(np.arange(poses.num_poses, dtype=np.float32) / np.float32(poses.fps), bounds=True)
+def _animation(b: _Builder, rig: Rig, clip: ClipChannels, first_joint: int, height: float) -> dict[str, Any]:
+    """One animation: LINEAR keys at k / fps; rotations of every joint, translations and scales that move."""
+    times = b.add(np.arange(clip.num_frames, dtype=np.float32) / np.float32(clip.fps), bounds=True)
     samplers: list[dict[str, Any]] = []
     channels: list[dict[str, Any]] = []
 
@@ -193,7 +213,15 @@ def _animation(b: _Builder, rig: Rig, poses: Poses, first_joint: int) -> dict[st
         samplers.append({"input": times, "output": b.add(values.astype(np.float32)), "interpolation": "LINEAR"})
         channels.append({"sampler": len(samplers) - 1, "target": {"node": node, "path": path}})
 
-    channel(first_joint, "translation", translations[:, 0])
+    moved = np.abs(clip.translations - rig.rest_translations[None]).max(axis=(0, 2)) > UNCHANGED * height
+    scaled = np.abs(clip.scales - 1).max(axis=(0, 2)) > UNCHANGED
     for j in range(rig.num_joints):
-        channel(first_joint + j, "rotation", _xyzw(rotations[:, j].astype(np.float64)))
-    return {"name": poses.name, "channels": channels, "samplers": samplers}
+        if j == 0 or moved[j]:
+            channel(first_joint + j, "translation", clip.translations[:, j])
+        channel(first_joint + j, "rotation", _xyzw(clip.rotations[:, j].astype(np.float64)))
+        if scaled[j]:
+            channel(first_joint + j, "scale", clip.scales[:, j])
+    extras: dict[str, Any] = {FPS_EXTRAS_KEY: float(clip.fps)}
+    if clip.pose_set is not None:
+        extras[GLTF_EXTRAS_KEY] = clip.pose_set.to_json()
+    return {"name": clip.name, "channels": channels, "samplers": samplers, "extras": extras}

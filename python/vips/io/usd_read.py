@@ -14,6 +14,13 @@ local-to-world transform ``M`` places that space in the stage. The rig lives in 
 ``M`` is read at the earliest time code for the rig; clips use ``M`` at each sampled time (an animated
 Skeleton or SkelRoot transform becomes root motion). A skeleton with several root joints gets a synthetic
 root joint whose stage-space matrix is ``M``.
+
+Each SkelAnimation becomes the pose model's :class:`Poses` (``rig.clips``, from the rigid parts above) and its full
+channels in rig frames (``rig.clip_channels``, :mod:`vips.io.channels`: every joint's rotation, translation and
+scale, from the animation's own components). A clip's name is the prim's ``displayName`` when authored, else its
+name; its fps is timeCodesPerSecond over the spacing of its time samples. What vips writes beside UsdSkel is read
+back: ``vips:jointNames`` on the Skeleton (joint names that are not identifiers), the ``vips:poseSet:*``
+metadata of pose sets, and the SkelRoot's name (:attr:`Rig.root_name`).
 """
 
 from __future__ import annotations
@@ -29,15 +36,19 @@ import numpy as np
 from pxr import Sdf, Tf, Usd, UsdGeom, UsdSkel
 
 from vips.errors import AssetError
-from vips.io.guard import (MAX_MESH_VERTICES, check_asset, check_frame_time, check_joint_frames, check_size,
-                            shown)
+from vips.io.channels import ClipChannels, dropped_message, rig_frame_channels, zero_scale
+from vips.io.guard import (MAX_FRAME_TIME, MAX_MESH_VERTICES, MIN_FRAME_TIME, check_asset, check_frame_time,
+                            check_joint_frames, check_size, shown)
 from vips.io.names import UniqueNames
+from vips.io.pose_set_meta import read_usd_meta
 from vips.io.usd_common import describe_error, matrices_from_usd, matrix_from_usd
+from vips.io.usd_write import JOINT_NAMES_ATTR
 from vips.kinematics import local_from_world, poses_from_local
 from vips.rig import Rig
-from vips.rotations import nearest_rigid
+from vips.rotations import compose_affine, decompose_affine, nearest_rigid
+from vips.usd_schema import register
 
-# Joint scales further than this from one are dropped with a warning (a Rig has no scale).
+# Joint scales further than this from one are left out of the poses with a warning (a Rig has no scale).
 SCALE_TOLERANCE = 1e-4
 # Passes of prefixing clashing joint names with their parents' names before they are numbered instead.
 MAX_PREFIX_PASSES = 8
@@ -102,7 +113,7 @@ def _read(path: Path) -> Rig:
     M0 = _skel_to_world(skel, Usd.TimeCode.EarliestTime())
     space = _space(usd_parents)
     notes += space.notes
-    names = _joint_names(skel, joints, usd_parents)
+    names = _names_vips_wrote(skel, len(joints)) or _joint_names(skel, joints, usd_parents)
     if space.synthetic_root:
         names = [_unused("root", names)] + names
     rest_stage = _stage_space(_fk(rest_local, usd_parents), M0, space)
@@ -123,6 +134,7 @@ def _read(path: Path) -> Rig:
         meters_per_unit=float(UsdGeom.GetStageMetersPerUnit(stage)),
         name=path.stem,
         source=str(path),
+        root_name=_own_name(found.root) if found.root is not None else "",
         **mesh,
     )
     for note in notes:
@@ -270,6 +282,19 @@ def _check_residual(residual: np.ndarray, names: list[str], notes: list[str]) ->
             f"joint '{names[int(np.argmax(bad))]}' has a non-uniform or mirroring scale in the rest pose; the rest "
             "pose skins exactly, but poses that rotate it may skin differently from usd-core"
         )
+
+
+def _own_name(prim: Usd.Prim) -> str:
+    """A prim's displayName when authored (the name vips could not spell as a prim name), else its name."""
+    return prim.GetDisplayName() if prim.HasAuthoredDisplayName() else prim.GetName()
+
+
+def _names_vips_wrote(skel: UsdSkel.Skeleton, count: int) -> list[str] | None:
+    """The rig's own joint names that vips wrote beside ``jointNames`` (which holds identifiers only), if any."""
+    attr = skel.GetPrim().GetAttribute(JOINT_NAMES_ATTR)
+    authored = attr.Get() if attr.IsValid() else None
+    names = [str(n) for n in authored] if authored is not None and len(authored) == count else []
+    return names if names and all(names) and len(set(names)) == count else None
 
 
 def _joint_names(skel: UsdSkel.Skeleton, joints: list[str], parents: np.ndarray) -> list[str]:
@@ -433,41 +458,44 @@ def _read_clips(
     space: _Space,
 ) -> None:
     """Add every SkelAnimation as a clip: the bound one first, then the others under the SkelRoot."""
-    fps = float(stage.GetTimeCodesPerSecond())
+    codes_per_second = float(stage.GetTimeCodesPerSecond())
     bound = query.GetAnimQuery()
     bound_path = bound.GetPrim().GetPath() if bound else None
-    joint_frames = 0  # of the clips so far: checked against MAX_JOINT_FRAMES before each clip is sampled
-
-    def check(times: list, name: str) -> None:
-        nonlocal joint_frames
-        check_frame_time(str(rig.source), 1.0 / fps if fps > 0 else math.inf, f"timeCodesPerSecond {fps:g}")
-        check_joint_frames(rig.source, f"'{name}'", len(times), len(space.parents), joint_frames)
-        joint_frames += len(times) * len(space.parents)
-
-    if bound:
-        times = _times(bound)
-        check(times, bound.GetPrim().GetName())
-        local = np.stack([matrices_from_usd(query.ComputeJointLocalTransforms(t)) for t in times])
-        _add_clip(rig, found, times, local, bound.GetPrim().GetName(), fps, usd_parents, space)
-    scope = found.root if found.root is not None else stage.GetPseudoRoot()
     joint_index = {j: k for k, j in enumerate(str(t) for t in query.GetJointOrder())}
+    anims = [bound] if bound else []
+    scope = found.root if found.root is not None else stage.GetPseudoRoot()
     for prim in Usd.PrimRange(scope, Usd.TraverseInstanceProxies()):
         if not prim.IsA(UsdSkel.Animation) or prim.GetPath() == bound_path:
             continue
         anim = found.cache.GetAnimQuery(UsdSkel.Animation(prim))
-        order = [joint_index.get(str(j), -1) for j in anim.GetJointOrder()] if anim else []
-        if not any(k >= 0 for k in order):
+        if not anim or not any(str(j) in joint_index for j in anim.GetJointOrder()):
             rig.warn(f"animation {prim.GetPath()} animates none of the skeleton's joints; it was skipped")
             continue
+        anims.append(anim)
+    joint_frames = 0  # of the clips so far: checked against MAX_JOINT_FRAMES before each clip is sampled
+    schema_known = register()
+    for anim in anims:
+        prim = anim.GetPrim()
+        name = _own_name(prim)
         times = _times(anim)
-        check(times, prim.GetName())
-        local = np.repeat(rest_local[None], len(times), axis=0)
-        have = np.array([k >= 0 for k in order])
-        for f, t in enumerate(times):
-            values = matrices_from_usd(anim.ComputeJointLocalTransforms(t))
-            if len(values) == len(order):
-                local[f, [k for k in order if k >= 0]] = values[have]
-        _add_clip(rig, found, times, local, prim.GetName(), fps, usd_parents, space)
+        check_frame_time(str(rig.source), 1.0 / codes_per_second if codes_per_second > 0 else math.inf,
+                         f"timeCodesPerSecond {codes_per_second:g}")
+        check_joint_frames(rig.source, f"'{name}'", len(times), len(space.parents), joint_frames)
+        joint_frames += len(times) * len(space.parents)
+        order = [joint_index.get(str(j), -1) for j in anim.GetJointOrder()]
+        local, trs = _sample(anim, order, times, rest_local)
+        clip = _Clip(name, times, _clip_fps(times, codes_per_second), local, trs, read_usd_meta(prim, schema_known))
+        _add_clip(rig, found, clip, usd_parents, space)
+
+
+@dataclass
+class _Clip:
+    name: str
+    times: list  # Usd.TimeCode of each frame
+    fps: float
+    local: np.ndarray  # (F, J, 4, 4) local skel-space matrices
+    trs: tuple[np.ndarray, np.ndarray, np.ndarray]  # their rotations (F, J, 4), translations, scales (F, J, 3)
+    pose_set: object  # PoseSetMeta | None
 
 
 def _times(anim: UsdSkel.AnimQuery) -> list:
@@ -475,24 +503,91 @@ def _times(anim: UsdSkel.AnimQuery) -> list:
     return [Usd.TimeCode(t) for t in times] or [Usd.TimeCode.Default()]
 
 
-def _add_clip(rig: Rig, found: _Found, times: list, local: np.ndarray, name: str, fps: float, usd_parents, space):
-    """Local skel-space matrices (F, J, 4, 4) at ``times`` -> a clip of ``rig`` named ``name`` (made unique)."""
-    skel_mats = _fk(local, usd_parents)
-    stage_mats = np.stack(
-        [_stage_space(skel_mats[f], _skel_to_world(found.skeleton, t), space) for f, t in enumerate(times)]
-    )
+def _clip_fps(times: list, codes_per_second: float) -> float:
+    """Frames per second of a clip sampled at ``times``: time codes per second over their median spacing."""
+    values = np.array([t.GetValue() for t in times if not t.IsDefault()], np.float64)
+    steps = np.diff(values)
+    if not steps.size or not np.median(steps) > 0:
+        return codes_per_second
+    fps = codes_per_second / float(np.median(steps))
+    if not MIN_FRAME_TIME <= 1.0 / fps <= MAX_FRAME_TIME:  # not the spacing of real frames: the stage's rate
+        return codes_per_second
+    return float(round(fps)) if abs(fps - round(fps)) <= 1e-6 * fps else fps
+
+
+def _sample(anim: UsdSkel.AnimQuery, order: list[int], times: list, rest_local: np.ndarray):  # noqa: ANN202
+    """(local matrices (F, J, 4, 4), (rotations (F, J, 4), translations (F, J, 3), scales (F, J, 3))) of the
+    skeleton's joints at ``times``: the animation's components where it animates a joint (``order`` maps its
+    joints to the skeleton's, -1 for none), the rest transforms elsewhere."""
+    F = len(times)
+    local = np.repeat(rest_local[None], F, axis=0)
+    r, t, s = (np.repeat(x[None], F, axis=0) for x in decompose_affine(rest_local))
+    have = np.array([k >= 0 for k in order], bool)
+    idx = [k for k in order if k >= 0]
+    for f, time in enumerate(times):
+        parts = anim.ComputeJointLocalTransformComponents(time)
+        if parts and all(len(p) == len(order) for p in parts):
+            tt, rr, ss = (np.asarray(p, np.float64).reshape(len(order), -1)[have] for p in parts)
+            r[f, idx], t[f, idx], s[f, idx] = rr[:, [3, 0, 1, 2]], tt, ss  # GfQuatf is stored (x, y, z, w)
+            local[f, idx] = compose_affine(r[f, idx], t[f, idx], s[f, idx])
+        else:  # components that do not line up (usd-core then computes no transforms either)
+            values = matrices_from_usd(anim.ComputeJointLocalTransforms(time))
+            if len(values) == len(order):
+                local[f, idx] = values[have]
+                r[f, idx], t[f, idx], s[f, idx] = decompose_affine(values[have])
+    return local, (r, t, s)
+
+
+def _add_clip(rig: Rig, found: _Found, clip: _Clip, usd_parents: np.ndarray, space: _Space) -> None:
+    """A sampled animation -> a clip of ``rig`` (its poses and its channels) named ``clip.name`` (made unique)."""
+    skel_to_world = np.stack([_skel_to_world(found.skeleton, t) for t in clip.times])
+    skel_mats = _fk(clip.local, usd_parents)
+    stage_mats = np.stack([_stage_space(skel_mats[f], skel_to_world[f], space) for f in range(len(clip.times))])
+    name = _unused(clip.name, [*rig.clips, *rig.clip_channels])
+    channels = _channels(rig, clip, name, skel_to_world, usd_parents, space)
+    zero = zero_scale(stage_mats)
+    if zero.any():  # a spawn effect: the pose model cannot hold it, conversion keeps it
+        f, j = (int(x) for x in np.argwhere(zero)[0])
+        rig.warn(dropped_message(name, f"joint '{rig.joint_names[j]}'", f, clip.fps))
+        if channels is not None:
+            rig.clip_channels[name] = channels
+        return
     world = nearest_rigid(stage_mats)
-    name = _unused(name, list(rig.clips))
     drift = np.abs(np.linalg.inv(world) @ stage_mats - space.residual[None]).max(axis=(0, 2, 3))
     scale = np.abs(space.residual[:, :3, :3]).max(axis=(1, 2))
     if (drift > SCALE_TOLERANCE * scale).any():
         j = int(np.argmax(drift > SCALE_TOLERANCE * scale))
         rig.warn(
             f"clip '{name}' changes the scale of joint '{rig.joint_names[j]}' from its rest scale; a rig has no "
-            "scale, so that scale change was dropped"
+            "scale, so the pose model's clip leaves that change out (file conversion keeps it)"
         )
     rot, trans = local_from_world(world, space.parents)
-    poses, notes = poses_from_local(rig, rot, trans, fps, name)
+    poses, notes = poses_from_local(rig, rot, trans, clip.fps, name)
     for note in notes:
         rig.warn(note)
     rig.clips[name] = poses
+    if channels is not None:
+        channels.poses = poses
+        rig.clip_channels[name] = channels
+
+
+def _channels(rig: Rig, clip: _Clip, name: str, skel_to_world: np.ndarray, usd_parents: np.ndarray,
+              space: _Space) -> ClipChannels | None:
+    """The clip's full channels in rig frames (:func:`vips.io.channels.to_rig_frames`); None where not finite.
+
+    A top joint's left factor is the Skeleton's local-to-world ``M`` at each frame; the synthetic root (when there is
+    one) is a joint whose file transform is ``M`` itself."""
+    r, t, s = clip.trs
+    F = len(clip.times)
+    left = np.broadcast_to(space.residual[space.parents.clip(0)], (F,) + space.residual.shape).copy()
+    roots = np.flatnonzero(usd_parents < 0)
+    if space.synthetic_root:
+        mr, mt, ms = decompose_affine(skel_to_world)
+        r, t, s = (np.concatenate([a[:, None], b], axis=1) for a, b in ((mr, r), (mt, t), (ms, s)))
+        left[:, 0] = np.eye(4)
+    else:
+        left[:, roots] = skel_to_world[:, None]
+    channels = rig_frame_channels(rig, name, clip.fps, r, t, s, left, space.residual)
+    if channels is not None:
+        channels.pose_set = clip.pose_set
+    return channels

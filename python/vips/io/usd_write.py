@@ -1,17 +1,24 @@
 """UsdSkel writer: a :class:`vips.Rig` and its poses as a SkelRoot that engines and DCCs import.
 
-Layout written under ``root_path`` (``/<Name>``, the default prim)::
+Layout written under ``root_path`` (``/<Name>``, the default prim; Name is :attr:`Rig.root_name`, else the rig's
+name)::
 
     SkelRoot  /<Name>                          kind = component
       Skeleton  /<Name>/Skeleton               SkelBindingAPI; joints, jointNames, bindTransforms (world),
-                                               restTransforms (local), skel:animationSource -> first clip
-        SkelAnimation /<Name>/Skeleton/<clip>  translations float3[], rotations quatf[], scales half3[],
-                                               one time sample per pose (time code k = pose k)
+                                               restTransforms (local), skel:animationSource -> first clip;
+                                               vips:jointNames (string[]) where a name is not identifier-safe
+        SkelAnimation /<Name>/Skeleton/<clip>  translations float3[], rotations quatf[], scales half3[] (a
+                                               default where constant), one time sample per frame (frame k at
+                                               time code k * timeCodesPerSecond / fps); displayName = the clip's
+                                               name where it is not identifier-safe; VipsPoseSetAPI and its
+                                               vips:poseSet:* attributes for a pose set
       Mesh  /<Name>/Mesh                       SkelBindingAPI; skel:skeleton, jointIndices / jointWeights
                                                (vertex, elementSize K), geomBindTransform = identity
 
 Vertices and bind transforms are in the rig's world space and the Skeleton and Mesh carry no transform of
-their own, so skeleton space is world space (USD_NOTES.md: never fold a Skeleton transform twice).
+their own, so skeleton space is world space (USD_NOTES.md: never fold a Skeleton transform twice). Animations are
+written from each clip's full channels (:func:`vips.io.channels.clips_to_write`): every joint's rotation,
+translation and scale. UsdSkel stores scales as half3, so an animated scale keeps about three decimal digits.
 """
 
 from __future__ import annotations
@@ -24,21 +31,26 @@ from pxr import Gf, Sdf, Usd, UsdGeom, UsdSkel, Vt
 
 from vips.errors import AssetError
 from vips.io.atomic import atomic_path
+from vips.io.channels import ClipChannels, clips_to_write
+from vips.io.pose_set_meta import author_usd_meta
 from vips.io.usd_common import describe_error, identifier, matrices_to_usd, quats_to_usd, unique_identifiers
-from vips.kinematics import local_transforms
 from vips.poses import Poses
 from vips.rig import Rig
 from vips.rotations import compose_affine
 
+#: Custom Skeleton attribute holding the rig's joint names where ``jointNames`` (identifiers) cannot spell them.
+JOINT_NAMES_ATTR = "vips:jointNames"
+
 
 def write_usd(rig: Rig, path: Path, poses: Poses | None = None,
-              decorate: Callable[[dict], None] | None = None) -> None:
+              decorate: Callable[[dict], None] | None = None, clips: list[ClipChannels] | None = None) -> None:
     """Write ``rig`` as UsdSkel to ``path`` (.usda text, .usdc or .usd binary), atomically.
 
-    ``poses`` (F poses) become one SkelAnimation with pose k at time code k; when None, every clip in
-    ``rig.clips`` is written as its own SkelAnimation (the first one bound to the skeleton).
-    ``decorate(prims)``, when given, may author more on the prims :func:`author_rig` returns (such as our
-    pose-set schema on the animation) before the file is written.
+    ``poses`` (F poses) become one SkelAnimation with pose k at time code k (the full channels the rig keeps for
+    that clip, else the poses); when None, every clip of the rig is written as its own SkelAnimation (the first
+    one bound to the skeleton); ``clips``, when given, are the animations to write instead.
+    ``decorate(prims)``, when given, may author more on the prims :func:`author_rig` returns before the file is
+    written.
     Raises :class:`AssetError` when the file cannot be written; an existing file is then left untouched.
     """
     path = Path(path)
@@ -46,7 +58,8 @@ def write_usd(rig: Rig, path: Path, poses: Poses | None = None,
         raise AssetError(f"{path}: a UsdSkel file must end in .usd, .usda or .usdc")
     with atomic_path(path) as tmp:
         stage = Usd.Stage.CreateInMemory()
-        prims = author_rig(stage, rig, poses, "/" + identifier(rig.name or path.stem, "Rig"))
+        prims = author_rig(stage, rig, poses, "/" + identifier(rig.root_name or rig.name or path.stem, "Rig"),
+                           clips)
         if decorate is not None:
             decorate(prims)
         try:
@@ -57,34 +70,46 @@ def write_usd(rig: Rig, path: Path, poses: Poses | None = None,
             raise AssetError(f"{path}: USD could not write the file")
 
 
-def author_rig(stage: Usd.Stage, rig: Rig, poses: Poses | None = None, root_path: str = "/Rig") -> dict:
-    """Author ``rig`` (and ``poses``, else ``rig.clips``) into an open ``stage`` under the SkelRoot ``root_path``.
+def author_rig(stage: Usd.Stage, rig: Rig, poses: Poses | None = None, root_path: str = "/Rig",
+               clips: list[ClipChannels] | None = None) -> dict:
+    """Author ``rig`` (and ``poses``, else every clip of the rig, or ``clips`` when given) into an open ``stage``
+    under the SkelRoot ``root_path``.
 
     Also authors the stage metadata (upAxis, metersPerUnit, timeCodesPerSecond = the first clip's fps,
-    startTimeCode 0, endTimeCode = longest clip - 1) and makes the top-level prim of ``root_path`` the
-    default prim when none is set.
+    startTimeCode 0, endTimeCode = the last time code of the longest clip) and makes the top-level prim of
+    ``root_path`` the default prim when none is set.
     Returns the prims: {"root", "skeleton", "mesh" (or None), "animation" (bound, or None),
     "animations" (dict clip name -> prim, in clip order)}.
     """
-    clips = {poses.name: poses} if poses is not None else dict(rig.clips)
-    for clip in clips.values():
-        clip.check_rig(rig.num_joints, f"rig {rig.label}")
+    if clips is None:
+        clips = clips_to_write(rig, poses)
+    for clip in clips:
+        clip.check(rig)
     root_path = Sdf.Path(root_path)
     root = UsdSkel.Root.Define(stage, root_path)
     Usd.ModelAPI(root.GetPrim()).SetKind("component")
+    own_name = rig.root_name or rig.name
+    if own_name and own_name != root_path.name:
+        root.GetPrim().SetDisplayName(own_name)  # the asset's own name, which a prim name cannot spell
     skeleton, joint_paths = _author_skeleton(stage, rig, root_path.AppendChild("Skeleton"))
     mesh = _author_mesh(stage, rig, root_path.AppendChild("Mesh"), skeleton) if rig.has_mesh else None
 
     animations: dict[str, Usd.Prim] = {}
-    prim_names = unique_identifiers([*clips], "clip")
-    for prim_name, (name, clip) in zip(prim_names, clips.items()):
-        anim_path = skeleton.GetPath().AppendChild(prim_name)
-        animations[name] = _author_animation(stage, rig, clip, anim_path, joint_paths).GetPrim()
+    prim_names = unique_identifiers([c.name for c in clips], "clip")
+    codes_per_second = float(clips[0].fps) if clips else 30.0
+    for prim_name, clip in zip(prim_names, clips):
+        anim = _author_animation(stage, clip, skeleton.GetPath().AppendChild(prim_name), joint_paths,
+                                 codes_per_second).GetPrim()
+        if prim_name != clip.name:
+            anim.SetDisplayName(clip.name)  # the clip's own name, which a prim name cannot spell
+        if clip.pose_set is not None:
+            author_usd_meta(anim, clip.pose_set)
+        animations[clip.name if clip.name not in animations else prim_name] = anim
     bound = next(iter(animations.values()), None)
     if bound is not None:
         UsdSkel.BindingAPI(skeleton.GetPrim()).CreateAnimationSourceRel().SetTargets([bound.GetPath()])
 
-    _author_metadata(stage, rig, list(clips.values()), root_path)
+    _author_metadata(stage, rig, clips, root_path)
     return {
         "root": root.GetPrim(),
         "skeleton": skeleton.GetPrim(),
@@ -94,14 +119,14 @@ def author_rig(stage: Usd.Stage, rig: Rig, poses: Poses | None = None, root_path
     }
 
 
-def _author_metadata(stage: Usd.Stage, rig: Rig, clips: list[Poses], root_path: Sdf.Path) -> None:
+def _author_metadata(stage: Usd.Stage, rig: Rig, clips: list[ClipChannels], root_path: Sdf.Path) -> None:
     UsdGeom.SetStageUpAxis(stage, UsdGeom.Tokens.z if rig.up_axis == "Z" else UsdGeom.Tokens.y)
     UsdGeom.SetStageMetersPerUnit(stage, float(rig.meters_per_unit))
     fps = float(clips[0].fps) if clips else 30.0
     stage.SetTimeCodesPerSecond(fps)
     stage.SetFramesPerSecond(fps)
     stage.SetStartTimeCode(0)
-    stage.SetEndTimeCode(max([len(c) for c in clips] + [1]) - 1)
+    stage.SetEndTimeCode(max([(len(c) - 1) * fps / float(c.fps) for c in clips] + [0]))
     if not stage.HasDefaultPrim():
         top = root_path.GetPrefixes()[0]
         stage.SetDefaultPrim(stage.GetPrimAtPath(top))
@@ -116,6 +141,9 @@ def _author_skeleton(stage: Usd.Stage, rig: Rig, path: Sdf.Path) -> tuple[UsdSke
     UsdSkel.BindingAPI.Apply(skel.GetPrim())
     skel.CreateJointsAttr().Set(Vt.TokenArray(joint_paths))
     skel.CreateJointNamesAttr().Set(Vt.TokenArray(names))
+    if names != list(rig.joint_names):  # the rig's own names, which jointNames (identifiers) cannot spell
+        skel.GetPrim().CreateAttribute(JOINT_NAMES_ATTR, Sdf.ValueTypeNames.StringArray, custom=True,
+                                       variability=Sdf.VariabilityUniform).Set(Vt.StringArray(rig.joint_names))
     skel.CreateBindTransformsAttr().Set(matrices_to_usd(rig.bind_matrices))
     rest = compose_affine(rig.rest_rotations.astype(np.float64), rig.rest_translations.astype(np.float64))
     skel.CreateRestTransformsAttr().Set(matrices_to_usd(rest))
@@ -146,17 +174,21 @@ def _author_mesh(stage: Usd.Stage, rig: Rig, path: Sdf.Path, skel: UsdSkel.Skele
 
 
 def _author_animation(
-    stage: Usd.Stage, rig: Rig, poses: Poses, path: Sdf.Path, joint_paths: list[str]
+    stage: Usd.Stage, clip: ClipChannels, path: Sdf.Path, joint_paths: list[str], codes_per_second: float
 ) -> UsdSkel.Animation:
-    """One SkelAnimation with every joint's full local transform, pose k at time code k."""
-    rotations, translations = local_transforms(rig, poses)
+    """One SkelAnimation with every joint's full local transform, frame k at time code k * codes/s / fps."""
     anim = UsdSkel.Animation.Define(stage, path)
     anim.CreateJointsAttr().Set(Vt.TokenArray(joint_paths))
     t_attr, r_attr, s_attr = anim.CreateTranslationsAttr(), anim.CreateRotationsAttr(), anim.CreateScalesAttr()
-    scales = Vt.Vec3hArray.FromNumpy(np.ones((rig.num_joints, 3), np.float16))
-    for k in range(len(poses)):
-        time = Usd.TimeCode(k)
-        t_attr.Set(Vt.Vec3fArray.FromNumpy(np.ascontiguousarray(translations[k])), time)
-        r_attr.Set(quats_to_usd(rotations[k]), time)
-        s_attr.Set(scales, time)
+    scales = clip.scales.astype(np.float16)
+    constant_scale = len(scales) > 0 and bool((scales == scales[:1]).all())
+    if constant_scale:
+        s_attr.Set(Vt.Vec3hArray.FromNumpy(np.ascontiguousarray(scales[0])))
+    step = codes_per_second / float(clip.fps)
+    for k in range(len(clip)):
+        time = Usd.TimeCode(k * step)
+        t_attr.Set(Vt.Vec3fArray.FromNumpy(clip.translations[k]), time)
+        r_attr.Set(quats_to_usd(clip.rotations[k]), time)
+        if not constant_scale:
+            s_attr.Set(Vt.Vec3hArray.FromNumpy(np.ascontiguousarray(scales[k])), time)
     return anim

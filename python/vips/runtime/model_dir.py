@@ -42,6 +42,9 @@ from vips.pose_encoding import VERSION as ENCODING_VERSION
 from vips.runtime.onnx_backend import DENOISER_FILE, ENCODER_FILE, PREDICTIONS, ModelError, model_file_size
 
 FORMAT = "vips-pose-space/1"
+#: How a pose's per-joint scores reduce to its score (``score.reduce``, see :meth:`vips.posespace.PoseSpace.score`;
+#: "min" when absent, as models before the body-frame encoding scored).
+SCORE_REDUCTIONS = ("mean", "rms", "min")
 MODEL_JSON = "model.json"
 WEIGHTS_FILE = "model.safetensors"
 MODEL_FILES = (ENCODER_FILE, DENOISER_FILE, WEIGHTS_FILE, MODEL_JSON)
@@ -184,6 +187,10 @@ def check_model_json(meta: dict[str, Any], path: Path) -> dict[str, Any]:
 
 def _check_score(score: dict[str, Any], path: Path) -> None:
     levels, draws, seed = score.get("levels"), score.get("draws"), score.get("seed")
+    if score.get("reduce", "min") not in SCORE_REDUCTIONS:
+        raise _field_error(path, "score.reduce", f"one of {', '.join(SCORE_REDUCTIONS)}", score.get("reduce"))
+    if not isinstance(score.get("relative", False), bool):
+        raise _field_error(path, "score.relative", "true or false", score.get("relative"))
     if not (isinstance(levels, list) and 1 <= len(levels) <= MAX_SCORE_LEVELS
             and all(_number(t) and 0 < t < 1 for t in levels)):
         raise _field_error(path, "score.levels", f"a list of 1 to {MAX_SCORE_LEVELS} noise levels in (0, 1)",
