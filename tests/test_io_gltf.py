@@ -960,3 +960,25 @@ def test_edited_json_raises_only_vips_errors(tmp_path_factory: pytest.TempPathFa
             break
     path.write_text(json.dumps(j))
     load_or_vips_error(path)
+
+
+def test_convert_writes_a_spawn_clip_alone_or_with_every_other(tmp_path: Path) -> None:
+    """`vips convert --clip` can pick a clip the pose model cannot hold (a spawn effect): its channels go out
+    alone; without --clip every clip goes out, the spawn clip included."""
+    import subprocess
+    import sys
+
+    path, _ = small_asset(tmp_path, clips={"wave": WAVE, "Spawn_Air": [(2, "scale", TIMES, GROW)]})
+    vips_cli = [sys.executable, "-c", "from vips.cli import main; main()"]
+    for clip, want in (("Spawn_Air", ["Spawn_Air"]), (None, ["wave", "Spawn_Air"])):
+        out = tmp_path / f"{clip or 'all'}.glb"
+        args = vips_cli + ["convert", str(path), str(out)] + (["--clip", clip] if clip else [])
+        run = subprocess.run(args, capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        assert f"{len(want)} clip(s)" in run.stdout
+        with pytest.warns(UserWarning):
+            back = read_gltf(out)
+        assert list(back.clip_channels) == want
+    run = subprocess.run(vips_cli + ["convert", str(path), str(tmp_path / "x.glb"), "--clip", "nope"],
+                         capture_output=True, text=True)
+    assert run.returncode == 1 and "clips: wave, Spawn_Air" in run.stderr

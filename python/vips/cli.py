@@ -178,24 +178,28 @@ def convert(
                                   "folder must exist, and it may not be the source."),
     clip: Optional[str] = typer.Option(None, help="Write only this animation clip (default: every clip)."),
 ) -> None:
-    """Convert a rigged asset between formats, animation clips included. The output is written atomically."""
+    """Convert a rigged asset between formats, animation clips included: joint and clip names, every animated
+    channel (rotation, translation, scale) and pose-set metadata are kept. The output is written atomically."""
     from vips.io import save
     from vips.io.atomic import check_outputs
+    from vips.io.channels import clips_to_write
 
     try:
         check_outputs({"TARGET": target}, asset_inputs(source))
         rig = _load_quiet(source)
         poses = None
         if clip is not None:
-            if clip not in rig.clips:
-                known = ", ".join(rig.clips) or "none"
+            if clip not in rig.clips and clip not in rig.clip_channels:
+                known = ", ".join(dict.fromkeys([*rig.clips, *rig.clip_channels])) or "none"
                 fail(f"{source}: no clip named '{clip}' (clips: {known})")
-            poses = rig.clips[clip]
+            poses = rig.clips.get(clip)
+            if poses is None:  # a clip the pose model cannot hold (a spawn effect): its channels alone
+                rig.clips, rig.clip_channels = {}, {clip: rig.clip_channels[clip]}
+        written = 1 if clip is not None else len(clips_to_write(rig))
         save(rig, target, poses)
     except VipsError as exc:
         fail(str(exc))
-    typer.echo(f"wrote {target} ({rig.num_joints} joints, {rig.num_vertices} vertices, "
-               f"{len(rig.clips) if clip is None else 1} clip(s))")
+    typer.echo(f"wrote {target} ({rig.num_joints} joints, {rig.num_vertices} vertices, {written} clip(s))")
 
 
 dataset_app = typer.Typer(help="Build pose datasets for training.", no_args_is_help=True)
