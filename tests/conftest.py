@@ -46,6 +46,19 @@ def pytest_collection_modifyitems(config, items):  # noqa: ANN001 - pytest hook 
             item.add_marker(skip)
 
 
+def cesium_man():  # noqa: ANN201 - (Rig, Poses)
+    """The shipped example character (a real glTF rig with a walk clip): ``(rig, clip)``, loader warnings hushed."""
+    import warnings
+
+    import vips
+    from vips.examples import resolve
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rig = vips.load(resolve("example:CesiumMan"))
+    return rig, next(iter(rig.clips.values()))
+
+
 def random_rig_arrays(rng: np.random.Generator, num_joints: int, num_vertices: int = 0, influences: int = 4):
     """Random topologically ordered skeleton (+ optional mesh and skin) as plain arrays, float64."""
     from vips.rotations import quat_normalize

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import warnings
 
 import numpy as np
 import pytest
 
+from conftest import cesium_man
+
 import vips
-from vips.examples import resolve
 from vips.export.keyframes import keyframe_indices, write_keyframes
 from vips.export.pictures import write_contact_sheet, write_pose_map
 from vips.export.pose_set import PoseSetMeta, load_poses, parse_pose_ref, read_pose_set, write_pose_set
@@ -20,10 +20,7 @@ from vips.usd_schema import API_NAME, register
 
 @pytest.fixture(scope="module")
 def cesium():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        rig = vips.load(resolve("example:CesiumMan"))
-    clip = next(iter(rig.clips.values()))
+    rig, clip = cesium_man()
     poses = clip[np.arange(0, len(clip), max(1, len(clip) // 6))][np.arange(6)]
     poses.name = "samples"
     return rig, poses

@@ -465,8 +465,10 @@ from vips import cli_runtime as _rt  # noqa: E402 - registered after the core co
 
 app.command("sample")(_rt.sample_command)
 app.command("interpolate")(_rt.interpolate_command)
+app.command("animate")(_rt.animate_command)
 app.command("ik")(_rt.ik_command)
 app.command("score")(_rt.score_command)
+app.command("limits")(_rt.limits_command)
 app.command("keyframes")(_rt.keyframes_command)
 app.command("export-onnx")(_rt.export_onnx_command)
 

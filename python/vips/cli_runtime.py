@@ -1,5 +1,5 @@
-"""The pose-space commands of the ``vips`` CLI (registered in :mod:`vips.cli`): sample, interpolate, ik, score,
-keyframes and export-onnx. Each is a thin layer over :class:`vips.posespace.PoseSpace` and :mod:`vips.export`.
+"""The pose-space commands of the ``vips`` CLI (registered in :mod:`vips.cli`): sample, interpolate, animate, ik,
+score, keyframes and export-onnx. Each is a thin layer over :class:`vips.posespace.PoseSpace` and :mod:`vips.export`.
 
 ``POSES`` arguments name a pose set file these commands write (USD or .glb); ``POSES:I`` its I-th pose.
 """
@@ -31,6 +31,7 @@ from vips.cli_checks import (
     fail,
     pose_inputs,
 )
+from vips.animation import CONTACT_TOLERANCE, SMOOTHING, STEPS as ANIMATION_STEPS, STRENGTH
 from vips.errors import VipsError
 from vips.io.atomic import check_output_location, check_outputs, make_output_folder
 from vips.posespace import IK_TOLERANCE
@@ -184,6 +185,107 @@ def interpolate_command(
     except VipsError as exc:
         fail(str(exc))
     _summary(out, poses, scores, plausible, as_json, model_id=space.model_id)
+
+
+def _parse_seconds(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise VipsError(f"--at '{text}' must be comma-separated seconds, one per key (say 0,1.2,2)") from None
+    if not all(np.isfinite(values)):
+        raise VipsError(f"--at '{text}': the times must be finite seconds")
+    return values
+
+
+def _load_keys(text: str, rig):  # noqa: ANN001, ANN202 - vips.Poses
+    """The key poses of ``--keys POSES:I,POSES:J,...`` (a bare POSES: all its poses), each file read once."""
+    from vips.export.pose_set import load_poses, parse_pose_ref
+    from vips.poses import Poses
+
+    refs = [r.strip() for r in text.split(",") if r.strip()]
+    files: dict[Path, Poses] = {}
+    keys = []
+    for ref in refs:
+        path, index = parse_pose_ref(ref)
+        if path not in files:
+            files[path] = load_poses(str(path), rig)
+        poses = files[path]
+        if index is not None and not -len(poses) <= index < len(poses):
+            raise VipsError(f"--keys {ref}: {path} holds {len(poses)} poses; index {index} is out of range")
+        keys.append(poses if index is None else poses[index])
+    if not keys:
+        raise VipsError("--keys: name at least two poses, as POSES:I,POSES:J,...")
+    return Poses.concatenate(keys, name="keys")
+
+
+def animate_command(
+    asset: str = typer.Argument(..., help=ASSET_HELP),
+    keys_ref: str = typer.Option(..., "--keys", help="Key poses, comma-separated: POSES:I (a pose set file and a pose "
+                                 "index) or POSES (all its poses), at least two in all."),
+    at: str = typer.Option(..., "--at", help="Comma-separated increasing seconds, one per key (say 0,1.2,2)."),
+    fps: float = typer.Option(30.0, "--fps", help="Frames per second of the clip (above 0, at most 1000); key k "
+                              "lands on frame round((t_k - t_0) * fps)."),
+    contact: List[str] = typer.Option([], "--contact", help="A joint (foot, hand) that stays put between two "
+                                      "neighbouring keys that both plant it, by manifold IK; repeatable."),
+    out: Path = typer.Option(..., "-o", "--out", help="Output clip: .usda/.usdc/.usd (a UsdSkel SkelAnimation, time "
+                             "codes at --fps) or .glb (a glTF animation); its folder must exist."),
+    strength: float = typer.Option(STRENGTH, help="Noise level of the projection onto the manifold, in [0, 1] "
+                                   "(0: the C2 joint-space spline through the keys)."),
+    steps: int = typer.Option(ANIMATION_STEPS, help=f"DDIM steps of the projection (1-{MAX_STEPS})."),
+    smoothing: float = typer.Option(SMOOTHING, help="Seconds (0-60) below which the projection's move is "
+                                    "filtered out: higher is smoother and closer to the spline."),
+    seed: int = typer.Option(0, "--seed", help=f"The projection's shared noise draw ({SEED_HELP})."),
+    model: Optional[Path] = typer.Option(None, help=MODEL_HELP),
+    backend: str = typer.Option("onnx", help=BACKEND_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
+) -> None:
+    """Motion between keyframes: a clip at --fps through the key poses at --at seconds, on the manifold and smooth.
+
+    Prints the frames, the clip's jerk beside the C2 joint-space spline's through the same keys (largest third
+    difference of joint positions per frame, a fraction of the rig's height), the plausible share of frames and
+    each planted contact's largest error. The clip's pose-set metadata (kind "clip") holds every frame's score.
+    """
+    from vips.animation import clip_jerk, frame_times, spline_poses
+
+    try:
+        check_float(fps, "--fps", 0.0, 1000.0, lo_open=True)
+        check_float(strength, "--strength", 0.0, 1.0)
+        check_int(steps, "--steps", 1, MAX_STEPS)
+        check_float(smoothing, "--smoothing", 0.0, 60.0)
+        check_seed(seed)
+        times = _parse_seconds(at)
+        refs = [r.strip() for r in keys_ref.split(",") if r.strip()]
+        _check_pose_set_output(out, asset_inputs(asset) + pose_inputs(refs))
+        rig = _load(asset)
+        check_joints(rig, contact, "--contact", asset)
+        keys = _load_keys(keys_ref, rig)
+        frame_times(times, fps, len(keys))
+        space = _space(rig, model, backend)
+        with _busy("animating", as_json):
+            clip, report = space.animate(keys, times, fps, contacts=contact, strength=strength, steps=steps,
+                                         smoothing=smoothing, seed=seed, return_report=True)
+            _write(rig, space, clip, out, "clip", scores=report.scores, plausible=report.plausible)
+        spline_jerk = float(clip_jerk(rig, spline_poses(keys, times, fps)).max(initial=0.0))
+    except VipsError as exc:
+        fail(str(exc))
+    info = {"output": str(out), "frames": len(clip), "fps": fps, "seconds_of_animation": (len(clip) - 1) / fps,
+            "key_frames": [int(k) for k in report.key_frames], "max_jerk": report.max_jerk,
+            "spline_max_jerk": spline_jerk, "plausible_fraction": report.plausible_fraction,
+            "contacts": {n: [list(s) for s in spans] for n, spans in report.contacts.items()},
+            "contact_error": report.contact_error, "seconds": report.seconds, "model_id": space.model_id}
+    if as_json:
+        typer.echo(json.dumps(info, indent=1))
+        return
+    typer.echo(f"wrote {out}: {len(clip)} frames at {fps:g} fps, keys at frames "
+               f"{', '.join(map(str, info['key_frames']))}; {report.plausible_fraction:.0%} of frames plausible; "
+               f"max jerk {report.max_jerk:.3g} of the height per frame (C2 joint-space spline {spline_jerk:.3g})")
+    for name, err in report.contact_error.items():
+        typer.echo(f"  contact {name}: planted on {len(report.contacts[name])} segment(s), largest error "
+                   f"{err:.2%} of the rig's height")
+    for name in contact:
+        if name not in report.contacts:
+            typer.echo(f"  contact {name}: no two neighbouring keys plant it (within {CONTACT_TOLERANCE:.0%} of the "
+                       "rig's height)")
 
 
 def _parse_point(text: str, what: str) -> tuple[str, list[float]]:
@@ -403,3 +505,66 @@ def export_onnx_command(
     else:
         typer.echo(f"wrote {out} (model id {info.model_id}" + (f", ONNX vs torch max diff {diff:.2e})" if check
                                                                 else ")"))
+
+
+LIMITS_OUT_HELP = ("Output file, repeatable (one run, several formats): .json (the limits), .usda/.usdc/.usd (the rig "
+                   "as UsdSkel with VipsJointLimitsAPI on the Skeleton) or .glb (the rig with the limits in the skin's "
+                   "and joints' extras); its folder must exist, and it may not be an input.")
+
+
+def limits_command(
+    asset: str = typer.Argument(..., help=ASSET_HELP),
+    out: List[Path] = typer.Option(..., "-o", "--out", help=LIMITS_OUT_HELP),
+    coverage: float = typer.Option(0.99, help="Share of plausible poses each joint's limits hold, in (0, 1]; "
+                                   "bounds are quantiles of the poses (1: their minima and maxima)."),
+    samples: int = typer.Option(512, "-n", "--samples", help=f"Model samples to estimate from (1-{MAX_POSES})."),
+    steps: int = typer.Option(25, help=STEPS_HELP),
+    seed: int = typer.Option(0, "--seed", help=f"Random seed of the samples ({SEED_HELP})."),
+    clips: bool = typer.Option(True, "--clips/--no-clips", help="Also use the asset's own animation frames, if any."),
+    clip_weight: float = typer.Option(0.5, help="Share of the weight the asset's frames carry beside the samples, "
+                                      "in [0, 1]."),
+    model: Optional[Path] = typer.Option(None, help=MODEL_HELP),
+    backend: str = typer.Option("onnx", help=BACKEND_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
+) -> None:
+    """Joint limits read off the pose space: per joint a twist range, swing ranges and a swing cone, in the joint's
+    rest frame (see vips.limits), that hold --coverage of the model's samples (and the asset's own frames).
+
+    Example: vips limits example:CesiumMan -o limits.json -o limits.usda
+    """
+    from vips.io.limits_io import LIMITS_SUFFIXES
+
+    try:
+        check_float(coverage, "--coverage", 0.0, 1.0, lo_open=True)
+        check_int(samples, "--samples", 1, MAX_POSES)
+        check_int(steps, "--steps", 1, MAX_STEPS)
+        check_seed(seed)
+        check_float(clip_weight, "--clip-weight", 0.0, 1.0)
+        for path in out:
+            check_suffix(path, "-o", LIMITS_SUFFIXES, "joint limits")
+        check_outputs([("-o", path) for path in out], asset_inputs(asset))
+        rig = _load(asset)
+        space = _space(rig, model, backend)
+        with _busy(f"estimating joint limits from {samples} samples", as_json):
+            limits = space.joint_limits(n_samples=samples, coverage=coverage, clips=clips, seed=seed, steps=steps,
+                                        clip_weight=clip_weight)
+        for path in out:
+            limits.save(path, rig)
+    except VipsError as exc:
+        fail(str(exc))
+    widths = limits.widths()
+    if as_json:
+        typer.echo(json.dumps({"outputs": [str(p) for p in out], "joints": limits.num_joints, "coverage": coverage,
+                               **limits.info, "limits": [
+                                   {"name": n, "twist_deg": float(np.degrees(widths["twist"][j])),
+                                    "swing_cone_deg": float(np.degrees(limits.cone[j]))}
+                                   for j, n in enumerate(limits.joint_names)]}, indent=1))
+        return
+    typer.echo(f"{'joint':24s} {'twist deg':>17s} {'swing u deg':>17s} {'swing v deg':>17s} {'cone':>6s}")
+    for j, name in enumerate(limits.joint_names):
+        lo_hi = [np.degrees(limits.twist[j]), np.degrees(limits.swing[j, 0]), np.degrees(limits.swing[j, 1])]
+        cells = " ".join(f"{lo:7.1f} .. {hi:6.1f}" for lo, hi in lo_hi)
+        typer.echo(f"{name[:24]:24s} {cells} {np.degrees(limits.cone[j]):6.1f}")
+    frames = limits.info.get("clip_frames", 0)
+    typer.echo(f"wrote {', '.join(map(str, out))}: {limits.num_joints} joints, coverage {coverage:g} of "
+               f"{samples} samples" + (f" and {frames} clip frames" if frames else ""))

@@ -11,6 +11,7 @@ backend as its denoiser callback: the same loop an engine plugin links.
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
@@ -483,6 +484,54 @@ class PoseSpace:
                 times.append(t)
         return np.stack(noise), np.asarray(times)
 
+    # ----- joint limits --------------------------------------------------------------------------------------
+    def joint_limits(self, n_samples: int = 512, coverage: float = 0.99, clips: bool = True, seed: int = 0,
+                     steps: int = 25, clip_weight: float = 0.5) -> Any:
+        """Per-joint swing-twist limits (swing cone, swing ranges, twist range in each joint's rest frame) that hold
+        ``coverage`` of this pose space's poses, per joint (:mod:`vips.limits`).
+
+        Args:
+            n_samples: model samples to estimate from (seed ``seed``, ``steps`` DDIM steps).
+            coverage: in (0, 1]: each joint's limits hold at least this (weighted) share of the poses; every bound
+                is a quantile of the data, never a minimum or maximum unless ``coverage`` is 1.
+            clips: also use the rig's own animation frames (``rig.clips``), when it has any; they carry
+                ``clip_weight`` of the total weight (the samples the rest).
+        Returns a :class:`vips.limits.SwingTwistLimits` (``.save(path, rig)`` writes JSON, USD or glTF).
+        """
+        from vips.limits import limits_from_space
+
+        return limits_from_space(self, n_samples, coverage, clips, seed, steps, clip_weight)
+
+    # ----- animation -----------------------------------------------------------------------------------------
+    def animate(self, keys: Poses, times: Sequence[float], fps: float = 30.0, contacts: Sequence[str] = (),
+                strength: float | None = None, steps: int | None = None, smoothing: float | None = None,
+                seed: int = 0, return_report: bool = False) -> "Poses | tuple[Poses, Any]":
+        """A clip at ``fps`` that passes through ``keys`` (K >= 2 poses) at ``times`` (K,) seconds, stays on the
+        manifold and is smooth: a C2 joint-space spline through the keys, pulled onto the manifold by a light DDIM
+        projection with one noise draw shared by all frames, made zero at the keys and low-passed until the clip's
+        maximum jerk is within :data:`vips.animation.JERK_BUDGET` times the spline's (:mod:`vips.animation`).
+
+        Args:
+            keys: K poses; key k becomes frame ``round((times[k] - times[0]) * fps)`` bit for bit.
+            times: (K,) increasing seconds.
+            fps: frames per second; the clip has ``key_frames[-1] + 1`` frames from ``times[0]`` to ``times[-1]``.
+            contacts: joint names (feet, hands) that stay put, by manifold IK, between two neighbouring keys that
+                both plant them (positions within :data:`vips.animation.CONTACT_TOLERANCE` of the rig's height).
+            strength, steps, smoothing: noise level in [0, 1] and DDIM steps of the projection, and the seconds
+                below which its move is filtered out (defaults :data:`vips.animation.STRENGTH`, ``STEPS``,
+                ``SMOOTHING``); strength 0 returns the spline.
+            seed: the projection's shared noise draw.
+            return_report: also return a :class:`vips.animation.AnimationReport` (key frames, per-frame jerk,
+                every frame's score, contact errors, seconds; scoring costs about as much as the projection).
+        """
+        from vips import animation
+
+        options = {k: v for k, v in (("strength", strength), ("steps", steps), ("smoothing", smoothing))
+                   if v is not None}
+        clip, report = animation.animate(self, keys, times, fps, contacts=contacts, seed=seed, score=return_report,
+                                         **options)
+        return (clip, report) if return_report else clip
+
 
 def calibrate_threshold(model: str | os.PathLike[str], validation: Sequence[tuple["Rig", Poses]],
                         quantile: float = 0.05, backend: str = "onnx", write: bool = True) -> float:
@@ -561,7 +610,29 @@ def balanced_threshold(valid: Mapping[str, np.ndarray], corrupted: Mapping[str, 
     return threshold, table
 
 
+#: Denoisers kept for reuse by later PoseSpaces of the same model files (most recent last). An ONNX Runtime
+#: session keeps the memory arena of its largest batch; one session per rig of a library would hold one each.
+_DENOISERS: "OrderedDict[tuple, Any]" = OrderedDict()
+_DENOISERS_KEPT = 2
+
+
 def _make_denoiser(info: ModelInfo, backend: str, threads: int, providers, device: str) -> Any:  # noqa: ANN001
+    """The backend's denoiser for ``info``'s model files, shared with other PoseSpaces of the same files and
+    settings (the files' sizes and modification times are part of the key, so a rewritten model is reloaded)."""
+    paths = (info.encoder_path, info.denoiser_path) if backend == "onnx" else (info.weights_path,)
+    stamps = tuple((str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in paths if p.is_file())
+    key = (backend, stamps, threads, tuple(providers or ()), device)
+    if len(stamps) == len(paths) and key in _DENOISERS:
+        _DENOISERS.move_to_end(key)
+        return _DENOISERS[key]
+    denoiser = _load_denoiser(info, backend, threads, providers, device)
+    _DENOISERS[key] = denoiser
+    while len(_DENOISERS) > _DENOISERS_KEPT:
+        _DENOISERS.popitem(last=False)
+    return denoiser
+
+
+def _load_denoiser(info: ModelInfo, backend: str, threads: int, providers, device: str) -> Any:  # noqa: ANN001
     if backend == "onnx":
         from vips.runtime.onnx_backend import OnnxDenoiser
 

@@ -1,5 +1,6 @@
 """The pose-space runtime: manifold IK latency and quality against CCD / FABRIK, batch sampling on ONNX Runtime
-against torch eager, and latent against joint-space traversals (CesiumMan and held-out creature species).
+against torch eager, latent against joint-space traversals, and motion between keyframes against joint-space slerp
+and spline (CesiumMan and held-out creature species).
 
     vips bench --only runtime
 
@@ -20,6 +21,10 @@ import numpy as np
 from vips.bench.timing import best_of
 
 IK_RIG_JOINTS = 50
+#: A stance of the animation bench's contact case: some joint moves at least this fraction of the height.
+STANCE_MOTION = 0.1
+#: Samples the animation bench draws keys from on a rig whose own clips have too few plausible frames.
+SAMPLE_KEYS = 32
 
 
 def _model(model: str | None) -> Path:
@@ -155,7 +160,7 @@ def bench_traversal(model: Path, species: int, pairs: int, n: int, steps: int) -
     Endpoints are poses of the rig's own clips that the model scores plausible (a traversal between
     implausible poses says nothing about the path), taken from different clips.
     """
-    from vips.kinematics import joint_positions
+    from vips.animation import clip_jerk
     from vips.posespace import PoseSpace
     from vips.poses import Poses
     from vips.rotations import quat_slerp
@@ -185,8 +190,7 @@ def bench_traversal(model: Path, species: int, pairs: int, n: int, steps: int) -
             straight = Poses(q.astype(np.float32), root.astype(np.float32), name="joint-space")
             for kind, p, rows in (("latent", path, rig_latent), ("joint", straight, rig_joint)):
                 rows.extend(space.score(p[np.arange(1, n - 1)])[1].tolist())
-                pos = joint_positions(rig, p)
-                rig_jerk[kind].append(float(np.abs(np.diff(pos, 3, axis=0)).max() / rig.height()))
+                rig_jerk[kind].append(float(clip_jerk(rig, p).max()))
         per_rig[name] = {"joints": rig.num_joints, "latent_plausible_fraction": float(np.mean(rig_latent)),
                          "joint_space_plausible_fraction": float(np.mean(rig_joint)),
                          "latent_max_jerk": max(rig_jerk["latent"]), "joint_space_max_jerk": max(rig_jerk["joint"])}
@@ -202,8 +206,149 @@ def bench_traversal(model: Path, species: int, pairs: int, n: int, steps: int) -
             "joint_space_median_jerk": float(np.median(jerk["joint"]))}
 
 
+def _lowest_leaf(rig) -> str:  # noqa: ANN001
+    """The leaf joint nearest the ground at rest (a foot on most bodies): the bench's contact joint."""
+    kids, rest = rig.children(), rig.rest_joint_positions()
+    up = 1 if rig.up_axis == "Y" else 2
+    return rig.joint_names[min((j for j in range(rig.num_joints) if not kids[j]), key=lambda j: rest[j, up])]
+
+
+def _clip_row(space, clip, rig, seconds: float, duration: float, key_frames: np.ndarray) -> dict:  # noqa: ANN001
+    from vips.animation import clip_jerk
+
+    scores, plausible = space.score(clip)
+    return {"max_jerk": float(clip_jerk(rig, clip).max()), "plausible": plausible.tolist(),
+            "min_score": float(np.delete(scores, key_frames).min()), "seconds_per_second": seconds / duration}
+
+
+def bench_animation(model: Path, species: int, clips: int, keys: int, fps: float) -> dict:
+    """Motion between keyframes (:meth:`PoseSpace.animate`) against piecewise joint-space slerp and the C2
+    joint-space spline through the same keys, on CesiumMan and held-out creature species.
+
+    Per rig, ``clips`` clips through ``keys`` plausible poses of the rig's own clips (drawn from different clips;
+    from :data:`SAMPLE_KEYS` of the model's samples where fewer than ``keys`` frames are plausible), 0.5 to 1 s
+    apart, at ``fps``: each method's maximum jerk (:func:`vips.animation.frame_jerk`, per frame, a fraction of the
+    height), share of plausible frames, lowest score of a frame between the keys and time per second of animation.
+    A contact case per rig (:func:`_contact_case`): two frames of a real stance, animated with and without that
+    contact.
+    """
+    from vips.animation import frame_times, slerp_poses, spline_poses
+    from vips.posespace import PoseSpace
+    from vips.poses import Poses
+
+    rng = np.random.default_rng(0)
+    methods = ("animate", "spline", "slerp")
+    rows: dict[str, list[dict]] = {m: [] for m in methods}
+    per_rig: dict[str, dict] = {}
+    contact_rows = []
+    for name, rig, rig_clips in traversal_cases(species):
+        space = PoseSpace(rig, model)
+        data = Poses.concatenate(rig_clips)
+        clip_of = np.concatenate([np.full(len(c), k) for k, c in enumerate(rig_clips)])
+        ok = np.flatnonzero(space.score(data)[1])
+        source = "clips"
+        if len(ok) < keys:  # the model finds too few of the rig's own frames plausible: key on its samples
+            data, source = space.sample(SAMPLE_KEYS, seed=1, steps=20), "samples"
+            clip_of = np.arange(len(data))
+            ok = np.flatnonzero(space.score(data)[1])
+        if len(ok) < keys:
+            per_rig[name] = {"skipped": f"fewer than {keys} plausible poses in its clips and samples"}
+            continue
+        rig_rows: dict[str, list[dict]] = {m: [] for m in methods}
+        for _ in range(clips):
+            idx = _spread_keys(rng, ok, clip_of, keys)
+            key_poses = data[idx]
+            times = np.concatenate([[0.0], np.cumsum(rng.uniform(0.5, 1.0, keys - 1))])
+            duration = float(times[-1])
+            t0 = time.perf_counter()
+            clip = space.animate(key_poses, times, fps)
+            made = {"animate": (clip, time.perf_counter() - t0)}
+            for method, make in (("spline", spline_poses), ("slerp", slerp_poses)):
+                t0 = time.perf_counter()
+                made[method] = (make(key_poses, times, fps), time.perf_counter() - t0)
+            key_frames = frame_times(times, fps)[1]
+            for method, (c, sec) in made.items():
+                rig_rows[method].append(_clip_row(space, c, rig, sec, duration, key_frames))
+        per_rig[name] = {"joints": rig.num_joints, "keys_from": source,
+                         **{m: _summary(r) for m, r in rig_rows.items()},
+                         "jerk_over_spline": [a["max_jerk"] / s["max_jerk"] for a, s in
+                                              zip(rig_rows["animate"], rig_rows["spline"])]}
+        for m in methods:
+            rows[m] += rig_rows[m]
+        contact_rows.append({"rig": name, **_contact_case(space, rig_clips, rng, fps)})
+    ratios = [r for v in per_rig.values() for r in v.get("jerk_over_spline", [])]
+    return {"clips_per_rig": clips, "keys": keys, "fps": fps, "rigs": per_rig,
+            **{m: _summary(r) for m, r in rows.items()},
+            "jerk_over_spline_max": float(np.max(ratios)) if ratios else None,
+            "jerk_over_spline_median": float(np.median(ratios)) if ratios else None,
+            "contacts": contact_rows}
+
+
+def _spread_keys(rng, ok: np.ndarray, clip_of: np.ndarray, keys: int) -> np.ndarray:  # noqa: ANN001
+    """``keys`` plausible pose indices, consecutive ones from different clips where the rig has several."""
+    out = [int(rng.choice(ok))]
+    for _ in range(keys - 1):
+        other = ok[clip_of[ok] != clip_of[out[-1]]]
+        out.append(int(rng.choice(other if len(other) else ok[ok != out[-1]])))
+    return np.asarray(out)
+
+
+def _summary(rows: list[dict]) -> dict | None:
+    if not rows:
+        return None
+    plausible = [p for r in rows for p in r["plausible"]]
+    return {"median_max_jerk": float(np.median([r["max_jerk"] for r in rows])),
+            "max_jerk": float(np.max([r["max_jerk"] for r in rows])),
+            "plausible_fraction": float(np.mean(plausible)),
+            "median_min_score": float(np.median([r["min_score"] for r in rows])),
+            "seconds_per_second": float(np.median([r["seconds_per_second"] for r in rows]))}
+
+
+def _contact_case(space, clips, rng, fps: float) -> dict:  # noqa: ANN001
+    """A real stance: two frames 0.3-0.8 s apart of one of the rig's clips, both plausible, between which the
+    lowest leaf joint moved less than :data:`vips.animation.CONTACT_TOLERANCE` of the height and another joint at
+    least :data:`STANCE_MOTION` of it (the body moves over the planted foot). Animated between them without and
+    with that contact: the leaf's largest distance from its planted path (a smoothstep between its two key
+    positions), and jerk, plausibility and time with the contact. ``{"skipped": why}`` when no clip has a stance."""
+    from vips.animation import CONTACT_TOLERANCE, clip_jerk, smoothstep
+    from vips.kinematics import joint_positions
+    from vips.poses import Poses
+
+    rig = space.rig
+    foot = _lowest_leaf(rig)
+    j = rig.joint_index(foot)
+    h = rig.height()
+    stances = []
+    for c, clip in enumerate(clips):
+        pos = joint_positions(rig, clip)
+        ok = space.score(clip)[1]
+        for lag in range(max(1, round(0.3 * clip.fps)), round(0.8 * clip.fps) + 1):
+            still = np.linalg.norm(pos[lag:, j] - pos[:-lag, j], axis=-1) <= CONTACT_TOLERANCE * h
+            moves = np.linalg.norm(pos[lag:] - pos[:-lag], axis=-1).max(axis=1) >= STANCE_MOTION * h
+            stances += [(c, f, lag) for f in np.flatnonzero(still & moves & ok[lag:] & ok[:-lag])]
+    if not stances:
+        return {"joint": foot, "skipped": "no plausible stance of the lowest leaf in the rig's clips"}
+    c, f, lag = stances[int(rng.integers(len(stances)))]
+    clip = clips[c]
+    keys = Poses.concatenate([clip[int(f)], clip[int(f + lag)]])
+    ends = joint_positions(rig, keys)[:, j]
+    out = {"joint": foot, "stance_seconds": lag / clip.fps}
+    for label, contacts in (("free", ()), ("planted", (foot,))):
+        t0 = time.perf_counter()
+        made = space.animate(keys, [0.0, lag / clip.fps], fps, contacts=contacts)
+        seconds = time.perf_counter() - t0
+        s = smoothstep(np.linspace(0.0, 1.0, len(made)))[:, None]  # the planted path PoseSpace.animate holds
+        path = joint_positions(rig, made)[:, j]
+        drift = np.linalg.norm(path - ((1 - s) * ends[0] + s * ends[1]), axis=-1).max() / h
+        out[label] = {"max_drift": float(drift),
+                      "max_jerk": float(clip_jerk(rig, made).max()),
+                      "plausible_fraction": float(space.score(made)[1].mean()),
+                      "seconds_per_second": seconds / (lag / clip.fps)}
+    return out
+
+
 def run(quick: bool = False, model: str | None = None) -> dict:
-    """Run the runtime benchmarks; returns {"ik": ..., "sampling": ..., "traversal": ...}."""
+    """Run the runtime benchmarks; returns {"ik": ..., "sampling": ..., "traversal": ..., "animation": ...}."""
     folder = _model(model)
     repeat = 3 if quick else 5
     with warnings.catch_warnings():
@@ -213,7 +358,9 @@ def run(quick: bool = False, model: str | None = None) -> dict:
                "ik": bench_ik(folder, trials=4 if quick else 12, repeat=repeat),
                "sampling": bench_sampling(folder, n=16 if quick else 64, steps=20 if quick else 50, repeat=repeat),
                "traversal": bench_traversal(folder, species=2 if quick else 6, pairs=3 if quick else 8, n=9,
-                                             steps=20 if quick else 50)}
+                                             steps=20 if quick else 50),
+               "animation": bench_animation(folder, species=2 if quick else 6, clips=2 if quick else 4, keys=4,
+                                            fps=30.0)}
     res["load_average"] = os.getloadavg()[0]
     res["seconds"] = time.perf_counter() - t0
     ik = res["ik"]
@@ -235,11 +382,46 @@ def run(quick: bool = False, model: str | None = None) -> dict:
     print(f"traversal plausible steps: latent {t['latent_plausible_fraction']:.0%}, joint-space "
           f"{t['joint_space_plausible_fraction']:.0%}; jerk/height median {t['latent_median_jerk']:.3g} vs "
           f"{t['joint_space_median_jerk']:.3g}, max {t['latent_max_jerk']:.3g} vs {t['joint_space_max_jerk']:.3g}")
-    for name, r in t["rigs"].items():
-        if "skipped" in r:
-            print(f"  {name}: skipped ({r['skipped']})")
-        else:
-            print(f"  {name} ({r['joints']} joints): latent {r['latent_plausible_fraction']:.0%}, joint-space "
-                  f"{r['joint_space_plausible_fraction']:.0%}, max jerk {r['latent_max_jerk']:.3g} vs "
-                  f"{r['joint_space_max_jerk']:.3g}")
+    _print_rigs(t["rigs"], lambda r: f"latent {r['latent_plausible_fraction']:.0%}, joint-space "
+                f"{r['joint_space_plausible_fraction']:.0%}, max jerk {r['latent_max_jerk']:.3g} vs "
+                f"{r['joint_space_max_jerk']:.3g}")
+    _print_animation(res["animation"])
     return res
+
+
+def _print_rigs(rigs: dict[str, dict], line) -> None:  # noqa: ANN001 - line: (row) -> str
+    """One line per rig: ``line(row)`` after its name and joint count, or why it was skipped."""
+    for name, r in rigs.items():
+        print(f"  {name}: skipped ({r['skipped']})" if "skipped" in r else
+              f"  {name} ({r['joints']} joints): {line(r)}")
+
+
+def _print_animation(a: dict) -> None:
+    print(f"animation, {a['clips_per_rig']} clips per rig through {a['keys']} plausible keys 0.5-1 s apart, "
+          f"{a['fps']:g} fps (jerk: max |third difference| of joint positions per frame / height; min score: median "
+          "over clips of the lowest score between the keys):")
+    print(f"  {'method':<10}{'median max jerk':>17}{'max jerk':>11}{'plausible':>11}{'min score':>11}"
+          f"{'s per s':>10}")
+    for m in ("animate", "spline", "slerp"):
+        r = a[m]
+        if r is None:
+            print(f"  {m:<10}no rig had {a['keys']} plausible poses")
+            continue
+        print(f"  {m:<10}{r['median_max_jerk']:17.3g}{r['max_jerk']:11.3g}{r['plausible_fraction']:11.1%}"
+              f"{r['median_min_score']:11.4f}{r['seconds_per_second']:10.3g}")
+    if a["jerk_over_spline_max"] is not None:
+        print(f"  animate jerk / spline jerk per clip: median {a['jerk_over_spline_median']:.2f}, max "
+              f"{a['jerk_over_spline_max']:.2f}")
+    _print_rigs(a["rigs"], lambda r: f"keys from {r['keys_from']}; plausible animate "
+                f"{r['animate']['plausible_fraction']:.0%}, spline {r['spline']['plausible_fraction']:.0%}, slerp "
+                f"{r['slerp']['plausible_fraction']:.0%}; max jerk {r['animate']['max_jerk']:.3g} / "
+                f"{r['spline']['max_jerk']:.3g} / {r['slerp']['max_jerk']:.3g}")
+    for c in a["contacts"]:
+        if "skipped" in c:
+            print(f"  contact {c['rig']} '{c['joint']}': skipped ({c['skipped']})")
+            continue
+        f, p = c["free"], c["planted"]
+        print(f"  contact {c['rig']} '{c['joint']}', a {c['stance_seconds']:.2f} s stance: drift "
+              f"{f['max_drift']:.2%} free, {p['max_drift']:.2%} planted of the height; jerk {f['max_jerk']:.3g} / "
+              f"{p['max_jerk']:.3g}; plausible {f['plausible_fraction']:.0%} / {p['plausible_fraction']:.0%}; "
+              f"{p['seconds_per_second']:.2f} s per s")

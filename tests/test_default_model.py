@@ -1,0 +1,103 @@
+"""The shipped default model on a real character (CesiumMan, shipped with the package): what it must not care about.
+
+Issue 13: the same motion on the same skeleton bound in a T-pose and in an A-pose gets the same plausibility flags
+(>= 95 % agreement) and samples with the same distribution; a ground bone added above the pelvis changes neither.
+"""
+
+from __future__ import annotations
+
+
+import numpy as np
+import pytest
+
+from conftest import cesium_man
+from test_pose_encoding import _poses_with_ground, with_ground_root
+from vips.evaluation.corruptions import CORRUPTIONS
+from vips.evaluation.metrics import fidelity, pose_features
+from vips.features import rig_conditioning
+from vips.kinematics import joint_positions, rerest_poses, rerested
+from vips.poses import Poses
+from vips.posespace import PoseSpace
+from vips.rotations import axis_angle_to_quat, matrix_to_quat, quat_to_matrix
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def cesium():
+    rig, clip = cesium_man()
+    return rig, clip[np.arange(0, len(clip), max(1, len(clip) // 40))]
+
+
+def _arm_roots(rig) -> tuple[int, int]:
+    """The left and right joints where the arms leave the trunk: of the mirror pairs in the upper half of the
+    rig, the one whose subtrees reach furthest sideways, taken at its joint nearest the midline."""
+    cond = rig_conditioning(rig)
+    pos = cond.rest_positions.astype(np.float64)
+    from vips.body import children_lists
+
+    kids = children_lists(rig.parents)
+
+    def reach(j: int) -> float:
+        stack, far = [j], 0.0
+        while stack:
+            k = stack.pop()
+            far = max(far, abs(pos[k, 0]))
+            stack += kids[k]
+        return far
+
+    pairs = [(j, int(cond.mirror[j])) for j in range(rig.num_joints)
+             if cond.mirror[j] > j and pos[j, 1] > 0.55 and rig.parents[j] >= 0 and cond.mirror[rig.parents[j]] ==
+             rig.parents[j]]
+    left, right = max(pairs, key=lambda p: reach(p[0]))
+    return (left, right) if pos[left, 0] > 0 else (right, left)
+
+
+def _t_pose_of(rig, degrees: float = 40.0) -> Poses:
+    """The pose that raises both arms of the A-posed rig by ``degrees`` about the facing axis (towards a T-pose)."""
+    cond = rig_conditioning(rig)
+    facing = np.linalg.inv(cond.canonical_rotation.astype(np.float64)) @ np.array([0.0, 0, 1])
+    world = rig.rest_world_matrices().astype(np.float64)
+    q = np.zeros((1, rig.num_joints, 4))
+    q[..., 0] = 1
+    for j, side in zip(_arm_roots(rig), (1.0, -1.0)):
+        turn = quat_to_matrix(axis_angle_to_quat(facing * np.radians(degrees) * side))  # +X (left) turns up
+        g = world[j, :3, :3]
+        q[0, j] = matrix_to_quat(g.T @ turn @ g)
+    return Poses(q, np.zeros((1, 3)))
+
+
+def _flags(space: PoseSpace, rig, frames: Poses) -> np.ndarray:
+    sets = [frames] + [c(rig, frames, seed=1 + k, reference=frames).poses for k, c in enumerate(CORRUPTIONS.values())]
+    return np.concatenate([space.score(s)[1] for s in sets])
+
+
+def test_t_pose_and_a_pose_get_the_same_flags_and_samples(cesium):
+    a_rig, frames = cesium
+    t_pose = _t_pose_of(a_rig)
+    t_rig = rerested(a_rig, t_pose)
+    wrist = max(range(a_rig.num_joints), key=lambda j: abs(rig_conditioning(a_rig).rest_positions[j, 0]))
+    assert t_rig.rest_joint_positions()[wrist, 1] > a_rig.rest_joint_positions()[wrist, 1] + 0.1 * a_rig.height()
+    t_frames = rerest_poses(frames, t_pose)
+    np.testing.assert_allclose(joint_positions(t_rig, t_frames), joint_positions(a_rig, frames),
+                               atol=1e-4 * a_rig.height())
+    a_space, t_space = PoseSpace(a_rig), PoseSpace(t_rig)
+    agree = np.mean(_flags(a_space, a_rig, frames) == _flags(t_space, t_rig, t_frames))
+    assert agree >= 0.95, agree
+    # Samples: the two rests give sample sets as alike as two draws on one rest are.
+    feats = {name: pose_features(rig, space.sample(48, seed=seed, steps=20))
+             for name, rig, space, seed in (("a", a_rig, a_space, 0), ("a2", a_rig, a_space, 1),
+                                            ("t", t_rig, t_space, 2))}
+    across = fidelity(feats["t"], feats["a"])["mmd"]
+    within = fidelity(feats["a2"], feats["a"])["mmd"]
+    assert across <= 1.5 * within, (across, within)
+
+
+def test_a_ground_bone_changes_neither_flags_nor_samples(cesium):
+    rig, frames = cesium
+    grounded = with_ground_root(rig, 0.2 * rig.height())
+    moved = _poses_with_ground(frames, 2)
+    base, ground = PoseSpace(rig), PoseSpace(grounded)
+    np.testing.assert_array_equal(ground.score(moved)[1], base.score(frames)[1])
+    a, b = base.sample(8, seed=4, steps=20), ground.sample(8, seed=4, steps=20)
+    np.testing.assert_allclose(joint_positions(grounded, b)[:, 2:], joint_positions(rig, a), atol=1e-4 * rig.height())
