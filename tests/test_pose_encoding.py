@@ -250,3 +250,35 @@ def test_encode_poses_drops_the_placement():
     cond = rig_conditioning(rig)
     poses = _random_poses(np.random.default_rng(6), 3, rig.num_joints, 0.1)
     np.testing.assert_array_equal(encode_poses(poses, cond), encode(poses, cond)[0])
+
+
+def _with_tail(rig: Rig, length: float) -> Rig:
+    """``rig`` with one more joint under its body root, ``length`` behind it (a tail): the mean of the body root's
+    children moves, its orientation does not."""
+    cond = rig_conditioning(rig)
+    b = cond.body_root
+    back = np.linalg.inv(cond.canonical_rotation.astype(np.float64)) @ np.array([0.0, 0.0, -length])
+    world = rig.rest_world_matrices().astype(np.float64)
+    trans = np.concatenate([rig.rest_translations, (world[b, :3, :3].T @ back)[None]])
+    rot = np.concatenate([rig.rest_rotations, [[1.0, 0, 0, 0]]])
+    return Rig(list(rig.joint_names) + ["tail"], np.append(rig.parents, b), trans, rot, vertices=rig.vertices,
+               skin_indices=rig.skin_indices, skin_weights=rig.skin_weights, name=rig.name)
+
+
+def test_the_body_root_token_is_the_body_orientation_whatever_its_children():
+    """The body root's reference frame is the body frame itself: at rest its token is the identity, and a tail
+    added under the pelvis (which turns the mean of its children backwards) changes none of the other tokens."""
+    rig = biped()
+    cond = rig_conditioning(rig)
+    b = cond.body_root
+    rest = encode(Poses.identity(1, rig.num_joints), cond)[0]
+    np.testing.assert_allclose(rest[0, b, :6], [1, 0, 0, 0, 1, 0], atol=1e-6)
+    tailed = _with_tail(rig, 0.5 * rig.height())
+    assert rig_conditioning(tailed).body_root == b
+    poses = _random_poses(np.random.default_rng(5), 6, rig.num_joints, 0.2, spread=4.0)
+    more = Poses(np.concatenate([poses.rotations, np.tile([1.0, 0, 0, 0], (6, 1, 1))], axis=1),
+                 poses.root_translation)
+    x, placement = encode(poses, cond)
+    x_tail, placement_tail = encode(more, rig_conditioning(tailed))
+    np.testing.assert_allclose(x_tail[:, :-1], x, atol=1e-5)
+    np.testing.assert_allclose(placement_tail.heading, placement.heading, atol=1e-6)

@@ -188,7 +188,7 @@ def rig_conditioning(rig: "Rig") -> RigConditioning:
         canonical_rotation=rot.astype(np.float32),
         rest_world_rotations=np.einsum("ab,jbc->jac", rot, world[:, :3, :3]).astype(np.float32),
         rest_positions=pos.astype(np.float32),
-        reference_frames=reference_frames(pos, parents).astype(np.float32),
+        reference_frames=reference_frames(pos, parents, body).astype(np.float32),
         body_root=body,
         joint_mask=(~above).astype(np.float32),
         joint_names=list(rig.joint_names),
@@ -199,13 +199,17 @@ def rig_conditioning(rig: "Rig") -> RigConditioning:
 _FORWARD_BONE_COS = 0.8
 
 
-def reference_frames(pos: np.ndarray, parents: np.ndarray) -> np.ndarray:
+def reference_frames(pos: np.ndarray, parents: np.ndarray, body_root: int | None = None) -> np.ndarray:
     """(J, 3, 3) float64 reference frame of each joint at rest, from the rest geometry alone (canonical frame).
 
     Columns: the *bone axis* (to the mean of the children, the longest child when that mean vanishes, else the
     bone from the parent, else up), the *reference axis* (the facing axis +Z made perpendicular to the bone
     axis; the up axis +Y for bones within 37 degrees of the facing axis, such as feet, necks and tails of
     quadrupeds), and their cross product.
+
+    The ``body_root``'s frame is the canonical frame itself (identity): its orientation is the body's (tilt and
+    heading), and the mean of its children (spine up, legs down, a tail back) nearly cancels, so a bone axis
+    from them would point up on one rig and backwards on the next for the same upright pelvis.
 
     The frame depends on where the bones point, never on the rig's local joint axes, and it turns with a
     limb when the rest pose swings the limb about the facing axis: a T-pose and an A-pose give an arm the same
@@ -215,6 +219,9 @@ def reference_frames(pos: np.ndarray, parents: np.ndarray) -> np.ndarray:
     kids = children_lists(parents)
     out = np.zeros((J, 3, 3))
     for j in range(J):
+        if j == body_root:
+            out[j] = np.eye(3)
+            continue
         v = np.zeros(3)
         if kids[j]:
             off = pos[kids[j]] - pos[j]

@@ -34,8 +34,9 @@ from vips.poses import Poses
 from vips.rotations import matrix_to_quat, matrix_to_rot6d, quat_to_matrix, rot6d_to_matrix
 
 #: The version of this encoding, recorded in every model folder (``model.json`` ``pose_encoding``): a model
-#: trained on another encoding reads pose vectors wrongly. 1 was the local-delta encoding of vips 0.1.
-VERSION = 2
+#: trained on another encoding reads pose vectors wrongly. 1 was the local-delta encoding of vips 0.1; 2 gave the
+#: body root a reference frame from its children, which differs between rigs of one upright body.
+VERSION = 3
 #: Channels per joint token.
 POSE_DIM = 9
 #: The channel of the body root's height.

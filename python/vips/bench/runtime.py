@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from vips.bench.timing import best_of
+from vips.poses import Poses
 
 IK_RIG_JOINTS = 50
 #: A stance of the animation bench's contact case: some joint moves at least this fraction of the height.
@@ -48,24 +49,59 @@ def _leaves(rig) -> list[int]:  # noqa: ANN001
 
 
 def bench_ik(model: Path, trials: int, repeat: int) -> dict:
-    """One pose of a 50-joint rig: a deep leaf moved by 5% of the height, the root pinned."""
-    from vips.ik_baselines import ccd, fabrik
-    from vips.kinematics import joint_positions
+    """One pose of a 50-joint toy rig (random toy start poses): a deep leaf moved by 5% of the height, the root
+    pinned. The latency case: the same rig and starts for every model."""
     from vips.model.toy import toy_poses, toy_rig
     from vips.posespace import PoseSpace
 
     rng = np.random.default_rng(0)
     rig = toy_rig(rng, IK_RIG_JOINTS, "toy50")
-    data = toy_poses(rng, IK_RIG_JOINTS, trials)
     space = PoseSpace(rig, model, threads=1)
-    h = rig.height()
-    leaves = _leaves(rig)
     x1 = np.zeros((1, rig.num_joints, 9), np.float32)
     call_s = best_of(lambda: space.denoiser(x1, np.array([0.5], np.float32), space.encoded), repeat=repeat,
                      number=20)
-    rows = {name: {"error": [], "seconds": [], "scores": []} for name in ("manifold", "ccd", "fabrik")}
-    for i in range(trials):
-        init = data[i]
+    rows = _ik_trials(space, toy_poses(rng, IK_RIG_JOINTS, trials), rng, repeat, timed=3)
+    return {"joints": rig.num_joints, "model": str(model), "denoiser_call_ms": call_s * 1e3,
+            "threshold": space.threshold, **_ik_summary(rows, space.threshold)}
+
+
+def bench_ik_species(model: Path, species: int, trials: int) -> dict:
+    """The same IK task on the traversal rigs (CesiumMan and held-out creature species), started from frames of
+    their own clips that the model scores plausible: does each solver keep a plausible pose plausible?"""
+    from vips.posespace import PoseSpace
+
+    rng = np.random.default_rng(1)
+    rows: dict[str, dict[str, list]] = {}
+    rigs: dict[str, dict] = {}
+    for name, rig, clips in traversal_cases(species):
+        space = PoseSpace(rig, model, threads=1)
+        frames = Poses.concatenate(clips)
+        ok = np.flatnonzero(space.score(frames)[1])
+        if len(ok) == 0:
+            rigs[name] = {"skipped": "no frame of its clips is plausible"}
+            continue
+        starts = frames[np.sort(rng.choice(ok, size=min(trials, len(ok)), replace=False))]
+        rig_rows = _ik_trials(space, starts, rng, repeat=1, timed=0)
+        rigs[name] = {"joints": rig.num_joints,
+                      **{k: v["plausible_fraction"] for k, v in _ik_summary(rig_rows, space.threshold).items()}}
+        for solver, r in rig_rows.items():
+            for key, values in r.items():
+                rows.setdefault(solver, {}).setdefault(key, []).extend(values)
+    return {"rigs": rigs, **_ik_summary(rows, None, thresholded=True)}
+
+
+def _ik_trials(space, starts: Poses, rng: np.random.Generator, repeat: int, timed: int) -> dict:  # noqa: ANN001
+    """Per solver: handle errors (fraction of the height), seconds (the first ``timed`` trials) and whether the
+    result is plausible, for one trial per start pose."""
+    from vips.ik_baselines import ccd, fabrik
+    from vips.kinematics import joint_positions
+
+    rig = space.rig
+    h = rig.height()
+    leaves = _leaves(rig)
+    rows = {name: {"error": [], "seconds": [], "scores": [], "plausible": []} for name in ("manifold", "ccd", "fabrik")}
+    for i in range(len(starts)):
+        init = starts[i]
         p0 = joint_positions(rig, init)[0]
         leaf = leaves[i % min(3, len(leaves))]
         direction = rng.normal(size=3)
@@ -78,19 +114,26 @@ def bench_ik(model: Path, trials: int, repeat: int) -> dict:
         }
         for name, solve in solvers.items():
             pose = solve()
-            rows[name]["seconds"].append(best_of(solve, repeat=repeat) if i < 3 else np.nan)
+            rows[name]["seconds"].append(best_of(solve, repeat=repeat) if i < timed else np.nan)
             pos = joint_positions(rig, pose)[0]
             rows[name]["error"].append(max(np.linalg.norm(pos[leaf] - target), np.linalg.norm(pos[0] - p0[0])) / h)
-            rows[name]["scores"].append(float(space.score(pose)[0][0]))
-    out = {"joints": rig.num_joints, "model": str(model), "denoiser_call_ms": call_s * 1e3,
-           "threshold": space.threshold}
+            score, ok = space.score(pose)
+            rows[name]["scores"].append(float(score[0]))
+            rows[name]["plausible"].append(bool(ok[0]) if space.threshold is not None else np.nan)
+    return rows
+
+
+def _ik_summary(rows: dict, threshold: float | None, thresholded: bool = False) -> dict:
+    out = {}
     for name, r in rows.items():
-        scores = np.asarray(r["scores"])
-        out[name] = {"latency_ms": float(np.nanmedian(r["seconds"]) * 1e3),
+        seconds = np.asarray(r["seconds"], np.float64)
+        out[name] = {"latency_ms": float(np.nanmedian(seconds) * 1e3) if np.isfinite(seconds).any() else None,
                      "max_error_fraction_of_height": float(np.max(r["error"])),
-                     "mean_score": float(scores.mean()),
-                     "plausible_fraction": None if space.threshold is None else
-                     float(np.mean(scores >= space.threshold))}
+                     "median_error_fraction_of_height": float(np.median(r["error"])),
+                     "mean_score": float(np.mean(r["scores"])),
+                     "plausible_fraction": float(np.mean(r["plausible"])) if thresholded or threshold is not None
+                     else None,
+                     "trials": len(r["error"])}
     return out
 
 
@@ -356,6 +399,7 @@ def run(quick: bool = False, model: str | None = None) -> dict:
         t0 = time.perf_counter()
         res = {"model": str(folder),
                "ik": bench_ik(folder, trials=4 if quick else 12, repeat=repeat),
+               "ik_species": bench_ik_species(folder, species=2 if quick else 6, trials=3 if quick else 6),
                "sampling": bench_sampling(folder, n=16 if quick else 64, steps=20 if quick else 50, repeat=repeat),
                "traversal": bench_traversal(folder, species=2 if quick else 6, pairs=3 if quick else 8, n=9,
                                              steps=20 if quick else 50),
@@ -372,6 +416,11 @@ def run(quick: bool = False, model: str | None = None) -> dict:
         pf = "n/a" if r["plausible_fraction"] is None else f"{r['plausible_fraction']:.0%}"
         print(f"  {name:<10}{r['latency_ms']:12.2f}{r['max_error_fraction_of_height']:16.2e}"
               f"{r['mean_score']:12.4f}{pf:>11}")
+    iks = res["ik_species"]
+    print("IK from plausible frames of CesiumMan and held-out species (same task), plausible results: " + ", ".join(
+        f"{name} {iks[name]['plausible_fraction']:.0%} (median err/height {iks[name]['median_error_fraction_of_height']:.1e})"
+        for name in ("manifold", "ccd", "fabrik") if name in iks))
+    _print_rigs(iks["rigs"], lambda r: ", ".join(f"{k} {v:.0%}" for k, v in r.items() if k != "joints"))
     s = res["sampling"]
     for row in s["rows"]:
         ratio = "n/a" if row["onnx_over_torch"] is None else f"{row['onnx_over_torch']:.2f}x"
