@@ -16,7 +16,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from vips import diffusion as dm  # noqa: E402
-from vips.features import graph_codes, graph_distances, rig_conditioning  # noqa: E402
+from vips.features import graph_codes, rig_conditioning  # noqa: E402
+from vips.skeleton import hop_distances  # noqa: E402
 from vips.model import ModelConfig, PoseModel, load_weights, save_weights  # noqa: E402
 from vips.model.data import load_dataset, save_dataset  # noqa: E402
 from vips.model.toy import toy_groups, toy_rig  # noqa: E402
@@ -54,7 +55,7 @@ def _randomized(config: ModelConfig = TINY, seed: int = 0, prediction: str | Non
 
 def _random_rig_inputs(rng, J: int, F: int):
     parents = np.array([-1] + [int(rng.integers(0, j)) for j in range(1, J)])
-    code = graph_codes(parents, graph_distances(parents))
+    code = graph_codes(parents, hop_distances(parents))
     return rng.normal(size=(J, F)).astype(np.float32), code
 
 

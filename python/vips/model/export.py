@@ -112,7 +112,8 @@ def check_onnx(model: PoseModel, out_dir: str | Path, seed: int = 0, joint_count
     """
     import onnxruntime as ort
 
-    from vips.features import graph_codes, graph_distances
+    from vips.features import graph_codes
+    from vips.skeleton import hop_distances
 
     out = Path(out_dir)
     enc = ort.InferenceSession(str(out / ENCODER_FILE), providers=["CPUExecutionProvider"])
@@ -123,7 +124,7 @@ def check_onnx(model: PoseModel, out_dir: str | Path, seed: int = 0, joint_count
     model = model.to("cpu").eval()
     for J in joint_counts:
         parents = np.array([-1] + [int(rng.integers(0, j)) for j in range(1, J)])
-        code = graph_codes(parents, graph_distances(parents))[None]
+        code = graph_codes(parents, hop_distances(parents))[None]
         feats = rng.normal(size=(1, J, cfg.feature_dim)).astype(np.float32)
         mask = np.ones((1, J), np.float32)
         x_t = rng.normal(size=(batch, J, cfg.pose_dim)).astype(np.float32)
