@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from conftest import MOTION_DIR, requires_motion
 
-from vips.body import above_body, find_body_root, subtree_sizes
+from vips.body import above_body, find_body_root
+from vips.skeleton import subtree_sizes
 
 # root, pelvis, spine, head, leg_l, foot_l, leg_r, foot_r
 HUMAN = np.array([-1, 0, 1, 2, 1, 4, 1, 6])

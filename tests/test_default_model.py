@@ -34,7 +34,7 @@ def _arm_roots(rig) -> tuple[int, int]:
     rig, the one whose subtrees reach furthest sideways, taken at its joint nearest the midline."""
     cond = rig_conditioning(rig)
     pos = cond.rest_positions.astype(np.float64)
-    from vips.body import children_lists
+    from vips.skeleton import children_lists
 
     kids = children_lists(rig.parents)
 

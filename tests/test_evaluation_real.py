@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from runtime_support import toy_model_dir, toy_pairs
 
-from vips.evaluation.corruptions import CORRUPTIONS, PROCEDURAL_CORRUPTIONS, bone_axes
+from vips.evaluation.corruptions import CORRUPTIONS, PROCEDURAL_CORRUPTIONS
 from vips.evaluation.metrics import auroc, pose_features
 from vips.evaluation.real_motion import (
     REAL_MOTION_CORRUPTIONS,
@@ -52,7 +52,7 @@ def test_turned_joints_turns_two_or_three_boned_joints_by_90_to_120_degrees(whic
     after = out.poses.rotations.astype(np.float64)
     change = quat_multiply(after, quat_conjugate(before))
     angle = np.degrees(2 * np.arccos(np.clip(np.abs(change[..., 0]), 0, 1)))  # (N, J)
-    has_bone = np.linalg.norm(bone_axes(rig), axis=1) > 0
+    has_bone = np.linalg.norm(rig.bone_axes(), axis=1) > 0
     counts = []
     for i in range(len(poses)):
         turned = angle[i] > 1.0

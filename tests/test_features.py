@@ -3,8 +3,6 @@ name and mesh features (the pose encoding is tested in test_pose_encoding.py).""
 
 from __future__ import annotations
 
-from collections import deque
-
 import numpy as np
 import pytest
 
@@ -16,12 +14,12 @@ from vips.features import (
     FEATURE_DIM,
     NAME_CONCEPTS,
     graph_codes,
-    graph_distances,
     name_features,
     rig_conditioning,
 )
 from vips.rig import Rig
 from vips.rotations import matrix_to_quat, quat_multiply, quat_normalize
+from vips.skeleton import hop_distances
 
 # A symmetric biped in the asset frame, facing +X (so canonicalization must turn it), toes pointing forward.
 # (name role, parent role, world position as (forward, up, lateral-left))
@@ -168,33 +166,11 @@ def test_symmetry_rejects_asymmetric_joint():
     assert cond.mirror[_ROLES.index("elbow_l")] == _ROLES.index("elbow_r")
 
 
-def _bfs_distances(parents: np.ndarray) -> np.ndarray:
-    J = len(parents)
-    adj = [[] for _ in range(J)]
-    for j, p in enumerate(parents):
-        if p >= 0:
-            adj[j].append(p)
-            adj[p].append(j)
-    out = np.zeros((J, J), np.int64)
-    for s in range(J):
-        seen = {s: 0}
-        queue = deque([s])
-        while queue:
-            u = queue.popleft()
-            for v in adj[u]:
-                if v not in seen:
-                    seen[v] = seen[u] + 1
-                    queue.append(v)
-        out[s] = [seen[k] for k in range(J)]
-    return out
-
-
 @pytest.mark.parametrize("J", [1, 2, 9, 40])
-def test_graph_distances_and_codes(J):
+def test_graph_codes(J):
     rng = np.random.default_rng(J)
     parents = np.array([-1] + [int(rng.integers(0, j)) for j in range(1, J)])
-    dist = graph_distances(parents)
-    np.testing.assert_array_equal(dist, _bfs_distances(parents))
+    dist = hop_distances(parents)  # checked against a breadth-first search in test_skeleton.py
     code = graph_codes(parents, dist)
     assert (np.diag(code) == 0).all()
     for j in range(1, J):

@@ -83,6 +83,26 @@ def test_local_from_world_inverts_fk() -> None:
     np.testing.assert_allclose(trans, want_trans, atol=1e-5)
 
 
+def test_world_from_local_chains_scaled_matrices_and_matches_native_fk() -> None:
+    from vips.kinematics import world_from_local
+
+    rng = np.random.default_rng(11)
+    rig = vips.Rig([f"j{i}" for i in range(10)], name="r", **random_rig_arrays(rng, 10))
+    p = vips.Poses(quat_normalize(rng.normal(size=(3, 10, 4))), rng.normal(size=(3, 3)))
+    rot, trans = local_transforms(rig, p)
+    local = np.zeros((3, 10, 4, 4))
+    local[..., :3, :3], local[..., :3, 3], local[..., 3, 3] = quat_to_matrix(rot.astype(np.float64)), trans, 1.0
+    np.testing.assert_allclose(world_from_local(local, rig.parents), world_matrices(rig, p), atol=1e-5)
+    # Scaled joints (which the native FK does not take) and two roots, against chaining by hand.
+    local = np.tile(np.eye(4), (4, 1, 1))
+    local[:, :3, :3] *= np.array([2.0, 0.5, 3.0, 1.5])[:, None, None]
+    local[:, :3, 3] = rng.normal(size=(4, 3))
+    world = world_from_local(local, np.array([-1, 0, -1, 2]))
+    np.testing.assert_allclose(world[1], local[0] @ local[1])
+    np.testing.assert_allclose(world[3], local[2] @ local[3])
+    np.testing.assert_allclose(world[[0, 2]], local[[0, 2]])
+
+
 @pytest.mark.parametrize("up_axis", ["Y", "Z"])
 def test_turn_root_rotates_the_body_about_the_up_axis_through_the_root(up_axis: str) -> None:
     """FK of the turned poses equals FK of the originals rotated about the up axis through the root (Rodrigues,

@@ -16,7 +16,8 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from vips import diffusion as dm  # noqa: E402
-from vips.features import graph_codes, graph_distances, rig_conditioning  # noqa: E402
+from vips.features import graph_codes, rig_conditioning  # noqa: E402
+from vips.skeleton import hop_distances  # noqa: E402
 from vips.model import ModelConfig, PoseModel, load_weights, save_weights  # noqa: E402
 from vips.model.data import load_dataset, save_dataset  # noqa: E402
 from vips.model.toy import toy_groups, toy_rig  # noqa: E402
@@ -54,7 +55,7 @@ def _randomized(config: ModelConfig = TINY, seed: int = 0, prediction: str | Non
 
 def _random_rig_inputs(rng, J: int, F: int):
     parents = np.array([-1] + [int(rng.integers(0, j)) for j in range(1, J)])
-    code = graph_codes(parents, graph_distances(parents))
+    code = graph_codes(parents, hop_distances(parents))
     return rng.normal(size=(J, F)).astype(np.float32), code
 
 
@@ -187,6 +188,32 @@ def exported(tmp_path_factory):
     return model, out
 
 
+def test_exported_graphs_follow_the_contract(exported):
+    """The exporter writes exactly the interface of vips.model_contract, as ONNX Runtime reads it: input and
+    output names in order, ranks, element types, dynamic axes by letter, fixed axes the model's widths, and the
+    role and config metadata."""
+    import json
+
+    import onnxruntime as ort
+
+    from vips.model_contract import CONFIG_KEY, DENOISER, ENCODER, MODEL_FILES, ROLE_KEY
+
+    model, out = exported
+    cfg = model.config
+    fixed = {"F": cfg.feature_dim, "D": cfg.pose_dim, "W": cfg.width, "L": cfg.layers, "H": cfg.heads}
+    assert {ENCODER.file, DENOISER.file} < set(MODEL_FILES)
+    for graph in (ENCODER, DENOISER):
+        session = ort.InferenceSession(str(out / graph.file), providers=["CPUExecutionProvider"])
+        for args, specs in ((session.get_inputs(), graph.inputs), (session.get_outputs(), graph.outputs)):
+            assert [a.name for a in args] == [x.name for x in specs]
+            for arg, spec in zip(args, specs):
+                assert arg.type == spec.dtype and len(arg.shape) == spec.rank, arg
+                for letter, dim in zip(spec.axes, arg.shape):
+                    assert dim == fixed.get(letter, letter), (spec.name, spec.axes, arg.shape)
+        meta = session.get_modelmeta().custom_metadata_map
+        assert meta[ROLE_KEY] == graph.role and json.loads(meta[CONFIG_KEY]) == json.loads(cfg.to_json())
+
+
 @pytest.mark.slow
 def test_onnx_matches_torch(exported):
     from vips.model.export import check_onnx
@@ -264,8 +291,8 @@ def test_a_denoiser_graph_with_another_interface_is_refused(exported, tmp_path):
 
     import onnx
 
+    from vips.model_contract import DENOISER_FILE, ENCODER_FILE
     from vips.runtime import OnnxDenoiser
-    from vips.runtime.onnx_backend import DENOISER_FILE, ENCODER_FILE
 
     _, out = exported
     shutil.copy(out / ENCODER_FILE, tmp_path / ENCODER_FILE)
@@ -292,8 +319,9 @@ def test_the_schedule_shift_travels_from_the_weights_to_the_model_folder(tmp_pat
     from dataclasses import replace
 
     from vips.errors import VipsError
+    from vips.model_contract import MODEL_JSON
     from vips.posespace import PoseSpace
-    from vips.runtime.model_dir import MODEL_JSON, export_model_dir, read_model_dir
+    from vips.runtime.model_dir import export_model_dir, read_model_dir
 
     torch.manual_seed(0)
     model = PoseModel(replace(TINY, schedule_shift=3.0))

@@ -29,6 +29,7 @@ import numpy as np
 from vips.data.shards import read_shard
 from vips.evaluation.corruptions import CORRUPTIONS
 from vips.evaluation.real_motion import dataset_families
+from vips.model_contract import WEIGHTS_FILE
 from vips.poses import Poses
 from vips.posespace import REFERENCE_SAMPLES, REFERENCE_STEPS, PoseSpace, balanced_threshold, reduce_errors, \
     write_threshold
@@ -115,7 +116,7 @@ def main() -> None:
     parser.add_argument("--frames-per-clip", type=int, default=40, help="frames per real validation clip")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    export_model_dir(args.run / "model.safetensors", args.out, model_id=args.model_id)
+    export_model_dir(args.run / WEIGHTS_FILE, args.out, model_id=args.model_id)
     pairs = {"procedural": procedural_pairs(args.data, args.rigs, args.poses, args.seed),
              "real": real_pairs(args.data, args.frames_per_clip)}
     best = None

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from vips.skeleton import children_lists, strict_ancestors, subtree_sizes
+
 if TYPE_CHECKING:
     from vips.rig import Rig
 
@@ -26,24 +28,6 @@ if TYPE_CHECKING:
 GROUND_FRACTION = 0.05
 #: A joint moving less than this fraction of the skin's total weight can be a control bone.
 CONTROL_WEIGHT_FRACTION = 0.01
-
-
-def subtree_sizes(parents: np.ndarray) -> np.ndarray:
-    """(J,) int64 joints in the subtree rooted at each joint (itself included); parents topologically ordered."""
-    size = np.ones(len(parents), np.int64)
-    for j in range(len(parents) - 1, 0, -1):
-        if parents[j] >= 0:
-            size[parents[j]] += size[j]
-    return size
-
-
-def children_lists(parents: np.ndarray) -> list[list[int]]:
-    """For each joint, the indices of its children in joint order."""
-    kids: list[list[int]] = [[] for _ in range(len(parents))]
-    for j, p in enumerate(parents):
-        if p >= 0:
-            kids[int(p)].append(j)
-    return kids
 
 
 def find_body_root(parents: np.ndarray, heights: np.ndarray, skin_share: np.ndarray | None = None) -> int:
@@ -96,9 +80,4 @@ def body_root(rig: "Rig") -> int:
 
 def above_body(parents: np.ndarray, body: int) -> np.ndarray:
     """(J,) bool: the strict ancestors of joint ``body`` (the ground and control bones above the body)."""
-    out = np.zeros(len(parents), bool)
-    k = int(parents[body])
-    while k >= 0:
-        out[k] = True
-        k = int(parents[k])
-    return out
+    return strict_ancestors(parents, body)

@@ -46,7 +46,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vips.body import above_body, body_root, children_lists, subtree_sizes
+from vips.body import above_body, body_root
+from vips.skeleton import ancestors, bone_axes, child_counts, depths, hop_distances, subtree_sizes
 
 if TYPE_CHECKING:
     from vips.rig import Rig
@@ -164,7 +165,7 @@ def rig_conditioning(rig: "Rig") -> RigConditioning:
     rot = transform[:3, :3] * height
     pos = _apply(transform, world[:, :3, 3])
 
-    dist = graph_distances(parents)
+    dist = hop_distances(parents)
     depth = dist[body]
     above = above_body(parents, body)
     mirror, residual = mirror_pairs(pos, parents, depth)
@@ -202,10 +203,10 @@ _FORWARD_BONE_COS = 0.8
 def reference_frames(pos: np.ndarray, parents: np.ndarray, body_root: int | None = None) -> np.ndarray:
     """(J, 3, 3) float64 reference frame of each joint at rest, from the rest geometry alone (canonical frame).
 
-    Columns: the *bone axis* (to the mean of the children, the longest child when that mean vanishes, else the
-    bone from the parent, else up), the *reference axis* (the facing axis +Z made perpendicular to the bone
-    axis; the up axis +Y for bones within 37 degrees of the facing axis, such as feet, necks and tails of
-    quadrupeds), and their cross product.
+    Columns: the *bone axis* (:func:`vips.skeleton.bone_axes`: to the mean of the children, the longest child
+    when that mean vanishes, else the bone from the parent, else up), the *reference axis* (the facing axis +Z
+    made perpendicular to the bone axis; the up axis +Y for bones within 37 degrees of the facing axis, such as
+    feet, necks and tails of quadrupeds), and their cross product.
 
     The ``body_root``'s frame is the canonical frame itself (identity): its orientation is the body's (tilt and
     heading), and the mean of its children (spine up, legs down, a tail back) nearly cancels, so a bone axis
@@ -215,24 +216,13 @@ def reference_frames(pos: np.ndarray, parents: np.ndarray, body_root: int | None
     limb when the rest pose swings the limb about the facing axis: a T-pose and an A-pose give an arm the same
     frame up to that swing, so a posed arm reads the same from either rest (see :mod:`vips.pose_encoding`).
     """
-    J = len(parents)
-    kids = children_lists(parents)
-    out = np.zeros((J, 3, 3))
-    for j in range(J):
+    offset = _offsets(pos, parents)
+    axes = bone_axes(parents, offset, 1e-6, incoming=offset, fallback=np.array([0.0, 1.0, 0.0]))
+    out = np.zeros((len(parents), 3, 3))
+    for j, a in enumerate(axes):
         if j == body_root:
             out[j] = np.eye(3)
             continue
-        v = np.zeros(3)
-        if kids[j]:
-            off = pos[kids[j]] - pos[j]
-            v = off.mean(axis=0)
-            if np.linalg.norm(v) < 1e-6:
-                v = off[int(np.argmax(np.linalg.norm(off, axis=1)))]
-        if np.linalg.norm(v) < 1e-6 and parents[j] >= 0:
-            v = pos[j] - pos[parents[j]]
-        if np.linalg.norm(v) < 1e-6:
-            v = np.array([0.0, 1.0, 0.0])
-        a = v / np.linalg.norm(v)
         ref = np.array([0.0, 0.0, 1.0]) if abs(a[2]) < _FORWARD_BONE_COS else np.array([0.0, 1.0, 0.0])
         b = ref - (ref @ a) * a
         b /= np.linalg.norm(b)
@@ -302,7 +292,7 @@ def lateral_axis(points: np.ndarray, parents: np.ndarray, height: float) -> np.n
     cov = h.T @ h
     w, v = np.linalg.eigh(cov)
     base = float(np.arctan2(v[1, -1], v[0, -1]))
-    depth = tree_depths(parents)
+    depth = depths(parents)
     same = depth[:, None] == depth[None, :]
 
     def cost(angle: float) -> float:
@@ -368,36 +358,6 @@ def _apply(m: np.ndarray, p: np.ndarray) -> np.ndarray:
 
 
 # ----- skeleton structure ------------------------------------------------------------------------------------
-def tree_depths(parents: np.ndarray) -> np.ndarray:
-    """(J,) int64 edges from the root to each joint (parents topologically ordered)."""
-    d = np.zeros(len(parents), np.int64)
-    for j, p in enumerate(parents):
-        if p >= 0:
-            d[j] = d[p] + 1
-    return d
-
-
-def ancestors(parents: np.ndarray) -> np.ndarray:
-    """(J, J) bool, ``A[i, k]`` when k is i or an ancestor of i."""
-    J = len(parents)
-    a = np.eye(J, dtype=bool)
-    for j, p in enumerate(parents):
-        if p >= 0:
-            a[j] |= a[p]
-    return a
-
-
-def graph_distances(parents: np.ndarray) -> np.ndarray:
-    """(J, J) int64 number of bones between every two joints of the tree."""
-    depth = tree_depths(parents)
-    a = ancestors(parents)
-    lca_depth = np.zeros((len(parents),) * 2, np.int64)
-    for k in np.argsort(depth, kind="stable"):  # deeper common ancestors overwrite shallower ones
-        both = a[:, k][:, None] & a[:, k][None, :]
-        lca_depth[both] = depth[k]
-    return depth[:, None] + depth[None, :] - 2 * lca_depth
-
-
 def graph_codes(parents: np.ndarray, dist: np.ndarray, mirror: np.ndarray | None = None) -> np.ndarray:
     """(J, J) int64 relation of joint j to joint i, used to pick a learned attention bias.
 
@@ -420,15 +380,17 @@ def graph_codes(parents: np.ndarray, dist: np.ndarray, mirror: np.ndarray | None
     return code.astype(np.int64)
 
 
-def _children_counts(parents: np.ndarray) -> np.ndarray:
-    return np.bincount(parents[parents >= 0], minlength=len(parents))
+def _offsets(pos: np.ndarray, parents: np.ndarray) -> np.ndarray:
+    """(J, 3) each joint's offset from its parent (zero where ``parents`` is -1)."""
+    has = parents >= 0
+    offset = np.zeros_like(pos)
+    offset[has] = pos[has] - pos[parents[has]]
+    return offset
 
 
 def _bone_features(pos: np.ndarray, parents: np.ndarray) -> dict[str, np.ndarray]:
     """Offset, length and direction of each joint's bone from its parent (zero where ``parents`` is -1)."""
-    has = parents >= 0
-    offset = np.zeros_like(pos)
-    offset[has] = pos[has] - pos[parents[has]]
+    offset = _offsets(pos, parents)
     length = np.linalg.norm(offset, axis=1, keepdims=True)
     direction = np.where(length > 1e-8, offset / np.maximum(length, 1e-12), 0.0)
     return {"offset": offset, "bone_length": length, "direction": direction}
@@ -439,7 +401,7 @@ def _topology_features(parents: np.ndarray, depth: np.ndarray, body: int) -> dic
     Joints above the body root get values too, but the model never sees them (they are masked)."""
     J = len(parents)
     max_depth = max(int(depth.max()), 1)
-    kids = _children_counts(parents)
+    kids = child_counts(parents)
     size = subtree_sizes(parents)
     above = above_body(parents, body)
     seen = max(int((~above).sum()), 1)
@@ -485,8 +447,8 @@ def mirror_pairs(pos: np.ndarray, parents: np.ndarray, depth: np.ndarray | None 
     J = len(parents)
     mirrored = pos * np.array([-1.0, 1.0, 1.0])
     d = np.linalg.norm(mirrored[:, None, :] - pos[None, :, :], axis=-1)
-    depth = tree_depths(parents) if depth is None else depth
-    size, kids = subtree_sizes(parents), _children_counts(parents)
+    depth = depths(parents) if depth is None else depth
+    size, kids = subtree_sizes(parents), child_counts(parents)
     same = (depth[:, None] == depth) & (size[:, None] == size) & (kids[:, None] == kids)
     d = np.where(same, d, np.inf)
     best = np.argmin(d, axis=1)

@@ -93,6 +93,20 @@ def _body_translation(rig: "Rig", rotations: np.ndarray, translations: np.ndarra
     return full.astype(np.float64) - fixed, kept
 
 
+def world_from_local(local: np.ndarray, parents: np.ndarray) -> np.ndarray:
+    """Local matrices (..., J, 4, 4) (each joint's transform in its parent's frame, any affine, scale included)
+    -> (..., J, 4, 4) float64 transforms in the frame of the roots (a root keeps its own matrix).
+
+    Forward kinematics in float64 on full matrices, for the readers, which meet scaled joints the native FK
+    (rotations and translations, float32) does not take; ``parents`` topologically ordered, several roots allowed.
+    """
+    out = np.array(local, np.float64)
+    for j, p in enumerate(parents):
+        if p >= 0:
+            out[..., j, :, :] = out[..., p, :, :] @ out[..., j, :, :]
+    return out
+
+
 def local_from_world(world: np.ndarray, parents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rigid world matrices (..., J, 4, 4) -> each joint's rotation (..., J, 4) and translation (..., J, 3) in
     its parent's frame (the inverse of FK). The readers use it to turn a file's transforms into a rig."""

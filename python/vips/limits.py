@@ -1,9 +1,9 @@
 """Joint limits read off poses: per joint a swing cone, per-axis swing ranges and a twist range.
 
 Every joint's rotation delta ``q`` (the pose's rotation relative to the rest local rotation, so it acts in the
-joint's rest frame) is split as ``q = swing * twist`` (:func:`vips.evaluation.corruptions.swing_twist`): ``twist``
+joint's rest frame) is split as ``q = swing * twist`` (:func:`vips.rotations.swing_twist`): ``twist``
 turns about the joint's *twist axis* ``a`` (its bone: the mean direction to its children,
-:func:`vips.evaluation.corruptions.bone_axes`; a leaf's incoming bone direction; else the frame's Y), ``swing``
+:func:`vips.skeleton.bone_axes`; a leaf's incoming bone direction; else the frame's Y), ``swing``
 about an axis perpendicular to it. In the joint's *limit frame* ``(u, v, a)`` (``u`` the rest frame's X, Y or Z
 axis most perpendicular to ``a``, made perpendicular; ``v = a x u``) a pose of the joint is three angles:
 
@@ -32,10 +32,17 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from vips.errors import VipsError
-from vips.evaluation.corruptions import bone_axes, swing_twist
 from vips.io.limits_io import LIMITS_FORMAT
 from vips.poses import Poses
-from vips.rotations import axis_angle_to_quat, quat_multiply, quat_normalize, quat_to_axis_angle, quat_to_matrix
+from vips.rotations import (
+    axis_angle_to_quat,
+    quat_multiply,
+    quat_normalize,
+    quat_to_axis_angle,
+    quat_to_matrix,
+    swing_twist,
+)
+from vips.skeleton import bone_axes
 
 if TYPE_CHECKING:
     from vips.rig import Rig
@@ -50,15 +57,13 @@ _BISECTIONS = 40
 def limit_frames(rig: "Rig") -> np.ndarray:
     """(J, 3, 3) float64 limit frame of each joint, in its rest frame: rows ``u``, ``v`` (swing axes) and ``a``
     (twist axis), right-handed and orthonormal. See the module docstring."""
-    axes = bone_axes(rig)
     rest = quat_to_matrix(rig.rest_rotations.astype(np.float64))
     incoming = np.einsum("jkl,jk->jl", rest, rig.rest_translations.astype(np.float64))  # R^T t: the joint's frame
+    incoming[rig.parents < 0] = 0.0  # a root has no incoming bone
+    axes = bone_axes(rig.parents, rig.rest_translations, 1e-6 * rig.height(), incoming=incoming,
+                     fallback=np.array([0.0, 1.0, 0.0]))
     frames = np.zeros((rig.num_joints, 3, 3))
-    for j in range(rig.num_joints):
-        a = axes[j]
-        if not np.any(a):
-            n = np.linalg.norm(incoming[j])
-            a = incoming[j] / n if rig.parents[j] >= 0 and n > 1e-6 * rig.height() else np.array([0.0, 1.0, 0.0])
+    for j, a in enumerate(axes):
         frames[j] = frame_from_axis(a)
     return frames
 

@@ -21,6 +21,7 @@ import numpy as np
 from vips import diffusion
 from vips.errors import IKWarning, PoseError, VipsError
 from vips.features import rig_conditioning
+from vips.model_contract import DENOISER_FILE
 from vips.pose_encoding import POSE_DIM, Placement, channel_mask, decode_poses, encode, encode_poses, \
     placement_transforms
 from vips.poses import Poses
@@ -47,7 +48,7 @@ def default_model_dir() -> Path:
     """
     env = os.environ.get("VIPS_MODEL")
     folder = Path(env) if env else DEFAULT_MODEL_DIR
-    if not (folder / "denoiser.onnx").is_file():
+    if not (folder / DENOISER_FILE).is_file():
         where = f"VIPS_MODEL={env}" if env else str(folder)
         raise VipsError(f"no pose-space model found at {where}; pass model=FOLDER (--model FOLDER on the command "
                         f"line) or set VIPS_MODEL to a folder made by `vips export-onnx`")

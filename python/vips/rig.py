@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from vips import skeleton
 from vips.errors import RigError
 from vips.poses import Poses
 
@@ -101,20 +102,22 @@ class Rig:
             raise RigError(f"{self.label}: no joint named '{name}'{hint}") from None
 
     def children(self) -> list[list[int]]:
-        """For each joint, the indices of its children."""
-        kids: list[list[int]] = [[] for _ in range(self.num_joints)]
-        for j, p in enumerate(self.parents):
-            if p >= 0:
-                kids[p].append(j)
-        return kids
+        """For each joint, the indices of its children (:func:`vips.skeleton.children_lists`)."""
+        return skeleton.children_lists(self.parents)
 
     def depths(self) -> np.ndarray:
-        """(J,) int32 number of edges from the root to each joint."""
-        d = np.zeros(self.num_joints, np.int32)
-        for j, p in enumerate(self.parents):
-            if p >= 0:
-                d[j] = d[p] + 1
-        return d
+        """(J,) int64 number of edges from the root to each joint (:func:`vips.skeleton.depths`)."""
+        return skeleton.depths(self.parents)
+
+    def bone_axes(self) -> np.ndarray:
+        """(J, 3) float64 unit direction from each joint to its children, in the frame its pose delta acts on
+        (:func:`vips.skeleton.bone_axes` of the rest translations); zeros for leaves and for bones shorter than a
+        millionth of the rig's height.
+
+        A child's rest translation is expressed in its parent's frame, the frame the parent's delta rotates
+        (posed local rotation is ``rest * delta``), so turning the delta about this axis leaves the bone in place.
+        """
+        return skeleton.bone_axes(self.parents, self.rest_translations, 1e-6 * self.height())
 
     def preorder(self) -> list[tuple[int, int]]:
         """``(joint, depth)`` for every joint, depth first from the root (children in joint order), as a joint tree is

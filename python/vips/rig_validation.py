@@ -9,6 +9,7 @@ import numpy as np
 
 from vips.errors import RigError
 from vips.rig import MAX_INFLUENCES, UP_AXES
+from vips.skeleton import children_lists
 
 if TYPE_CHECKING:
     from vips.rig import Rig
@@ -77,10 +78,7 @@ def _topological_order(rig: "Rig") -> np.ndarray | None:
         _fail(rig, f"the skeleton has {roots.size} root joints ({listed}); it needs exactly one: add a common root joint")
     if np.all(parents < np.arange(J)):
         return None
-    children: list[list[int]] = [[] for _ in range(J)]
-    for j in range(J):
-        if parents[j] >= 0:
-            children[parents[j]].append(j)
+    children = children_lists(parents)
     order, stack = [], [int(roots[0])]
     while stack:
         j = stack.pop()

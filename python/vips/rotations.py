@@ -121,6 +121,23 @@ def quat_angle(q: Array) -> Array:
     return 2 * np.arctan2(np.linalg.norm(q[..., 1:], axis=-1), q[..., 0])
 
 
+def swing_twist(q: Array, axis: Array) -> tuple[Array, Array]:
+    """Split quaternions (..., 4) as ``q = swing * twist``, ``twist`` about the unit ``axis`` (..., 3) (broadcast)
+    and ``swing`` about an axis perpendicular to it.
+
+    Returns (swing, twist), both (..., 4) float64 unit quaternions; neither sign is made canonical (w >= 0).
+    """
+    q = np.asarray(q, np.float64)
+    axis = np.broadcast_to(np.asarray(axis, np.float64), q.shape[:-1] + (3,))
+    along = np.sum(q[..., 1:] * axis, axis=-1, keepdims=True) * axis
+    twist = np.concatenate([q[..., :1], along], axis=-1)
+    n = np.linalg.norm(twist, axis=-1, keepdims=True)
+    # A swing of exactly 180 degrees leaves the twist undefined; identity is as good as any.
+    twist = np.where(n > 1e-9, twist / np.where(n > 1e-9, n, 1), np.array([1.0, 0, 0, 0]))
+    swing = quat_multiply(q, quat_conjugate(twist))
+    return swing, twist
+
+
 def quat_slerp(a: Array, b: Array, t: Array | float) -> Array:
     """Spherical interpolation from ``a`` (t=0) to ``b`` (t=1) along the shorter arc; (..., 4)."""
     a, b = quat_normalize(a), quat_normalize(b)

@@ -30,11 +30,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ship_default_model import errors_of  # noqa: E402 - the shipping script's own error collection
 
-from vips.body import children_lists  # noqa: E402
 from vips.evaluation.metrics import auroc  # noqa: E402
 from vips.evaluation.real_motion import dataset_families  # noqa: E402
 from vips.features import rig_conditioning  # noqa: E402
 from vips.poses import Poses  # noqa: E402
+from vips.skeleton import children_lists  # noqa: E402
 
 
 def judged_joints(rig) -> np.ndarray:  # noqa: ANN001 - Rig

@@ -26,16 +26,6 @@ from pathlib import Path
 import numpy as np
 
 
-def _depths(parents: np.ndarray) -> np.ndarray:
-    depth = np.zeros(len(parents), int)
-    for j in range(len(parents)):
-        p = parents[j]
-        while p >= 0:
-            depth[j] += 1
-            p = parents[p]
-    return depth
-
-
 def diagnose(data: Path, split: str, rigs: int, model: str | None) -> dict:
     from vips.evaluation.metrics import fidelity, pose_features, position_distances
     from vips.evaluation.run_model import dataset_cases
@@ -59,7 +49,7 @@ def diagnose(data: Path, split: str, rigs: int, model: str | None) -> dict:
         nearest_true = position_distances(second, ref).argmin(1)
         true_joint = np.linalg.norm(second - ref[nearest_true], axis=-1).mean(0)
         true_median = np.median(position_distances(second, ref).min(1))
-        depth = _depths(rig.parents)
+        depth = rig.depths()
         for name, feat in sets.items():
             d = position_distances(feat, ref)
             joint = np.linalg.norm(feat - ref[d.argmin(1)], axis=-1).mean(0)

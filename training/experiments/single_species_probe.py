@@ -47,6 +47,7 @@ def main() -> None:
     from vips.evaluation.metrics import fidelity, pose_features, position_distances
     from vips.evaluation.run_model import dataset_cases
     from vips.model.data import load_dataset
+    from vips.model_contract import WEIGHTS_FILE
     from vips.model.network import ModelConfig
     from vips.model.train import TrainConfig, train
     from vips.pose_encoding import decode_poses, encode_poses
@@ -81,7 +82,7 @@ def main() -> None:
     for stop in checkpoints:
         config.stop_at = stop
         train(config, groups)
-        space = PoseSpace(rig, export_model_dir(run / "model.safetensors", run / "model").folder, threads=1)
+        space = PoseSpace(rig, export_model_dir(run / WEIGHTS_FILE, run / "model").folder, threads=1)
         rows["samples" if stop == args.steps else f"samples_at_{stop}"] = row(space.sample(64, seed=args.species,
                                                                                            steps=30))
     x0 = encode_poses(second, space.cond)

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from vips.bench.timing import best_of
+from vips.model_contract import DENOISER_FILE
 from vips.poses import Poses
 
 IK_RIG_JOINTS = 50
@@ -38,7 +39,7 @@ def _model(model: str | None) -> Path:
         return default_model_dir()
     except VipsError:
         toy = Path(__file__).resolve().parents[3] / "tests" / "data" / "toy_pose_space"
-        if (toy / "denoiser.onnx").is_file():
+        if (toy / DENOISER_FILE).is_file():
             return toy
         raise
 

@@ -24,17 +24,17 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 
-from vips.body import children_lists
 from vips.poses import Poses
 from vips.rotations import (
     axis_angle_to_quat,
     matrix_to_quat,
-    quat_conjugate,
     quat_multiply,
     quat_normalize,
     quat_to_axis_angle,
     quat_to_matrix,
+    swing_twist,
 )
+from vips.skeleton import children_lists, subtree_sizes
 
 if TYPE_CHECKING:
     from vips.rig import Rig
@@ -56,50 +56,13 @@ class Corrupted:
 
 
 # ----- rig geometry shared by the corruptions ----------------------------------------------------------------
-def bone_axes(rig: "Rig") -> np.ndarray:
-    """(J, 3) float64 unit direction from each joint to its children, in the frame its delta rotation acts on.
-
-    A child's rest translation is expressed in the frame that the joint's delta rotates (posed local rotation
-    is ``rest * delta``), so rotating the delta about this axis leaves the bone where it is. Several children:
-    their mean direction (the longest child when the mean vanishes). Leaves and zero-length bones: zeros.
-    """
-    t = rig.rest_translations.astype(np.float64)
-    axes = np.zeros((rig.num_joints, 3))
-    for j, kids in enumerate(children_lists(rig.parents)):
-        if not kids:
-            continue
-        vec = t[kids].mean(axis=0)
-        if np.linalg.norm(vec) < 1e-6 * rig.height():
-            vec = t[kids[int(np.argmax(np.linalg.norm(t[kids], axis=1)))]]
-        n = np.linalg.norm(vec)
-        if n > 1e-6 * rig.height():
-            axes[j] = vec / n
-    return axes
-
-
-def swing_twist(q: np.ndarray, axis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Split quaternions (..., 4) as ``q = swing * twist`` with ``twist`` about unit ``axis`` (..., 3).
-
-    Returns (swing, twist), both (..., 4) float64 unit quaternions.
-    """
-    q = np.asarray(q, np.float64)
-    axis = np.broadcast_to(np.asarray(axis, np.float64), q.shape[:-1] + (3,))
-    along = np.sum(q[..., 1:] * axis, axis=-1, keepdims=True) * axis
-    twist = np.concatenate([q[..., :1], along], axis=-1)
-    n = np.linalg.norm(twist, axis=-1, keepdims=True)
-    # A swing of exactly 180 degrees leaves the twist undefined; identity is as good as any.
-    twist = np.where(n > 1e-9, twist / np.where(n > 1e-9, n, 1), np.array([1.0, 0, 0, 0]))
-    swing = quat_multiply(q, quat_conjugate(twist))
-    return swing, twist
-
-
 def uniform_quaternions(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     """Uniformly distributed rotations (Haar measure) of shape ``shape + (4,)``, float64."""
     return quat_normalize(rng.normal(size=shape + (4,)))
 
 
 def _non_root_joints(rig: "Rig", need_bone: bool) -> np.ndarray:
-    axes = bone_axes(rig)
+    axes = rig.bone_axes()
     ok = np.arange(rig.num_joints) > 0
     if need_bone:
         ok &= np.linalg.norm(axes, axis=1) > 0
@@ -128,7 +91,7 @@ def twist(rig: "Rig", poses: Poses, seed: int = 0, reference: Poses | None = Non
     """
     poses.check_rig(rig.num_joints, f"rig {rig.label}")
     rng = np.random.default_rng(seed)
-    axes = bone_axes(rig)
+    axes = rig.bone_axes()
     cand = _non_root_joints(rig, need_bone=True)
     rot = poses.rotations.astype(np.float64).copy()
     desc, joints = [], []
@@ -247,7 +210,7 @@ def hyperextension(rig: "Rig", poses: Poses, seed: int = 0, reference: Poses | N
     pool = hinges if len(hinges) else moving if len(moving) else roomy if len(roomy) else cand
     rot = poses.rotations.astype(np.float64).copy()
     axes = model.axis.copy()
-    bones = bone_axes(rig)
+    bones = rig.bone_axes()
     for j in pool:
         if model.motion[j] <= 1e-8:  # never moves in the data: bend perpendicular to the bone
             ref = np.array([1.0, 0, 0]) if abs(bones[j, 0]) < 0.9 else np.array([0, 1.0, 0])
@@ -282,13 +245,6 @@ class BodyLayout:
     radius: float
 
 
-def _subtree_sizes(parents: np.ndarray) -> np.ndarray:
-    size = np.ones(len(parents), np.int64)
-    for j in range(len(parents) - 1, 0, -1):
-        size[parents[j]] += size[j]
-    return size
-
-
 def _segment_distance(points: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(P, 3) points, (S, 3) segment starts and ends -> (P,) distance to the nearest segment."""
     ab = b - a
@@ -302,7 +258,7 @@ def body_layout(rig: "Rig") -> BodyLayout:
     """The :class:`BodyLayout` of ``rig``."""
     parents = rig.parents
     J = rig.num_joints
-    size = _subtree_sizes(parents)
+    size = subtree_sizes(parents)
     core = size >= max(2, int(np.ceil(0.2 * J)))
     core[0] = True
     depth = rig.depths()

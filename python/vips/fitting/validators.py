@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vips.kinematics import skin
-from vips.rotations import quat_normalize
+from vips.limits import limit_frames, swing_twist_angles
+from vips.skeleton import hop_distances
 
 if TYPE_CHECKING:
     from vips.poses import Poses
@@ -20,28 +21,6 @@ if TYPE_CHECKING:
 
 
 # ----- self-intersection -----------------------------------------------------------------------------
-def _hop_distances(parents: np.ndarray) -> np.ndarray:
-    """(J, J) number of bones on the tree path between every pair of joints."""
-    J = len(parents)
-    depth = np.zeros(J, np.int64)
-    for j in range(1, J):
-        depth[j] = depth[parents[j]] + 1 if parents[j] >= 0 else 0
-    anc = [[j] for j in range(J)]
-    for j in range(J):
-        p = parents[j]
-        while p >= 0:
-            anc[j].append(p)
-            p = parents[p]
-    hops = np.zeros((J, J), np.int64)
-    for a in range(J):
-        sa = set(anc[a])
-        for b in range(a + 1, J):
-            common = next(x for x in anc[b] if x in sa) if any(x in sa for x in anc[b]) else -1
-            d = depth[a] + depth[b] - 2 * depth[common] if common >= 0 else depth[a] + depth[b] + 2
-            hops[a, b] = hops[b, a] = d
-    return hops
-
-
 def face_parts(rig: "Rig") -> np.ndarray:
     """(F,) dominant joint of every face: the joint with the largest summed skin weight over its corners."""
     J, F = rig.num_joints, len(rig.faces)
@@ -133,7 +112,7 @@ class _IntersectionContext:
     def __init__(self, rig: "Rig", min_hops: int) -> None:
         self.faces = rig.faces.astype(np.int64)
         self.parts = face_parts(rig)
-        self.hops = _hop_distances(rig.parents)
+        self.hops = hop_distances(rig.parents)
         self.min_hops = min_hops
         edge = np.linalg.norm(rig.vertices[self.faces[:, 1]] - rig.vertices[self.faces[:, 0]], axis=1)
         self.cell = 2.0 * float(np.median(edge)) if len(edge) else 1.0
@@ -190,40 +169,15 @@ def self_intersections(
 
 
 # ----- hyper-extension and twist --------------------------------------------------------------------
-def _bone_axes(rig: "Rig") -> np.ndarray:
-    """(J, 3) unit twist axis of each joint in its local frame: towards its first child, else along its own
-    offset from the parent (x for a lone root)."""
-    kids = rig.children()
-    axes = np.zeros((rig.num_joints, 3))
-    for j in range(rig.num_joints):
-        v = rig.rest_translations[kids[j][0]].astype(np.float64) if kids[j] else None
-        if v is None or np.linalg.norm(v) < 1e-9:
-            v = rig.rest_translations[j].astype(np.float64) if rig.parents[j] >= 0 else np.array([1.0, 0, 0])
-        if np.linalg.norm(v) < 1e-9:
-            v = np.array([1.0, 0, 0])
-        axes[j] = v / np.linalg.norm(v)
-    return axes
-
-
-def swing_twist(rig: "Rig", poses: "Poses") -> tuple[np.ndarray, np.ndarray]:
-    """Swing angle (P, J) in [0, pi] and signed twist angle (P, J) in (-pi, pi] of every joint's delta
-    rotation about its bone axis (see :func:`_bone_axes`), radians.
+def joint_swing_twist(rig: "Rig", poses: "Poses") -> tuple[np.ndarray, np.ndarray]:
+    """Swing angle (P, J) in [0, pi] and signed twist angle (P, J) in [-pi, pi] of every joint's delta rotation
+    about its twist axis (the joint limits' axis, :func:`vips.limits.limit_frames`), radians.
 
     The delta acts after the rest rotation (``local = rest * delta``), so it is decomposed in the frame the
     child offset is expressed in.
     """
-    q = quat_normalize(poses.rotations.astype(np.float64))
-    axes = _bone_axes(rig)
-    proj = np.einsum("pjk,jk->pj", q[..., 1:], axes)
-    twist = np.concatenate([q[..., :1], proj[..., None] * axes[None]], -1)
-    n = np.linalg.norm(twist, axis=-1, keepdims=True)
-    twist = np.where(n > 1e-9, twist / np.where(n > 1e-9, n, 1), np.array([1.0, 0, 0, 0]))
-    twist_angle = 2 * np.arctan2(np.einsum("pjk,jk->pj", twist[..., 1:], axes), twist[..., 0])
-    twist_angle = (twist_angle + np.pi) % (2 * np.pi) - np.pi
-    swing_cos = np.clip(np.abs(q[..., 0] * twist[..., 0] + (q[..., 1:] * twist[..., 1:]).sum(-1)), 0, 1)
-    # |<q, twist>| = cos(swing / 2), since q = swing * twist and twist is unit.
-    swing_angle = 2 * np.arccos(swing_cos)
-    return swing_angle, twist_angle
+    swing, twist = swing_twist_angles(poses.rotations.astype(np.float64), limit_frames(rig))
+    return np.linalg.norm(swing, axis=-1), twist
 
 
 @dataclass
@@ -238,7 +192,7 @@ class JointRanges:
     @classmethod
     def from_poses(cls, rig: "Rig", poses: "Poses") -> "JointRanges":
         """The range seen in ``poses`` (e.g. the fitted motion)."""
-        swing, twist = swing_twist(rig, poses)
+        swing, twist = joint_swing_twist(rig, poses)
         return cls(swing.max(0), twist.min(0), twist.max(0))
 
 
@@ -272,7 +226,7 @@ def hyperextension(
         if reference is None:
             raise ValueError("hyperextension needs joint ranges or reference poses")
         ranges = JointRanges.from_poses(rig, reference)
-    swing, twist = swing_twist(rig, poses)
+    swing, twist = joint_swing_twist(rig, poses)
     m = np.deg2rad(margin_deg)
     excess = np.maximum.reduce([
         swing - ranges.swing_max[None] - m,

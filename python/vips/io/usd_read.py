@@ -43,7 +43,7 @@ from vips.io.names import UniqueNames
 from vips.io.pose_set_meta import read_usd_meta
 from vips.io.usd_common import describe_error, matrices_from_usd, matrix_from_usd
 from vips.io.usd_write import JOINT_NAMES_ATTR
-from vips.kinematics import local_from_world, poses_from_local
+from vips.kinematics import local_from_world, poses_from_local, world_from_local
 from vips.rig import Rig
 from vips.rotations import compose_affine, decompose_affine, nearest_rigid
 from vips.usd_schema import register
@@ -116,7 +116,7 @@ def _read(path: Path) -> Rig:
     names = _names_vips_wrote(skel, len(joints)) or _joint_names(skel, joints, usd_parents)
     if space.synthetic_root:
         names = [_unused("root", names)] + names
-    rest_stage = _stage_space(_fk(rest_local, usd_parents), M0, space)
+    rest_stage = _stage_space(world_from_local(rest_local, usd_parents), M0, space)
     rest_world = nearest_rigid(rest_stage)
     space.residual = np.linalg.inv(rest_world) @ rest_stage
     _check_residual(space.residual, names, notes)
@@ -235,17 +235,8 @@ def _rest_and_bind(skel: UsdSkel.Skeleton, parents: np.ndarray, where: str) -> t
         inv = np.linalg.inv(bind)
         rest = np.array([bind[j] if p < 0 else inv[p] @ bind[j] for j, p in enumerate(parents)])
     if bind is None:
-        bind = _fk(rest, parents)
+        bind = world_from_local(rest, parents)
     return rest, bind, notes
-
-
-def _fk(local: np.ndarray, parents: np.ndarray) -> np.ndarray:
-    """(..., J, 4, 4) local matrices -> skel-space matrices (float64)."""
-    out = np.array(local, np.float64)
-    for j, p in enumerate(parents):
-        if p >= 0:
-            out[..., j, :, :] = out[..., p, :, :] @ out[..., j, :, :]
-    return out
 
 
 def _skel_to_world(skel: UsdSkel.Skeleton, time: Usd.TimeCode) -> np.ndarray:
@@ -541,7 +532,7 @@ def _sample(anim: UsdSkel.AnimQuery, order: list[int], times: list, rest_local: 
 def _add_clip(rig: Rig, found: _Found, clip: _Clip, usd_parents: np.ndarray, space: _Space) -> None:
     """A sampled animation -> a clip of ``rig`` (its poses and its channels) named ``clip.name`` (made unique)."""
     skel_to_world = np.stack([_skel_to_world(found.skeleton, t) for t in clip.times])
-    skel_mats = _fk(clip.local, usd_parents)
+    skel_mats = world_from_local(clip.local, usd_parents)
     stage_mats = np.stack([_stage_space(skel_mats[f], skel_to_world[f], space) for f in range(len(clip.times))])
     name = _unused(clip.name, [*rig.clips, *rig.clip_channels])
     channels = _channels(rig, clip, name, skel_to_world, usd_parents, space)

@@ -1,16 +1,14 @@
 """ONNX export of the pose model as two graphs, and the check that ONNX Runtime matches torch.
 
-``rig_encoder.onnx``: node_features (R, J, F) float32, graph_code (R, J, J) int64, mask (R, J) float32
--> rig_context (R, J, W) float32, attn_bias (R, L, H, J, J) float32 (run once per rig).
-``denoiser.onnx``: x_t (B, J, D) float32, t (B,) float32, rig_context (R, J, W), attn_bias (R, L, H, J, J),
-mask (R, J) -> prediction (B, J, D), with R = 1 (broadcast) or B (run at every denoising step).
+The graphs' files, inputs, outputs and metadata are the contract of :mod:`vips.model_contract`: the rig encoder
+(rig features -> rig context and attention biases, once per rig) and the denoiser (one denoising step).
 
 Everything that depends on the rig only (the rig encoder, the projection of its tokens, the per-layer graph
 attention biases) lives in the first graph, so a denoising step does none of it: on one CPU thread that
 makes a step of a 50-joint rig about a fifth faster than computing the biases in every call.
 
-Batch and joint counts are dynamic. Each graph carries metadata ``vips_config`` (the model config JSON,
-including the prediction type) and ``vips_role``.
+Batch and joint counts are dynamic. Each graph carries the model config JSON (including the prediction type) and
+its role as metadata.
 """
 
 from __future__ import annotations
@@ -23,10 +21,9 @@ import torch
 
 from vips.model.network import PoseModel
 from vips.model.weights import load_weights
-from vips.runtime.onnx_backend import DENOISER_FILE, DENOISER_INPUTS, ENCODER_FILE, ENCODER_OUTPUTS
+from vips.model_contract import CONFIG_KEY, DENOISER, ENCODER, ROLE_KEY, Graph
 
 OPSET = 17
-ENCODER_INPUTS = ["node_features", "graph_code", "mask"]
 
 
 class _RigGraph(torch.nn.Module):
@@ -52,7 +49,8 @@ class _DenoiserGraph(torch.nn.Module):
 
 
 def export_onnx(model: PoseModel | str | Path, out_dir: str | Path, opset: int = OPSET) -> tuple[Path, Path]:
-    """Write ``rig_encoder.onnx`` and ``denoiser.onnx`` for ``model`` (or a weights file) into ``out_dir``.
+    """Write the rig encoder and the denoiser graph (:mod:`vips.model_contract`) of ``model`` (or of a weights
+    file) into ``out_dir``.
 
     Returns:
         (encoder path, denoiser path).
@@ -71,32 +69,26 @@ def export_onnx(model: PoseModel | str | Path, out_dir: str | Path, opset: int =
     x_t = torch.randn(B, J, cfg.pose_dim, generator=rng)
     t = torch.rand(B, generator=rng)
     context, attn_bias = (x.detach() for x in model.encode_rig(feats, code, mask))
-    rig_axes = {0: "R", 1: "J"}
-    bias_axes = {0: "R", 3: "J", 4: "J"}
-    enc = _export(_RigGraph(model), (feats, code, mask), out / ENCODER_FILE, ENCODER_INPUTS, ENCODER_OUTPUTS,
-                  {"node_features": rig_axes, "graph_code": {0: "R", 1: "J", 2: "J"}, "mask": rig_axes,
-                   "rig_context": rig_axes, "attn_bias": bias_axes}, opset,
-                  {"vips_config": cfg.to_json(), "vips_role": "rig_encoder"})
-    den = _export(_DenoiserGraph(model), (x_t, t, context, attn_bias, mask), out / DENOISER_FILE, DENOISER_INPUTS,
-                  ["prediction"],
-                  {"x_t": {0: "B", 1: "J"}, "t": {0: "B"}, "rig_context": rig_axes, "attn_bias": bias_axes,
-                   "mask": rig_axes, "prediction": {0: "B", 1: "J"}},
-                  opset, {"vips_config": cfg.to_json(), "vips_role": "denoiser"})
+    config = cfg.to_json()
+    enc = _export(_RigGraph(model), (feats, code, mask), out, ENCODER, opset, config)
+    den = _export(_DenoiserGraph(model), (x_t, t, context, attn_bias, mask), out, DENOISER, opset, config)
     return enc, den
 
 
-def _export(module, args, path: Path, inputs, outputs, axes, opset: int, metadata: dict[str, str]) -> Path:
+def _export(module, args, out: Path, graph: Graph, opset: int, config: str) -> Path:  # noqa: ANN001
     import onnx
 
     from vips.io.atomic import atomic_path
 
+    path = out / graph.file
     with atomic_path(path) as tmp:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the TorchScript exporter announces its deprecation
-            torch.onnx.export(module, args, str(tmp), input_names=inputs, output_names=outputs, dynamic_axes=axes,
-                              opset_version=opset, dynamo=False, do_constant_folding=True)
+            torch.onnx.export(module, args, str(tmp), input_names=graph.input_names, output_names=graph.output_names,
+                              dynamic_axes=graph.dynamic_axes, opset_version=opset, dynamo=False,
+                              do_constant_folding=True)
         proto = onnx.load(str(tmp))
-        for key, value in metadata.items():
+        for key, value in ((CONFIG_KEY, config), (ROLE_KEY, graph.role)):
             entry = proto.metadata_props.add()
             entry.key, entry.value = key, value
         onnx.checker.check_model(proto)
@@ -112,31 +104,32 @@ def check_onnx(model: PoseModel, out_dir: str | Path, seed: int = 0, joint_count
     """
     import onnxruntime as ort
 
-    from vips.features import graph_codes, graph_distances
+    from vips.features import graph_codes
+    from vips.skeleton import hop_distances
 
     out = Path(out_dir)
-    enc = ort.InferenceSession(str(out / ENCODER_FILE), providers=["CPUExecutionProvider"])
-    den = ort.InferenceSession(str(out / DENOISER_FILE), providers=["CPUExecutionProvider"])
+    enc = ort.InferenceSession(str(out / ENCODER.file), providers=["CPUExecutionProvider"])
+    den = ort.InferenceSession(str(out / DENOISER.file), providers=["CPUExecutionProvider"])
     cfg = model.config
     rng = np.random.default_rng(seed)
     worst = 0.0
     model = model.to("cpu").eval()
     for J in joint_counts:
         parents = np.array([-1] + [int(rng.integers(0, j)) for j in range(1, J)])
-        code = graph_codes(parents, graph_distances(parents))[None]
+        code = graph_codes(parents, hop_distances(parents))[None]
         feats = rng.normal(size=(1, J, cfg.feature_dim)).astype(np.float32)
         mask = np.ones((1, J), np.float32)
         x_t = rng.normal(size=(batch, J, cfg.pose_dim)).astype(np.float32)
         t = rng.random(batch).astype(np.float32)
-        context, attn_bias = enc.run(ENCODER_OUTPUTS, {"node_features": feats, "graph_code": code, "mask": mask})
+        context, attn_bias = enc.run(ENCODER.output_names, dict(zip(ENCODER.input_names, [feats, code, mask])))
         with torch.no_grad():
             tokens = model.encoder(torch.from_numpy(feats), torch.from_numpy(code), torch.from_numpy(mask))
             ref_context, ref_bias = model.denoiser.rig_context(tokens, torch.from_numpy(code), torch.from_numpy(mask))
         worst = max(worst, float(np.abs(context - ref_context.numpy()).max()),
                     float(np.abs(attn_bias - ref_bias.numpy()).max()))
         for R in (1, batch):
-            (pred,) = den.run(None, {"x_t": x_t, "t": t, "rig_context": np.repeat(context, R, 0),
-                                     "attn_bias": np.repeat(attn_bias, R, 0), "mask": np.repeat(mask, R, 0)})
+            rig = [np.repeat(x, R, 0) for x in (context, attn_bias, mask)]
+            (pred,) = den.run(None, dict(zip(DENOISER.input_names, [x_t, t, *rig])))
             with torch.no_grad():  # the training-time path: tokens and graph codes in every call
                 ref = model.denoiser(torch.from_numpy(x_t), torch.from_numpy(t), tokens.repeat(R, 1, 1),
                                      torch.from_numpy(np.repeat(code, R, 0)), torch.from_numpy(np.repeat(mask, R, 0)))

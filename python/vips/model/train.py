@@ -31,9 +31,9 @@ from vips.errors import VipsError
 from vips.model.data import Batch, PoseGroup, group_probabilities, load_dataset, make_batch
 from vips.model.network import ModelConfig, PoseModel
 from vips.model.weights import atomic_save, load_weights, save_weights
+from vips.model_contract import WEIGHTS_FILE
 
 CHECKPOINT = "checkpoint.safetensors"
-WEIGHTS = "model.safetensors"
 LOG = "log.jsonl"
 
 
@@ -161,7 +161,7 @@ def initial_weights(source: str | Path, model: ModelConfig) -> dict[str, torch.T
         source = default_model_dir()
     path = Path(source)
     if path.is_dir():
-        path = path / WEIGHTS
+        path = path / WEIGHTS_FILE
     if not path.is_file():
         raise VipsError(f"{source}: no weights to start from (give a model.safetensors or a model folder)")
     loaded = load_weights(path)
@@ -253,7 +253,7 @@ def train(config: TrainConfig, groups: list[PoseGroup] | None = None) -> Path:
                 losses = []
             if rank == 0 and (done % config.checkpoint_every == 0 or done == end):
                 save_checkpoint(run / CHECKPOINT, model, ema, optimizer, done, config)
-                save_weights(ema, run / WEIGHTS, {"step": str(done)})
+                save_weights(ema, run / WEIGHTS_FILE, {"step": str(done)})
     finally:
         progress.close()
         if log is not None:

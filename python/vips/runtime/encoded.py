@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vips.features import RigConditioning
+from vips.model_contract import ATTN_BIAS, GRAPH_CODE, MASK, NODE_FEATURES, RIG_CONTEXT
 from vips.pose_encoding import channel_mask
 
 
@@ -32,17 +33,18 @@ class EncodedRig:
         return int(self.mask.shape[1])
 
     def denoiser_inputs(self) -> dict[str, np.ndarray]:
-        """The rig inputs of ``denoiser.onnx`` (see :mod:`vips.model.export`)."""
-        return {"rig_context": self.context, "attn_bias": self.attn_bias, "mask": self.mask}
+        """The denoiser's rig inputs (:data:`vips.model_contract.DENOISER`) by name."""
+        return {RIG_CONTEXT: self.context, ATTN_BIAS: self.attn_bias, MASK: self.mask}
 
 
 def rig_inputs(cond: RigConditioning) -> dict[str, np.ndarray]:
-    """The rig encoder's inputs for one rig: node_features (1, J, F), graph_code (1, J, J), mask (1, J)."""
+    """The rig encoder's inputs (:data:`vips.model_contract.ENCODER`) for one rig by name: node_features
+    (1, J, F) float32, graph_code (1, J, J) int64, mask (1, J) float32."""
     J = cond.num_joints
     return {
-        "node_features": np.ascontiguousarray(cond.node_features[None], np.float32),
-        "graph_code": np.ascontiguousarray(cond.graph_code[None], np.int64),
-        "mask": np.ascontiguousarray(cond.joint_mask.reshape(1, J), np.float32),
+        NODE_FEATURES: np.ascontiguousarray(cond.node_features[None], np.float32),
+        GRAPH_CODE: np.ascontiguousarray(cond.graph_code[None], np.int64),
+        MASK: np.ascontiguousarray(cond.joint_mask.reshape(1, J), np.float32),
     }
 
 

@@ -38,16 +38,14 @@ from pathlib import Path
 from typing import Any
 
 from vips.errors import VipsError
+from vips.model_contract import DENOISER_FILE, ENCODER_FILE, MODEL_FILES, MODEL_JSON, PREDICTIONS, WEIGHTS_FILE
 from vips.pose_encoding import VERSION as ENCODING_VERSION
-from vips.runtime.onnx_backend import DENOISER_FILE, ENCODER_FILE, PREDICTIONS, ModelError, model_file_size
+from vips.runtime.onnx_backend import ModelError, model_file_size
 
 FORMAT = "vips-pose-space/1"
 #: How a pose's per-joint scores reduce to its score (``score.reduce``, see :meth:`vips.posespace.PoseSpace.score`;
 #: "min" when absent, as models before the body-frame encoding scored).
 SCORE_REDUCTIONS = ("mean", "rms", "min")
-MODEL_JSON = "model.json"
-WEIGHTS_FILE = "model.safetensors"
-MODEL_FILES = (ENCODER_FILE, DENOISER_FILE, WEIGHTS_FILE, MODEL_JSON)
 #: Grid spacings of :func:`vips.diffusion.timesteps`.
 SPACINGS = ("karras", "uniform")
 #: Bounds of model.json's ``score`` settings: each pose's score costs ``len(levels) * draws`` denoiser calls.

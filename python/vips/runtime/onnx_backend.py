@@ -4,9 +4,9 @@ Implements the :class:`vips.diffusion.Denoiser` protocol, so :func:`vips.diffusi
 :func:`vips.diffusion.invert` run on it unchanged.
 
 Both graphs are checked when they load: a file that ONNX Runtime cannot read (empty, truncated, corrupt), a
-graph whose inputs and outputs are not the contract of :mod:`vips.model.export` (names, ranks, element types:
-:data:`ENCODER_SIGNATURE`, :data:`DENOISER_SIGNATURE`), swapped graphs, and an encoder and denoiser of different
-models (token width, layers, heads) are a :class:`ModelError` naming the file and the field.
+graph whose inputs and outputs are not the contract of :mod:`vips.model_contract` (names, ranks, element types),
+swapped graphs, and an encoder and denoiser of different models (token width, layers, heads) are a
+:class:`ModelError` naming the file and the field.
 
 ONNX Runtime's telemetry is switched off: since 1.2x its Linux and macOS builds write a device id and an event
 database under ``~/.cache/Microsoft/DeveloperTools`` (``$XDG_CACHE_HOME``) as soon as the module is imported.
@@ -27,25 +27,26 @@ import numpy as np
 
 from vips.errors import VipsError
 from vips.features import FEATURE_DIM, RigConditioning
+from vips.model_contract import (
+    ATTN_BIAS,
+    CONFIG_KEY,
+    DENOISER,
+    ENCODER,
+    NODE_FEATURES,
+    PREDICTION,
+    PREDICTIONS,
+    RIG_CONTEXT,
+    ROLE_KEY,
+    T,
+    X_T,
+    Graph,
+)
 from vips.pose_encoding import POSE_DIM
 from vips.runtime.encoded import EncodedRig, encoded_rig, rig_inputs
 
 for _variable in ("ORT_DISABLE_TELEMETRY", "ORT_TELEMETRY_DISABLED"):
     os.environ.setdefault(_variable, "1")
 
-ENCODER_FILE = "rig_encoder.onnx"
-DENOISER_FILE = "denoiser.onnx"
-#: The graphs' interface (written by :func:`vips.model.export.export_onnx`; engine plugins feed the same names).
-ENCODER_OUTPUTS = ["rig_context", "attn_bias"]
-DENOISER_INPUTS = ["x_t", "t", "rig_context", "attn_bias", "mask"]
-_FLOAT, _INT64 = "tensor(float)", "tensor(int64)"
-#: (inputs, outputs) of each graph as (name, rank, element type).
-ENCODER_SIGNATURE = ([("node_features", 3, _FLOAT), ("graph_code", 3, _INT64), ("mask", 2, _FLOAT)],
-                     [("rig_context", 3, _FLOAT), ("attn_bias", 5, _FLOAT)])
-DENOISER_SIGNATURE = ([("x_t", 3, _FLOAT), ("t", 1, _FLOAT), ("rig_context", 3, _FLOAT), ("attn_bias", 5, _FLOAT),
-                       ("mask", 2, _FLOAT)],
-                      [("prediction", 3, _FLOAT)])
-PREDICTIONS = ("eps", "v")
 #: ONNX files are protobufs, which cannot exceed 2 GiB.
 MAX_GRAPH_BYTES = 2**31
 
@@ -105,27 +106,26 @@ def _io(args) -> dict[str, Any]:  # noqa: ANN001 - onnxruntime NodeArg list
     return {a.name: a for a in args}
 
 
-def _check_signature(session, path: Path, role: str, signature, other: tuple[str, list[str]]) -> None:  # noqa: ANN001
-    """Names, ranks and element types of a graph's inputs and outputs against ``signature``; ``other`` is the
-    other graph's role and input names (a graph with those is in the wrong file)."""
-    expected_in, expected_out = signature
+def _check_signature(session, path: Path, graph: Graph, other: Graph) -> None:  # noqa: ANN001
+    """Names, ranks and element types of a graph's inputs and outputs against the contract's ``graph``; a graph
+    with the inputs of ``other`` is in the wrong file."""
     names = [a.name for a in session.get_inputs()]
-    want = [name for name, _, _ in expected_in]
-    if names == other[1]:
-        raise ModelError(f"{path}: holds a {other[0]} graph (inputs {', '.join(names)}), not the {role}; "
-                         f"are {ENCODER_FILE} and {DENOISER_FILE} swapped?")
-    if names != want:
-        raise ModelError(f"{path}: {role} inputs {names}, expected {want} (a graph from an older vips or another "
-                         "program: export it again from its weights with `vips export-onnx`)")
+    role = graph.title
+    if names == other.input_names:
+        raise ModelError(f"{path}: holds a {other.title} graph (inputs {', '.join(names)}), not the {role}; "
+                         f"are {ENCODER.file} and {DENOISER.file} swapped?")
+    if names != graph.input_names:
+        raise ModelError(f"{path}: {role} inputs {names}, expected {graph.input_names} (a graph from an older vips "
+                         "or another program: export it again from its weights with `vips export-onnx`)")
     outputs = [a.name for a in session.get_outputs()]
-    if outputs != [name for name, _, _ in expected_out]:
-        raise ModelError(f"{path}: {role} outputs {outputs}, expected {[n for n, _, _ in expected_out]}")
-    for kind, args, expected in (("input", session.get_inputs(), expected_in),
-                                 ("output", session.get_outputs(), expected_out)):
-        for arg, (name, rank, dtype) in zip(args, expected):
-            if len(arg.shape) != rank or arg.type != dtype:
-                raise ModelError(f"{path}: {kind} '{name}' is {arg.type} of rank {len(arg.shape)}, expected "
-                                 f"{dtype} of rank {rank}")
+    if outputs != graph.output_names:
+        raise ModelError(f"{path}: {role} outputs {outputs}, expected {graph.output_names}")
+    for kind, args, expected in (("input", session.get_inputs(), graph.inputs),
+                                 ("output", session.get_outputs(), graph.outputs)):
+        for arg, want in zip(args, expected):
+            if len(arg.shape) != want.rank or arg.type != want.dtype:
+                raise ModelError(f"{path}: {kind} '{want.name}' is {arg.type} of rank {len(arg.shape)}, expected "
+                                 f"{want.dtype} of rank {want.rank}")
 
 
 def _static(dim: Any) -> int | None:
@@ -139,40 +139,39 @@ def _check_dim(path: Path, what: str, got: Any, other: str, want: Any, hint: str
 
 
 def _config(session, path: Path) -> dict[str, Any] | None:  # noqa: ANN001
-    """The graph's ``vips_config`` metadata as a dict (None when it has none)."""
+    """The graph's model config metadata (:data:`~vips.model_contract.CONFIG_KEY`) as a dict (None without)."""
     meta = session.get_modelmeta().custom_metadata_map
-    if "vips_config" not in meta:
+    if CONFIG_KEY not in meta:
         return None
     try:
-        config = json.loads(meta["vips_config"])
+        config = json.loads(meta[CONFIG_KEY])
     except (ValueError, RecursionError):
         config = None
     if not isinstance(config, dict):
-        raise ModelError(f"{path}: metadata field vips_config is not a JSON object")
+        raise ModelError(f"{path}: metadata field {CONFIG_KEY} is not a JSON object")
     return config
 
 
 def _check_pair(enc, den, enc_path: Path, den_path: Path) -> dict[str, Any]:  # noqa: ANN001
-    """The two graphs fit each other and this vips; returns the denoiser's ``vips_config``."""
-    roles = (enc.get_modelmeta().custom_metadata_map.get("vips_role"),
-             den.get_modelmeta().custom_metadata_map.get("vips_role"))
-    if roles == ("denoiser", "rig_encoder"):
+    """The two graphs fit each other and this vips; returns the denoiser's model config."""
+    roles = (enc.get_modelmeta().custom_metadata_map.get(ROLE_KEY),
+             den.get_modelmeta().custom_metadata_map.get(ROLE_KEY))
+    if roles == (DENOISER.role, ENCODER.role):
         raise ModelError(f"{enc_path}: holds the denoiser graph and {den_path.name} the rig encoder (metadata "
-                         f"vips_role); are {ENCODER_FILE} and {DENOISER_FILE} swapped?")
-    enc_names = [n for n, _, _ in ENCODER_SIGNATURE[0]]
-    _check_signature(enc, enc_path, "rig encoder", ENCODER_SIGNATURE, ("denoiser", DENOISER_INPUTS))
+                         f"{ROLE_KEY}); are {ENCODER.file} and {DENOISER.file} swapped?")
+    _check_signature(enc, enc_path, ENCODER, DENOISER)
     config = _config(den, den_path)
     if config is None:
-        raise ModelError(f"{den_path}: not a ViPS denoiser graph (no vips_config metadata)")
-    _check_signature(den, den_path, "denoiser", DENOISER_SIGNATURE, ("rig encoder", enc_names))
+        raise ModelError(f"{den_path}: not a ViPS denoiser graph (no {CONFIG_KEY} metadata)")
+    _check_signature(den, den_path, DENOISER, ENCODER)
     if config.get("prediction") not in PREDICTIONS:
-        raise ModelError(f"{den_path}: metadata field vips_config.prediction must be one of {', '.join(PREDICTIONS)}, "
-                         f"got {config.get('prediction')!r}")
+        raise ModelError(f"{den_path}: metadata field {CONFIG_KEY}.prediction must be one of "
+                         f"{', '.join(PREDICTIONS)}, got {config.get('prediction')!r}")
     enc_config = _config(enc, enc_path)
     if enc_config is not None and enc_config != config:
         keys = sorted(k for k in set(config) | set(enc_config) if config.get(k) != enc_config.get(k))
         diff = ", ".join(f"{k} {enc_config.get(k)!r} vs {config.get(k)!r}" for k in keys)
-        raise ModelError(f"{enc_path} and {den_path.name} come from different models (vips_config: {diff})")
+        raise ModelError(f"{enc_path} and {den_path.name} come from different models ({CONFIG_KEY}: {diff})")
     _check_widths(enc, den, enc_path, den_path)
     return config
 
@@ -182,16 +181,13 @@ def _check_widths(enc, den, enc_path: Path, den_path: Path) -> None:  # noqa: AN
     e_in, e_out = _io(enc.get_inputs()), _io(enc.get_outputs())
     d_in, d_out = _io(den.get_inputs()), _io(den.get_outputs())
     theirs, other = f"{den_path.name}'s", "the graphs come from different models"
-    for what, got, want in (("rig_context width", e_out["rig_context"].shape[2], d_in["rig_context"].shape[2]),
-                            ("attn_bias layer count", e_out["attn_bias"].shape[1], d_in["attn_bias"].shape[1]),
-                            ("attn_bias head count", e_out["attn_bias"].shape[2], d_in["attn_bias"].shape[2])):
-        _check_dim(enc_path, what, got, theirs, want, other)
+    for name, axis, what in ((RIG_CONTEXT, 2, "width"), (ATTN_BIAS, 1, "layer count"), (ATTN_BIAS, 2, "head count")):
+        _check_dim(enc_path, f"{name} {what}", e_out[name].shape[axis], theirs, d_in[name].shape[axis], other)
     newer = "a model made for another vips version"
-    _check_dim(enc_path, "node_features width", e_in["node_features"].shape[2], "this vips's rig features",
+    _check_dim(enc_path, f"{NODE_FEATURES} width", e_in[NODE_FEATURES].shape[2], "this vips's rig features",
                FEATURE_DIM, newer)
-    for path, what, got in ((den_path, "x_t width", d_in["x_t"].shape[2]),
-                            (den_path, "prediction width", d_out["prediction"].shape[2])):
-        _check_dim(path, what, got, "this vips's pose encoding", POSE_DIM, newer)
+    for name, got in ((X_T, d_in[X_T].shape[2]), (PREDICTION, d_out[PREDICTION].shape[2])):
+        _check_dim(den_path, f"{name} width", got, "this vips's pose encoding", POSE_DIM, newer)
 
 
 def _run(session, path: Path, outputs: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:  # noqa: ANN001
@@ -228,21 +224,21 @@ class OnnxDenoiser:
 
     @classmethod
     def from_dir(cls, directory: str | Path, **kwargs) -> "OnnxDenoiser":  # noqa: ANN003 - forwarded
-        """Load ``rig_encoder.onnx`` and ``denoiser.onnx`` from ``directory``."""
+        """Load the rig encoder and the denoiser graph (:mod:`vips.model_contract`) from ``directory``."""
         d = Path(directory)
-        return cls(d / ENCODER_FILE, d / DENOISER_FILE, **kwargs)
+        return cls(d / ENCODER.file, d / DENOISER.file, **kwargs)
 
     def encode(self, cond: RigConditioning) -> EncodedRig:
         """Run the rig encoder once for a rig."""
-        context, attn_bias = _run(self.encoder, self.encoder_path, ENCODER_OUTPUTS, rig_inputs(cond))
+        context, attn_bias = _run(self.encoder, self.encoder_path, ENCODER.output_names, rig_inputs(cond))
         return encoded_rig(cond, context, attn_bias)
 
     def __call__(self, x_t: np.ndarray, t: np.ndarray, encoded: EncodedRig) -> np.ndarray:
         """x_t (B, J, D) float32, t (B,) in [0, 1] -> prediction (B, J, D) float32."""
         feeds = {
-            "x_t": np.ascontiguousarray(x_t, np.float32),
-            "t": np.ascontiguousarray(t, np.float32).reshape(-1),
+            X_T: np.ascontiguousarray(x_t, np.float32),
+            T: np.ascontiguousarray(t, np.float32).reshape(-1),
             **encoded.denoiser_inputs(),
         }
-        (out,) = _run(self.denoiser, self.denoiser_path, ["prediction"], feeds)
+        (out,) = _run(self.denoiser, self.denoiser_path, DENOISER.output_names, feeds)
         return out

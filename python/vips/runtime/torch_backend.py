@@ -14,6 +14,7 @@ import torch
 from vips.features import RigConditioning
 from vips.model.network import PoseModel
 from vips.model.weights import load_weights
+from vips.model_contract import ENCODER
 from vips.runtime.encoded import EncodedRig, encoded_rig, rig_inputs
 
 
@@ -36,8 +37,9 @@ class TorchDenoiser:
 
     @torch.no_grad()
     def encode(self, cond: RigConditioning) -> EncodedRig:
-        inputs = {k: torch.from_numpy(v).to(self.device) for k, v in rig_inputs(cond).items()}
-        context, attn_bias = self.model.encode_rig(inputs["node_features"], inputs["graph_code"], inputs["mask"])
+        inputs = rig_inputs(cond)  # in the rig encoder graph's input order
+        context, attn_bias = self.model.encode_rig(*(torch.from_numpy(inputs[k]).to(self.device)
+                                                     for k in ENCODER.input_names))
         return encoded_rig(cond, context.cpu().numpy(), attn_bias.cpu().numpy())
 
     @torch.no_grad()
