@@ -481,7 +481,8 @@ def test_ik_warns_naming_the_handle_that_misses_and_keeps_the_report(space, pair
     miss = float(np.linalg.norm(joint_positions(rig, result)[0, leaf] - far))
     assert report.relative_error[0, 0] > 0.05 and report.error[0, 0] == pytest.approx(miss, rel=1e-3)
     message = str(caught[0].message)
-    assert f"{miss:.4g} units ({miss / h:.1%}" in message and "the tolerance is 5.0% of the height" in message
+    err, rel = float(report.error[0, 0]), float(report.relative_error[0, 0])
+    assert f"{err:.4g} units ({rel:.1%}" in message and "the tolerance is 5.0% of the height" in message
     assert report.kinds == ["handle", "pin"] and 0 in report.missed()
     assert (f"pin '{rig.joint_names[0]}' ends" in message) == (1 in report.missed())
     # Several poses: the worst one is named, with how many miss.

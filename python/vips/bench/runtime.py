@@ -418,9 +418,10 @@ def run(quick: bool = False, model: str | None = None) -> dict:
         print(f"  {name:<10}{r['latency_ms']:12.2f}{r['max_error_fraction_of_height']:16.2e}"
               f"{r['mean_score']:12.4f}{pf:>11}")
     iks = res["ik_species"]
+    solved = [(name, iks[name]) for name in ("manifold", "ccd", "fabrik") if name in iks]
     print("IK from plausible frames of CesiumMan and held-out species (same task), plausible results: " + ", ".join(
-        f"{name} {iks[name]['plausible_fraction']:.0%} (median err/height {iks[name]['median_error_fraction_of_height']:.1e})"
-        for name in ("manifold", "ccd", "fabrik") if name in iks))
+        f"{name} {r['plausible_fraction']:.0%} (median err/height {r['median_error_fraction_of_height']:.1e})"
+        for name, r in solved))
     _print_rigs(iks["rigs"], lambda r: ", ".join(f"{k} {v:.0%}" for k, v in r.items() if k != "joints"))
     s = res["sampling"]
     for row in s["rows"]:
