@@ -1,15 +1,15 @@
-"""``vips fit``: fit a rig's pose to every frame of a reconstructed motion (registered in vips.cli)."""
+"""``vips fit``: fit a rig's pose to every frame of a reconstructed motion."""
 
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import numpy as np
 import typer
 
-from vips.cli_checks import SEED_HELP, asset_inputs, check_float, check_int, check_seed, check_suffix, fail
+from vips.cli.checks import SEED_HELP, asset_inputs, check_float, check_int, check_seed, check_suffix
+from vips.cli.common import fail, load_asset, needs_extra
 from vips.errors import VipsError
 
 # A sequence whose median frame fits worse than this (fraction of the rig height) is not of this rig.
@@ -56,10 +56,10 @@ def fit_command(
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from vips.examples import resolve
-    from vips.fitting.fit import FitSettings, fit_poses
+    with needs_extra("fit", "train"):
+        from vips.fitting.fit import FitSettings, fit_poses
     from vips.fitting.frames import list_frames
-    from vips.io import load, save
+    from vips.io import save
     from vips.io.atomic import check_outputs
 
     try:
@@ -68,9 +68,7 @@ def fit_command(
         check_seed(seed)
         check_suffix(output, "-o", OUTPUT_SUFFIXES, "an animation")
         inputs = asset_inputs(rig)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            rigged = load(resolve(rig))
+        rigged = load_asset(rig)
         if not rigged.has_mesh or rigged.faces is None or len(rigged.faces) == 0:
             fail(f"{rig}: the rig has no triangle mesh; fitting matches the skinned mesh to the frames")
         files = list_frames(frames_dir)
