@@ -159,7 +159,7 @@ def test_hyperextension_flags_twist_beyond_the_motion_range(walk):
 
 # ----- the CLI --------------------------------------------------------------------------------------
 def _app() -> typer.Typer:
-    from vips.cli_fit import fit_command
+    from vips.cli.fit import fit_command
 
     app = typer.Typer()
     app.command("fit")(fit_command)

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 from runtime_support import toy_model_dir
 
-from vips.cli_checks import IMAGE_SIZE, MAX_POSES, MAX_STEPS
+from vips.cli.checks import IMAGE_SIZE, MAX_POSES, MAX_STEPS
 from vips.examples import resolve
 
 SEED = 14

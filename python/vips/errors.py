@@ -31,6 +31,16 @@ class NativeError(VipsError, ValueError):
     """The native kernels cannot run on the given arrays (wrong device, dtype or shape)."""
 
 
+class MissingExtra(VipsError):
+    """An optional dependency is not installed. The message is one line naming what needs it, the missing
+    module and the extra of ``vips-runtime`` (pyproject.toml's optional-dependencies) that installs it:
+    ``vips fit needs torch: pip install "vips-runtime[train]"``."""
+
+    def __init__(self, what: str, module: str, extra: str) -> None:
+        super().__init__(f'{what} needs {module}: pip install "vips-runtime[{extra}]"')
+        self.module, self.extra = module, extra
+
+
 class IKWarning(UserWarning):
     """:meth:`vips.posespace.PoseSpace.solve_ik` left a handle farther from its target than its tolerance (the
     target may be out of reach, or the pose model cannot bend the rig that far). A warning, not an error: the

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from vips.errors import VipsError
+from vips.errors import MissingExtra, VipsError
 
 
 class JobFailed(Exception):
@@ -281,7 +281,7 @@ def ray_init():  # noqa: ANN201 - the ray module
     try:
         import ray
     except ImportError:
-        raise VipsError("--engine ray needs Ray: pip install 'vips-runtime[dist]'") from None
+        raise MissingExtra("--engine ray", "ray", "dist") from None
     if not ray.is_initialized():
         ray.init(address=os.environ.get("RAY_ADDRESS"), include_dashboard=False, log_to_driver=False)
     return ray

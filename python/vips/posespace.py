@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 
 from vips import diffusion
-from vips.errors import IKWarning, PoseError, VipsError
+from vips.errors import IKWarning, MissingExtra, PoseError, VipsError
 from vips.features import rig_conditioning
 from vips.model_contract import DENOISER_FILE
 from vips.pose_encoding import POSE_DIM, Placement, channel_mask, decode_poses, encode, encode_poses, \
@@ -646,7 +646,7 @@ def _load_denoiser(info: ModelInfo, backend: str, threads: int, providers, devic
     try:
         from vips.runtime.torch_backend import TorchDenoiser
     except ImportError:
-        raise VipsError("the torch backend needs torch (pip install 'vips[train]'); use backend='onnx'") from None
+        raise MissingExtra("the torch backend", "torch", "train") from None
     return TorchDenoiser.from_weights(info.weights_path, device)
 
 

@@ -194,12 +194,10 @@ def fidelity(samples: np.ndarray, reference: np.ndarray, distances: Callable = p
 
 
 # ----- self-intersection ------------------------------------------------------------------------------------
-def default_intersection_detector() -> Callable | None:
-    """The data pipeline's ``self_intersections(rig, poses)`` validator, or None where it is not available."""
-    try:
-        from vips.fitting.validators import self_intersections
-    except ImportError:
-        return None
+def default_intersection_detector() -> Callable:
+    """The data pipeline's ``self_intersections(rig, poses)`` validator (numpy only, like this module)."""
+    from vips.fitting.validators import self_intersections
+
     return self_intersections
 
 
@@ -213,7 +211,7 @@ def self_intersection_rate(rig: "Rig", poses: Poses, detector: Callable | bool |
     if detector is False:
         return None
     detector = detector or default_intersection_detector()
-    if detector is None or not rig.has_mesh or len(poses) == 0:
+    if not rig.has_mesh or len(poses) == 0:
         return None
     result = detector(rig, poses)
     # The data pipeline's validator returns a SelfIntersections record; plain detectors return arrays.

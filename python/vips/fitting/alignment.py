@@ -76,6 +76,11 @@ class Similarity:
         """Angle of the rotation part, radians."""
         return float(np.arccos(np.clip((np.trace(self.rotation) - 1) / 2, -1, 1)))
 
+    @classmethod
+    def scaling(cls, scale: float, centre: np.ndarray) -> "Similarity":
+        """Scaling by ``scale`` about the point ``centre`` (3,), which stays where it is."""
+        return cls(scale, np.eye(3), np.asarray(centre, np.float64) * (1 - scale))
+
 
 def umeyama(src: np.ndarray, dst: np.ndarray, weights: np.ndarray | None = None, with_scale: bool = True) -> Similarity:
     """Least-squares similarity taking ``src`` (N, 3) onto corresponding ``dst`` (N, 3) (Umeyama 1991).
@@ -148,6 +153,20 @@ def _rms_radius(points: np.ndarray) -> float:
     c = points - np.median(points, axis=0)
     r = np.sqrt((c**2).sum(1))
     return float(np.sqrt(np.mean(np.minimum(r, np.quantile(r, 0.9)) ** 2)))
+
+
+def trimmed_rms(src: np.ndarray, target: np.ndarray, trim: float) -> float:
+    """RMS of the closest ``trim`` fraction of nearest-neighbour distances between (N, 3) ``src`` and (M, 3)
+    ``target``, both ways (as :func:`similarity_icp` measures it with ``symmetric``), in their units."""
+    d1, _ = nearest_single(src, target)
+    d2, _ = nearest_single(target, src)
+    d = np.concatenate([d1, d2])
+    return float(np.sqrt(d[d <= np.quantile(d, trim)].mean()))
+
+
+def spread(points: np.ndarray) -> float:
+    """Robust size of an (N, 3) cloud: the median distance to its median point, in its units."""
+    return float(np.median(np.linalg.norm(points - np.median(points, axis=0), axis=1)))
 
 
 def initial_alignment(

@@ -26,6 +26,7 @@ import torch
 
 from vips.fitting.body import Body, rot6d_to_matrix_torch
 from vips.fitting.nn import nearest
+from vips.fitting.visibility import estimate_visibility
 
 
 def subtree_weights(body: Body) -> torch.Tensor:
@@ -131,7 +132,7 @@ class ArticulatedICP:
             for joints with one child, in every direction for the others).
         swing_prior: the same pull across the bone axis of joints with one child (None: ``rest_prior``).
         visibility: (depth tolerance, resolution) of the visibility test (see
-            :func:`vips.fitting.fit.estimate_visibility`).
+            :func:`vips.fitting.visibility.estimate_visibility`).
         model_weight: weight of the model -> cloud term against the cloud -> model term (1). The cloud ->
             model term alone is smallest for a cloud shrunk onto a patch of the body; this term is what fixes
             the scale.
@@ -206,8 +207,6 @@ class ArticulatedICP:
     def run(self, rot6d: torch.Tensor, root: torch.Tensor, iterations: int, sigma_start: float, sigma_end: float,
             fit_scale: bool = True, root_only: int = 0) -> tuple[torch.Tensor, torch.Tensor, float]:
         """Iterate from ``rot6d`` (J, 6) and ``root`` (3,); returns the new pair and the scale of the cloud."""
-        from vips.fitting.fit import estimate_visibility
-
         rot6d, root = rot6d.clone(), root.clone()
         J = self.body.num_joints
         for it in range(iterations):

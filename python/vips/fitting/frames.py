@@ -224,7 +224,7 @@ def frame_points(vertices: np.ndarray, faces: np.ndarray, count: int = 3000, see
         if len(vertices) <= count:
             return vertices.astype(np.float32)
         return vertices[rng.choice(len(vertices), count, replace=False)].astype(np.float32)
-    from vips.fitting.body import sample_surface
+    from vips.fitting.surface import sample_surface
 
     face, bary = sample_surface(vertices.astype(np.float64), faces, count, rng)
     return (vertices[faces[face]] * bary[:, :, None]).sum(1).astype(np.float32)

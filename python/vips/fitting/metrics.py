@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vips.fitting.alignment import Similarity
-from vips.fitting.body import observable_joints
+from vips.fitting.surface import observable_joints
 from vips.kinematics import world_matrices
 from vips.rotations import matrix_to_quat, quat_angle, quat_conjugate, quat_multiply
 

@@ -1,27 +1,30 @@
 """Nearest neighbours for fitting: a thin layer over the native K-nearest-neighbour kernel.
 
 Fitting needs only indices (distances are recomputed in torch so gradients flow), on float32 clouds that
-may be ragged, so every call goes through :func:`nearest` with explicit lengths.
+may be ragged, so every call goes through :func:`nearest` with explicit lengths. Takes numpy arrays or torch
+tensors; needs no torch for numpy arrays.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch tensors are taken, but torch is not needed for numpy arrays
+    import torch
 
 
-def _as_numpy(x: np.ndarray | torch.Tensor) -> np.ndarray:
-    if isinstance(x, torch.Tensor):
+def _to_numpy(x: np.ndarray | torch.Tensor, dtype: type) -> np.ndarray:
+    if hasattr(x, "detach"):  # a torch tensor, without importing torch
         x = x.detach().cpu().numpy()
-    return np.ascontiguousarray(x, dtype=np.float32)
+    return np.ascontiguousarray(x, dtype=dtype)
 
 
 def _lengths(lengths: np.ndarray | torch.Tensor | None, batch: int, size: int) -> np.ndarray:
     if lengths is None:
         return np.full(batch, size, np.int64)
-    if isinstance(lengths, torch.Tensor):
-        lengths = lengths.detach().cpu().numpy()
-    return np.ascontiguousarray(lengths, dtype=np.int64)
+    return _to_numpy(lengths, np.int64)
 
 
 def nearest(
@@ -43,7 +46,7 @@ def nearest(
     """
     from vips import native
 
-    a_np, b_np = _as_numpy(a), _as_numpy(b)
+    a_np, b_np = _to_numpy(a, np.float32), _to_numpy(b, np.float32)
     la = _lengths(lengths_a, a_np.shape[0], a_np.shape[1])
     lb = _lengths(lengths_b, b_np.shape[0], b_np.shape[1])
     dist, idx = native.knn(a_np, b_np, la, lb, 1)

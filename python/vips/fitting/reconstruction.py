@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vips.fitting.alignment import Similarity
-from vips.fitting.body import sample_surface
+from vips.fitting.surface import sample_surface
 from vips.kinematics import skin
 from vips.rotations import axis_angle_to_quat, quat_to_matrix
 

@@ -17,8 +17,10 @@ import torch
 from vips.fitting.alignment import Similarity, similarity_icp
 from vips.fitting.articulated import gauss_newton_update, subtree_weights
 from vips.fitting.body import Body
-from vips.fitting.fit import ProgressFn, _poses_from_params, params_from_poses, single_thread
 from vips.fitting.nn import nearest_single
+from vips.fitting.params import params_from_poses, poses_from_params
+from vips.fitting.settings import ProgressFn
+from vips.fitting.threads import single_thread
 from vips.poses import Poses
 
 if TYPE_CHECKING:
@@ -127,5 +129,5 @@ def track_poses(
             roots.append(root)
             if progress is not None:
                 progress("track", f + 1, len(frames))
-        poses = _poses_from_params(body, torch.stack(rots), torch.stack(roots), first_pose.fps, "tracked")
+        poses = poses_from_params(body, torch.stack(rots), torch.stack(roots), first_pose.fps, "tracked")
         return poses, used

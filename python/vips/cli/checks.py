@@ -1,7 +1,8 @@
 """What the ``vips`` commands check before any work: argument ranges and the files a command reads.
 
-The ranges are generous for real use and stated in each option's ``--help``; a value outside them is a one-line
-``error: ...`` with exit code 1 before anything is loaded, sampled or written. Outputs are checked with
+The ranges are generous for real use and stated in each option's ``--help``; a value outside them raises
+:class:`vips.errors.VipsError`, which the command reports as one line (:func:`vips.cli.common.fail`) before
+anything is loaded, sampled or written. Outputs are checked with
 :func:`vips.io.atomic.check_outputs` against :func:`asset_inputs` and the pose sets a command reads.
 """
 
@@ -12,10 +13,9 @@ import os
 import stat
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING
 
 import numpy as np
-import typer
 
 from vips.errors import VipsError
 
@@ -37,12 +37,6 @@ HANDLE_REACH = 100.0
 MAX_WORKERS = 256
 
 SEED_HELP = "0 <= seed < 2^63"
-
-
-def fail(message: str) -> NoReturn:
-    """Print ``error: message`` on stderr and exit with code 1 (no traceback)."""
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code=1)
 
 
 def check_int(value: int, name: str, lo: int, hi: int | None = None) -> int:

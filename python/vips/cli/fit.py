@@ -1,23 +1,21 @@
-"""``vips fit``: fit a rig's pose to every frame of a reconstructed motion (registered in vips.cli)."""
+"""``vips fit``: fit a rig's pose to every frame of a reconstructed motion."""
 
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import typer
 
-from vips.cli_checks import SEED_HELP, asset_inputs, check_float, check_int, check_seed, check_suffix, fail
+from vips.cli.checks import SEED_HELP, asset_inputs, check_float, check_int, check_seed, check_suffix
+from vips.cli.common import fail, load_asset, needs_extra
 from vips.errors import VipsError
 
-# A sequence whose median frame fits worse than this (fraction of the rig height) is not of this rig.
-MISMATCH_ERROR = 0.05
-# A frame fitting worse than max(FRAME_ERROR, 3 x the median) is reported as failed and left out.
-FRAME_ERROR = 0.04
-# Below this fraction of the (visible) model surface explained by frame points, a frame did not fit.
-MIN_COVERAGE = 0.5
+if TYPE_CHECKING:
+    from vips.fitting.acceptance import FitReport
+
 # Ranges of the options (stated in --help).
 MAX_FPS = 1000.0
 MAX_POINTS = 100_000
@@ -56,10 +54,11 @@ def fit_command(
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from vips.examples import resolve
-    from vips.fitting.fit import FitSettings, fit_poses
+    with needs_extra("fit", "train"):
+        from vips.fitting.fit import FitSettings, fit_poses
+    from vips.fitting.acceptance import judge_fit
     from vips.fitting.frames import list_frames
-    from vips.io import load, save
+    from vips.io import save
     from vips.io.atomic import check_outputs
 
     try:
@@ -68,9 +67,7 @@ def fit_command(
         check_seed(seed)
         check_suffix(output, "-o", OUTPUT_SUFFIXES, "an animation")
         inputs = asset_inputs(rig)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            rigged = load(resolve(rig))
+        rigged = load_asset(rig)
         if not rigged.has_mesh or rigged.faces is None or len(rigged.faces) == 0:
             fail(f"{rig}: the rig has no triangle mesh; fitting matches the skinned mesh to the frames")
         files = list_frames(frames_dir)
@@ -93,56 +90,36 @@ def fit_command(
             result = fit_poses(rigged, clouds, settings, progress=progress, fps=fps)
         except VipsError as exc:
             fail(str(exc))
-    errors = result.errors
-    fitted = np.isfinite(errors)
-    median = float(np.median(errors[fitted])) if fitted.any() else float("inf")
-    coverage = result.coverage
-    median_cov = float(np.nanmedian(coverage)) if np.isfinite(coverage).any() else 0.0
-    if median_cov < MIN_COVERAGE:
-        fail(f"the rig {rig} does not match the frames in {frames_dir}: the frames explain only "
-              f"{100 * median_cov:.0f}% of the rig's surface (a matching rig: ~100%); is --rig the rigged first "
-              "frame of this sequence?")
-    if median > MISMATCH_ERROR:
-        fail(f"the rig {rig} does not match the frames in {frames_dir}: the median frame fits to within "
-              f"{100 * median:.1f}% of the rig height (a matching rig fits to ~1%); is --rig the rigged first "
-              "frame of this sequence?")
-    limit = max(FRAME_ERROR, 3 * median)
-    keep = []
-    for k, i in enumerate(kept):
-        if k in result.failed or not np.isfinite(errors[k]):
-            failed.append({"frame": i, "file": files[i].name, "reason": "too few points to fit"})
-        elif coverage[k] < MIN_COVERAGE:
-            failed.append({"frame": i, "file": files[i].name,
-                           "reason": f"only {100 * coverage[k]:.0f}% of the rig's surface matches the frame"})
-        elif errors[k] > limit:
-            failed.append({"frame": i, "file": files[i].name,
-                           "reason": f"fit error {100 * errors[k]:.1f}% of the rig height (limit {100 * limit:.1f}%)"})
-        else:
-            keep.append(k)
-    if not keep:
+    report = judge_fit(result, kept, [f.name for f in files], failed)
+    if report.mismatch is not None:
+        fail(f"the rig {rig} does not match the frames in {frames_dir}: {report.mismatch}; is --rig the rigged "
+             "first frame of this sequence?")
+    if not report.keep:
         fail(f"{frames_dir}: no frame could be fitted")
-    poses = result.poses[np.asarray(keep)]
+    poses = result.poses[np.asarray(report.keep)]
     poses.name = "fitted"
     try:
         save(rigged, output, poses)
     except VipsError as exc:
         fail(str(exc))
-    failed.sort(key=lambda f: f["frame"])
-    report = {
-        "output": str(output),
-        "rig": rig,
-        "frames": len(files),
-        "fitted": len(keep),
-        "failed": failed,
-        "fps": fps,
-        "time_samples": [{"time": t, "frame": kept[k], "file": files[kept[k]].name, "fit_error": float(errors[k])}
-                         for t, k in enumerate(keep)],
-        "median_fit_error": median,
-    }
+    _print_report(report, output, rig, fps, as_json)
+
+
+def _print_report(report: "FitReport", output: Path, rig: str, fps: float, as_json: bool) -> None:
+    """The report as JSON (``--json``) or text: one time sample per kept frame, and the frames left out."""
     if as_json:
-        typer.echo(json.dumps(report, indent=2))
+        typer.echo(json.dumps({
+            "output": str(output),
+            "rig": rig,
+            "frames": report.frames,
+            "fitted": len(report.keep),
+            "failed": report.failed,
+            "fps": fps,
+            "time_samples": [{"time": t, **kept} for t, kept in enumerate(report.kept)],
+            "median_fit_error": report.median_error,
+        }, indent=2))
         return
-    typer.echo(f"wrote {output}: {len(keep)} of {len(files)} frames fitted "
-               f"(median error {100 * median:.2f}% of the rig height)")
-    for f in failed:
+    typer.echo(f"wrote {output}: {len(report.keep)} of {report.frames} frames fitted "
+               f"(median error {100 * report.median_error:.2f}% of the rig height)")
+    for f in report.failed:
         typer.echo(f"  skipped frame {f['frame']} ({f['file']}): {f['reason']}")

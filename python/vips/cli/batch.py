@@ -1,4 +1,4 @@
-"""``vips batch``: a whole asset library to scored pose sets, with a report (registered in :mod:`vips.cli`)."""
+"""``vips batch``: a whole asset library to scored pose sets, with a report."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ from typing import Optional
 
 import typer
 
-from vips.cli_checks import MAX_POSES, MAX_STEPS, MAX_WORKERS, SEED_HELP, check_float, check_int, check_seed, fail
+from vips.cli.checks import MAX_POSES, MAX_STEPS, MAX_WORKERS, SEED_HELP, check_float, check_int, check_seed
+from vips.cli.common import fail
 from vips.errors import VipsError
 
 

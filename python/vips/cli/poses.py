@@ -1,5 +1,5 @@
-"""The pose-space commands of the ``vips`` CLI (registered in :mod:`vips.cli`): sample, interpolate, animate, ik,
-score, keyframes and export-onnx. Each is a thin layer over :class:`vips.posespace.PoseSpace` and :mod:`vips.export`.
+"""The pose-space commands of the ``vips`` CLI: sample, interpolate, animate, ik, score, limits and keyframes.
+Each is a thin layer over :class:`vips.posespace.PoseSpace` and :mod:`vips.export`.
 
 ``POSES`` arguments name a pose set file these commands write (USD or .glb); ``POSES:I`` its I-th pose.
 """
@@ -15,7 +15,8 @@ from typing import Iterator, List, Optional
 import numpy as np
 import typer
 
-from vips.cli_checks import (
+from vips.animation import CONTACT_TOLERANCE, SMOOTHING, STEPS as ANIMATION_STEPS, STRENGTH
+from vips.cli.checks import (
     HANDLE_REACH,
     IMAGE_SIZE,
     MAX_POSES,
@@ -28,15 +29,13 @@ from vips.cli_checks import (
     check_reach,
     check_seed,
     check_suffix,
-    fail,
     pose_inputs,
 )
-from vips.animation import CONTACT_TOLERANCE, SMOOTHING, STEPS as ANIMATION_STEPS, STRENGTH
+from vips.cli.common import ASSET_HELP, busy, fail, load_asset
 from vips.errors import VipsError
 from vips.io.atomic import check_output_location, check_outputs, make_output_folder
 from vips.posespace import IK_TOLERANCE
 
-ASSET_HELP = "A rigged asset (.glb/.gltf, RigNet .txt + .obj, .usd/.usda/.usdc, .bvh), or example:NAME for a shipped one."
 MODEL_HELP = "Pose-space model folder (default: $VIPS_MODEL, else the model shipped with vips)."
 BACKEND_HELP = "onnx (ONNX Runtime, default) or torch."
 OUT_HELP = ("Output pose set: .usda/.usdc/.usd (UsdSkel with the VipsPoseSetAPI schema) or .glb; its folder must "
@@ -56,37 +55,10 @@ def _check_pose_set_output(out: Path, inputs: list[Path], pictures: Optional[dic
     check_outputs({"-o": out, **pictures}, inputs)
 
 
-def _load(asset: str):  # noqa: ANN202 - vips.Rig
-    import warnings
-
-    from vips.examples import resolve
-    from vips.io import load
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        return load(resolve(asset))
-
-
 def _space(rig, model: Optional[Path], backend: str):  # noqa: ANN001, ANN202 - PoseSpace
     from vips.posespace import PoseSpace
 
     return PoseSpace(rig, model, backend=backend)
-
-
-@contextlib.contextmanager
-def _busy(what: str, quiet: bool) -> Iterator[None]:
-    """A spinner on stderr while long work runs (none with --json or when stderr is not a terminal)."""
-    if quiet:
-        yield
-        return
-    from rich.console import Console
-
-    console = Console(stderr=True)
-    if not console.is_terminal:
-        yield
-        return
-    with console.status(what):
-        yield
 
 
 def _scores(space, poses):  # noqa: ANN001, ANN202
@@ -138,9 +110,9 @@ def sample_command(
         check_seed(seed)
         check_int(steps, "--steps", 1, MAX_STEPS)
         _check_pose_set_output(out, asset_inputs(asset), {"--contact-sheet": contact_sheet, "--map": pose_map})
-        rig = _load(asset)
+        rig = load_asset(asset)
         space = _space(rig, model, backend)
-        with _busy(f"sampling {n} poses", as_json):
+        with busy(f"sampling {n} poses", as_json):
             poses = space.sample(n, seed=seed, steps=steps)
             scores, plausible = _write(rig, space, poses, out, "samples", seeds=np.full(n, seed, np.int64))
         _pictures(rig, poses, scores, plausible, contact_sheet, pose_map)
@@ -176,10 +148,10 @@ def interpolate_command(
         check_int(n, "-n", 2, MAX_POSES)
         check_int(steps, "--steps", 1, MAX_STEPS)
         _check_pose_set_output(out, asset_inputs(asset) + pose_inputs([source, target]))
-        rig = _load(asset)
+        rig = load_asset(asset)
         a, b = load_poses(source, rig)[0], load_poses(target, rig)[0]
         space = _space(rig, model, backend)
-        with _busy(f"interpolating {n} poses", as_json):
+        with busy(f"interpolating {n} poses", as_json):
             poses = space.interpolate(a, b, n, steps=steps)
             scores, plausible = _write(rig, space, poses, out, "traversal", seeds=np.full(n, -1, np.int64))
     except VipsError as exc:
@@ -256,12 +228,12 @@ def animate_command(
         times = _parse_seconds(at)
         refs = [r.strip() for r in keys_ref.split(",") if r.strip()]
         _check_pose_set_output(out, asset_inputs(asset) + pose_inputs(refs))
-        rig = _load(asset)
+        rig = load_asset(asset)
         check_joints(rig, contact, "--contact", asset)
         keys = _load_keys(keys_ref, rig)
         frame_times(times, fps, len(keys))
         space = _space(rig, model, backend)
-        with _busy("animating", as_json):
+        with busy("animating", as_json):
             clip, report = space.animate(keys, times, fps, contacts=contact, strength=strength, steps=steps,
                                          smoothing=smoothing, seed=seed, return_report=True)
             _write(rig, space, clip, out, "clip", scores=report.scores, plausible=report.plausible)
@@ -337,14 +309,14 @@ def ik_command(
         handles = dict(_parse_point(h, "--handle") for h in handle)
         aims = dict(_parse_point(h, "--look-at") for h in look_at)
         _check_pose_set_output(out, asset_inputs(asset) + pose_inputs([init]))
-        rig = _load(asset)
+        rig = load_asset(asset)
         for option, names in (("--handle", handles), ("--pin", pin), ("--look-at", aims)):
             check_joints(rig, names, option, asset)
         start = load_poses(init, rig)[0] if init else None
         check_reach(rig, handles, "--handle", start)
         check_reach(rig, aims, "--look-at", start)
         space = _space(rig, model, backend)
-        with _busy("solving", as_json), warnings.catch_warnings(record=True) as caught:
+        with busy("solving", as_json), warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", IKWarning)
             poses, report = space.solve_ik(handles, init=start, steps=steps, pins=pin, look_at=aims or None,
                                            noise_level=noise_level, return_report=True, tolerance=tolerance)
@@ -376,10 +348,10 @@ def score_command(
     from vips.export.pose_set import load_poses
 
     try:
-        rig = _load(asset)
+        rig = load_asset(asset)
         poses = load_poses(poses_ref, rig)
         space = _space(rig, model, backend)
-        with _busy("scoring", as_json):
+        with busy("scoring", as_json):
             scores, plausible = _scores(space, poses)
     except VipsError as exc:
         fail(str(exc))
@@ -445,7 +417,7 @@ def keyframes_command(
     try:
         _check_keyframe_options(out, count, size, azimuth, elevation)
         inputs = asset_inputs(asset) + pose_inputs([poses_ref])
-        rig = _load(asset)
+        rig = load_asset(asset)
         poses = load_poses(poses_ref, rig)
         _, _, meta = read_pose_set(parse_pose_ref(poses_ref)[0])
         idx = keyframe_indices(len(poses), count)
@@ -455,7 +427,7 @@ def keyframes_command(
             camera = framing_camera(rig, framing_points(rig, poses[np.asarray(idx)]), azimuth, elevation,
                                     aspect=image[0] / image[1])
             full = meta.scores is not None and len(meta.scores) == len(poses)
-            with _busy(f"rendering {len(idx)} keyframes", as_json):
+            with busy(f"rendering {len(idx)} keyframes", as_json):
                 path = write_keyframes(rig, poses, out, frames=idx, camera=camera, size=image, labels=labels,
                                        scores=meta.scores if full else None,
                                        plausible=meta.plausible if full else None)
@@ -465,46 +437,6 @@ def keyframes_command(
         typer.echo(json.dumps({"keyframes_json": str(path), "frames": idx}))
     else:
         typer.echo(f"wrote {path} and {len(idx)} images")
-
-
-def export_onnx_command(
-    weights: Path = typer.Argument(..., help="A model weights file (model.safetensors from training)."),
-    out: Path = typer.Option(..., "--out", help="Model folder to write (ONNX graphs, safetensors, model.json)."),
-    model_id: Optional[str] = typer.Option(None, help="Model id recorded in every pose set (default: folder name)."),
-    threshold: Optional[float] = typer.Option(None, help="Calibrated plausibility threshold to record (finite)."),
-    check: bool = typer.Option(True, help="Compare ONNX Runtime against torch on random rigs."),
-    as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
-) -> None:
-    """Export a trained model to a pose-space model folder for the ONNX Runtime backend (needs torch)."""
-    try:
-        try:
-            from vips.model.export import check_onnx
-            from vips.model.weights import load_weights
-            from vips.runtime.model_dir import MODEL_FILES, export_model_dir
-        except ImportError:
-            fail("export-onnx needs torch and onnx (pip install 'vips[train]')")
-        if threshold is not None:
-            check_float(threshold, "--threshold")
-        if not weights.is_file():
-            fail(f"{weights}: no such weights file")
-        if out.exists() and not out.is_dir():
-            fail(f"--out {out}: is a file; a model folder is written there")
-        if out.is_dir():
-            check_outputs([("--out", out / name) for name in MODEL_FILES], [weights])
-        try:
-            model = load_weights(weights)
-        except ValueError as exc:
-            fail(str(exc))
-        with _busy("exporting", as_json):
-            info = export_model_dir(model, out, model_id=model_id, threshold=threshold)
-            diff = check_onnx(model, out) if check else None
-    except VipsError as exc:
-        fail(str(exc))
-    if as_json:
-        typer.echo(json.dumps({"folder": str(out), "model_id": info.model_id, "max_abs_diff": diff}))
-    else:
-        typer.echo(f"wrote {out} (model id {info.model_id}" + (f", ONNX vs torch max diff {diff:.2e})" if check
-                                                                else ")"))
 
 
 LIMITS_OUT_HELP = ("Output file, repeatable (one run, several formats): .json (the limits), .usda/.usdc/.usd (the rig "
@@ -543,9 +475,9 @@ def limits_command(
         for path in out:
             check_suffix(path, "-o", LIMITS_SUFFIXES, "joint limits")
         check_outputs([("-o", path) for path in out], asset_inputs(asset))
-        rig = _load(asset)
+        rig = load_asset(asset)
         space = _space(rig, model, backend)
-        with _busy(f"estimating joint limits from {samples} samples", as_json):
+        with busy(f"estimating joint limits from {samples} samples", as_json):
             limits = space.joint_limits(n_samples=samples, coverage=coverage, clips=clips, seed=seed, steps=steps,
                                         clip_weight=clip_weight)
         for path in out:
