@@ -12,7 +12,7 @@
 
     {"format": "vips-pose-space/1",
      "model_id": "vips-default-2025-11",           # recorded in every pose set the model makes
-     "pose_encoding": 2,                            # the pose encoding it was trained on (vips.pose_encoding)
+     "pose_encoding": 3,                            # the pose encoding it was trained on (vips.pose_encoding)
      "prediction": "v",                             # "eps" or "v"; else read from the ONNX metadata
      "schedule": {"spacing": "karras", "shift": 4.0},  # the cosine schedule of vips.diffusion: grid spacing
                                                     # and shift (1 when absent)
