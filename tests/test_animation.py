@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from vips import animation
 from vips.cli import app
 from vips.errors import VipsError
-from vips.export.pose_set import read_pose_set, write_pose_set
+from vips.io.pose_set import read_pose_set, write_pose_set
 from vips.kinematics import joint_positions
 from vips.poses import Poses
 from vips.posespace import PoseSpace

@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vips.batch import BatchSettings, discover, run_batch
+from vips.batch import BatchSettings, run_batch
 from vips.batch.jobs import CRASH_ENV
+from vips.io.discover import discover
 from vips.parallel import JobFailed, JobTimeout, WorkerDied, run_local
 
 CRASHER = "crashme.glb"

@@ -10,7 +10,7 @@ from runtime_support import toy_model_dir
 from typer.testing import CliRunner
 
 from vips.cli import app
-from vips.export.pose_set import read_pose_set
+from vips.io.pose_set import read_pose_set
 from vips.kinematics import joint_positions
 
 runner = CliRunner()

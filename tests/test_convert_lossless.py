@@ -31,7 +31,7 @@ from test_io_usd import validation_errors
 from typer.testing import CliRunner
 
 import vips
-from vips.export.pose_set import PoseSetMeta, read_pose_set, write_pose_set
+from vips.io.pose_set import PoseSetMeta, read_pose_set, write_pose_set
 from vips.usd_schema import API_NAME
 
 FRAMES_PER_CLIP = 10  # frames checked per clip of the large motion set (all frames of the small assets)

@@ -335,7 +335,7 @@ def _by_rel(manifest: dict, root: Path) -> dict[str, dict]:
 
 
 def test_auto_split_holds_out_whole_rig_families(assets_dir: Path, tmp_path: Path) -> None:
-    from vips.batch.discover import Asset
+    from vips.io.discover import Asset
 
     lib = _clip_library(assets_dir, tmp_path / "lib")
     files = [*BVH_LIBRARY, *GLB_LIBRARY]

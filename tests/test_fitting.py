@@ -239,7 +239,7 @@ def test_vips_fit_cli_rejects_a_rig_that_does_not_match(walk, tmp_path):
 
 def test_frame_readers_and_natural_order(tmp_path, assets_dir):
     from vips.errors import AssetError
-    from vips.fitting.frames import list_frames, read_frame
+    from vips.io.frames import list_frames, read_frame
 
     rng = np.random.default_rng(0)
     verts = rng.normal(size=(5, 3)).astype("<f4")

@@ -32,7 +32,7 @@ import pytest
 import vips
 import vips.io.guard as guard
 import vips.rig_validation as rig_validation
-from vips.batch.discover import discover
+from vips.io.discover import discover
 from vips.errors import AssetError, VipsError
 from vips.io.bvh import read_bvh
 from vips.io.gltf import read_gltf

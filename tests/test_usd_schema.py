@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import vips
-from vips.export.pose_set import write_pose_set
+from vips.io.pose_set import write_pose_set
 from vips.usd_schema import API_NAME
 
 # Opens the pose set with plain usd-core and prints its SkelAnimation's applied schemas (and whether vips is loaded).

@@ -16,9 +16,9 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 
-from vips.batch.discover import Asset
 from vips.batch.jobs import CRASH_ENV, BatchSettings, run_asset
 from vips.errors import VipsError
+from vips.io.discover import Asset
 from vips.parallel import run_local, run_ray
 
 ENGINES = ("local", "ray")

@@ -25,9 +25,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from vips.batch.discover import Asset
 from vips.batch.outputs import THUMBNAIL, write_outputs
 from vips.errors import AssetError, VipsError
+from vips.io.discover import Asset
 
 FORMATS = ("usd", "glb", "keyframes")
 RECORD = "asset.json"

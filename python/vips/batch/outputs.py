@@ -37,7 +37,7 @@ def write_outputs(rig: "Rig", poses: "Poses", scores: np.ndarray, plausible: np.
             come from one seeded draw, so each pose records that seed).
         space: the :class:`vips.posespace.PoseSpace` that made them (its model id and threshold are recorded).
     """
-    from vips.export.pose_set import write_pose_set
+    from vips.io.pose_set import write_pose_set
 
     meta = {"scores": scores, "plausible": plausible, "seeds": np.full(len(poses), seed, np.int64),
             "kind": "samples", "model_id": space.model_id or settings.model_id, "threshold": space.threshold}

@@ -25,7 +25,7 @@ REPORT_FORMAT = "vips-batch-report/1"
 STATUSES = ("done", "skipped", "failed")
 
 
-def failed_entry(asset, reason: str) -> dict[str, Any]:  # noqa: ANN001 - a vips.batch.discover.Asset
+def failed_entry(asset, reason: str) -> dict[str, Any]:  # noqa: ANN001 - a vips.io.discover.Asset
     return {"path": asset.rel, "kind": asset.kind, "status": "failed", "reason": reason, "outputs": []}
 
 

@@ -18,13 +18,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from vips.batch.discover import discover
 from vips.batch.engines import run_jobs
 from vips.batch.jobs import RECORD, BatchSettings, clear_leftovers, finished_record, output_dir, remove_stale
 from vips.batch.lock import describe_holder, locked_output
 from vips.batch.report import build_report, failed_entry, skipped_entry, write_report
 from vips.errors import VipsError
 from vips.io.atomic import make_output_folder
+from vips.io.discover import discover
 from vips.parallel import describe_failure, interrupt_signal
 
 MODEL_FILE_SUFFIXES = (".onnx", ".json", ".safetensors")

@@ -87,7 +87,7 @@ def asset_inputs(asset: str) -> list[Path]:
         return files  # missing, a folder or a special file: loading it fails with the reader's message
     suffix = path.suffix.lower()
     if suffix == ".gltf":
-        from vips.batch.discover import gltf_buffers
+        from vips.io.discover import gltf_buffers
 
         files += gltf_buffers(path)
     elif suffix == ".txt":
@@ -100,7 +100,7 @@ def asset_inputs(asset: str) -> list[Path]:
 
 def pose_inputs(refs: Iterable[str | None]) -> list[Path]:
     """The pose-set files of ``FILE[:I]`` references (None entries skipped)."""
-    from vips.export.pose_set import parse_pose_ref
+    from vips.io.pose_set import parse_pose_ref
 
     return [parse_pose_ref(r)[0] for r in refs if r]
 

@@ -23,7 +23,8 @@ OUTPUT_SUFFIXES = (".usd", ".usda", ".usdc", ".glb")
 
 
 def _read_frames(files: list[Path], points: int, seed: int) -> tuple[list[np.ndarray], list[int], list[dict]]:
-    from vips.fitting.frames import frame_points, read_frame
+    from vips.fitting.frames import frame_points
+    from vips.io.frames import read_frame
 
     clouds, kept, failed = [], [], []
     for i, path in enumerate(files):
@@ -57,9 +58,9 @@ def fit_command(
     with needs_extra("fit", "train"):
         from vips.fitting.fit import FitSettings, fit_poses
     from vips.fitting.acceptance import judge_fit
-    from vips.fitting.frames import list_frames
     from vips.io import save
     from vips.io.atomic import check_outputs
+    from vips.io.frames import list_frames
 
     try:
         check_float(fps, "--fps", 0.0, MAX_FPS, lo_open=True)

@@ -70,7 +70,7 @@ def _scores(space, poses):  # noqa: ANN001, ANN202
 
 
 def _write(rig, space, poses, out: Path, kind: str, seeds=None, scores=None, plausible=None):  # noqa: ANN001, ANN202
-    from vips.export.pose_set import write_pose_set
+    from vips.io.pose_set import write_pose_set
 
     if scores is None:
         scores, plausible = _scores(space, poses)
@@ -142,7 +142,7 @@ def interpolate_command(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
 ) -> None:
     """A smooth on-manifold traversal between two poses (spherical interpolation of their DDIM latents)."""
-    from vips.export.pose_set import load_poses
+    from vips.io.pose_set import load_poses
 
     try:
         check_int(n, "-n", 2, MAX_POSES)
@@ -171,7 +171,7 @@ def _parse_seconds(text: str) -> list[float]:
 
 def _load_keys(text: str, rig):  # noqa: ANN001, ANN202 - vips.Poses
     """The key poses of ``--keys POSES:I,POSES:J,...`` (a bare POSES: all its poses), each file read once."""
-    from vips.export.pose_set import load_poses, parse_pose_ref
+    from vips.io.pose_set import load_poses, parse_pose_ref
     from vips.poses import Poses
 
     refs = [r.strip() for r in text.split(",") if r.strip()]
@@ -300,7 +300,7 @@ def ik_command(
     import warnings
 
     from vips.errors import IKWarning
-    from vips.export.pose_set import load_poses
+    from vips.io.pose_set import load_poses
 
     try:
         check_int(steps, "--steps", 1, MAX_STEPS)
@@ -345,7 +345,7 @@ def score_command(
     as_json: bool = typer.Option(False, "--json", help='Print {"scores": [...], "plausible": [...], ...}.'),
 ) -> None:
     """Score poses: a plausibility score per pose (higher is more plausible) and the calibrated flag."""
-    from vips.export.pose_set import load_poses
+    from vips.io.pose_set import load_poses
 
     try:
         rig = load_asset(asset)
@@ -411,7 +411,7 @@ def keyframes_command(
     keyframe, so the character fills most of the image; ground and control bones are drawn thin and grey.
     """
     from vips.export.keyframes import JSON_FILE, frame_file, keyframe_indices, write_keyframes
-    from vips.export.pose_set import load_poses, parse_pose_ref, read_pose_set
+    from vips.io.pose_set import load_poses, parse_pose_ref, read_pose_set
     from vips.render import framing_camera, framing_points
 
     try:

@@ -214,7 +214,7 @@ def find_clip_assets(paths: Iterable[str | os.PathLike[str] | ClipsPath],
     lib/mocap in val. A path that does not exist, or one asset given two splits by equally specific paths,
     raises :class:`VipsError`.
     """
-    from vips.batch.discover import discover, gltf_buffers
+    from vips.io.discover import discover, gltf_buffers
 
     hits: dict[str, list[tuple[ClipsPath, Path, str, tuple[str, ...]]]] = {}
     ignored: dict[str, str] = {}
@@ -463,7 +463,7 @@ def _unique_assets(assets: list[ClipAsset]) -> tuple[dict[str, tuple[ClipAsset, 
                                                      list[dict[str, str]]]:
     """Shard name -> (asset, content hash) of the assets to read; the identical copies (same file name and
     bytes) as (copy, shard name of the asset it copies); and the copies' skip records."""
-    from vips.batch.discover import Asset
+    from vips.io.discover import Asset
 
     unique: dict[str, tuple[ClipAsset, str]] = {}
     copies: list[tuple[ClipAsset, str]] = []

@@ -2,7 +2,10 @@
 
 :func:`load` reads glTF 2.0 (.glb / .gltf), RigNet-style rig text files (with their .obj mesh), UsdSkel
 (.usd / .usda / .usdc) and BVH, choosing the reader from the file's content (its extension only breaks ties).
-:func:`save` writes UsdSkel or glTF binary, atomically.
+:func:`save` writes UsdSkel or glTF binary, atomically. Every other file format lives here too:
+:mod:`vips.io.pose_set` (pose sets with their metadata, written in one pass and read in one),
+:mod:`vips.io.frames` (folders of per-frame meshes: OBJ, :mod:`vips.io.ply`, :mod:`vips.io.gltf_mesh`),
+:mod:`vips.io.discover` (which files of a library are assets) and :mod:`vips.io.limits_io` (joint limits).
 """
 
 from __future__ import annotations

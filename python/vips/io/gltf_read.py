@@ -38,13 +38,14 @@ import numpy as np
 from vips import native
 from vips.io.channels import ClipChannels, dropped_message, rig_frame_channels, zero_scale
 from vips.io.gltf_format import FPS_EXTRAS_KEY, SCENE_EXTRAS_KEY, GltfDocument, asset_frame_trs, parse_file
+from vips.io.gltf_nodes import NodeTree, wxyz
 from vips.io.guard import MAX_MESH_VERTICES, check_joint_frames, check_size
 from vips.io.names import UniqueNames
 from vips.io.pose_set_meta import GLTF_EXTRAS_KEY, PoseSetMeta, gltf_meta
 from vips.kinematics import local_from_world, poses_from_local
 from vips.poses import Poses
 from vips.rig import MAX_INFLUENCES, UP_AXES, Rig
-from vips.rotations import compose_affine, decompose_affine, nearest_rigid, quat_normalize, quat_slerp
+from vips.rotations import compose_affine, nearest_rigid, quat_normalize, quat_slerp
 
 SCALE_TOLERANCE = 1e-3
 NAN_REPAIR_FRACTION = 0.05  # at most this share of a primitive's vertices may take weights from a neighbour
@@ -65,24 +66,22 @@ def read_gltf(path: Path) -> Rig:
     return _Reader(doc).rig()
 
 
-class _Reader:
+class _Reader(NodeTree):
     def __init__(self, doc: GltfDocument) -> None:
-        self.doc = doc
-        self.nodes = doc.array("nodes")
+        super().__init__(doc)
         self.notes: list[str] = []
         self.mesh_vertices = 0  # vertices of the primitives read so far (a mesh can be listed many times)
         self.clip_joint_frames = 0  # frames x skeleton nodes of the clips read so far (bounded in total)
-        self.parent, self.topo = self._node_parents()
         self.depth = np.zeros(len(self.nodes), np.int64)  # edges from the node up to its top-level ancestor
         for i in self.topo:
             if self.parent[i] >= 0:
                 self.depth[i] = self.depth[self.parent[i]] + 1
-        self.local = [self._node_matrix(i) for i in range(len(self.nodes))]
+        self.local = [self.node_matrix(i) for i in range(len(self.nodes))]
         self.written = self._written_by_vips()
         self.frame = self._asset_frame()
         if self.frame is not None:  # the node converting the asset's frame to glTF's: left out (identity)
             self.local[self.frame[0]] = np.eye(4)
-        self.world = self._world_matrices(self.local)
+        self.world = self.world_matrices(self.local)
 
     # ----- what vips recorded --------------------------------------------------------------------------------
     def _written_by_vips(self) -> dict[str, Any]:
@@ -104,7 +103,7 @@ class _Reader:
                 or not (np.isfinite(mpu) and mpu > 0) or self.parent[node] >= 0):
             return None
         trs = asset_frame_trs(up, float(mpu))
-        expected = compose_affine(_wxyz(np.asarray(trs.get("rotation", [0, 0, 0, 1.0]))), np.zeros(3),
+        expected = compose_affine(wxyz(np.asarray(trs.get("rotation", [0, 0, 0, 1.0]))), np.zeros(3),
                                   np.asarray(trs.get("scale", [1.0] * 3)))
         if not np.allclose(self.local[node], expected, rtol=1e-6, atol=1e-6 * float(mpu)):
             return None
@@ -116,77 +115,6 @@ class _Reader:
                     return None
         return node, str(up), float(mpu)
 
-    # ----- node tree ------------------------------------------------------------------------------
-    def node(self, i: int) -> dict[str, Any]:
-        return self.doc.item("nodes", i, "a node")
-
-    def _node_parents(self) -> tuple[np.ndarray, list[int]]:
-        """(parent of each node (-1 for top-level nodes), the nodes parents first). Iterative and linear."""
-        n = len(self.nodes)
-        parent = np.full(n, -1, np.int64)
-        for i in range(n):
-            children = self.node(i).get("children", [])
-            if not isinstance(children, list):
-                raise self.doc.fail(f"node {i} has an invalid 'children' list")
-            for c in children:
-                c = self.doc.index(c, n, f"node {i}'s children")
-                if parent[c] >= 0 or c == i:
-                    raise self.doc.fail(f"node {c} has more than one parent (the nodes must form a tree)")
-                parent[c] = i
-        children: list[list[int]] = [[] for _ in range(n)]
-        for c in range(n):
-            if parent[c] >= 0:
-                children[parent[c]].append(c)
-        topo = [i for i in range(n) if parent[i] < 0]
-        for i in topo:  # breadth first from the top-level nodes; the list grows as it is walked
-            topo.extend(children[i])
-        if len(topo) < n:  # every node has at most one parent, so the nodes never reached form cycles
-            reached = np.zeros(n, bool)
-            reached[topo] = True
-            raise self.doc.fail(f"the node hierarchy has a cycle through node {int(np.argmin(reached))}")
-        return parent, topo
-
-    def _node_matrix(self, i: int) -> np.ndarray:
-        node, what = self.node(i), f"node {i}"
-        matrix = self.doc.numbers(node, "matrix", 16, what)
-        if matrix is not None:
-            return matrix.reshape(4, 4).T.copy()  # glTF stores column-major
-        t, r, s = self._node_trs(i)
-        return compose_affine(r, t, s)
-
-    def _node_trs(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(translation (3,), rotation (w, x, y, z), scale (3,)) of node ``i``, float64."""
-        node, what = self.node(i), f"node {i}"
-        matrix = self.doc.numbers(node, "matrix", 16, what)
-        if matrix is not None:
-            r, t, s = decompose_affine(matrix.reshape(4, 4).T)
-            return t, r, s
-        t = self.doc.numbers(node, "translation", 3, what)
-        r = self.doc.numbers(node, "rotation", 4, what)
-        s = self.doc.numbers(node, "scale", 3, what)
-        t = np.zeros(3) if t is None else t
-        r = np.array([1.0, 0, 0, 0]) if r is None else _wxyz(r)
-        if np.linalg.norm(r) < 1e-6:
-            raise self.doc.fail(f"node {i} has a zero rotation quaternion")
-        s = np.ones(3) if s is None else s
-        return t, r, s
-
-    def _world_matrices(self, local: list[np.ndarray | None]) -> list[np.ndarray | None]:
-        """Global matrices (..., 4, 4) of the nodes from their local matrices; None where the local is None
-        (callers leave out nodes whose ancestors they do not need)."""
-        world: list[np.ndarray | None] = [None] * len(local)
-        for i in range(len(local)):
-            if local[i] is None:
-                continue
-            chain = []
-            k = i
-            while k >= 0 and world[k] is None:
-                chain.append(k)
-                k = int(self.parent[k])
-            for k in reversed(chain):
-                p = int(self.parent[k])
-                world[k] = local[k] if p < 0 else world[p] @ local[k]
-        return world
 
     def ancestors(self, i: int) -> list[int]:
         """Ancestors of node ``i``, nearest first (O(depth): callers over many nodes use :meth:`with_ancestors`)."""
@@ -691,7 +619,7 @@ class _Reader:
         slot = {"translation": 0, "rotation": 1, "scale": 2}
         for node, path, keys, values, mode in tracks:
             if node not in frames:
-                frames[node] = [np.broadcast_to(x, (F, x.size)) for x in self._node_trs(node)]
+                frames[node] = [np.broadcast_to(x, (F, x.size)) for x in self.node_trs(node)]
             frames[node][slot[path]] = sample(keys, values, mode, times, path == "rotation")
         # Only the skeleton and its ancestors matter; other nodes stay None and are not computed.
         local: list[np.ndarray | None] = [
@@ -699,7 +627,7 @@ class _Reader:
         ]
         for k, (t, r, s) in frames.items():
             local[k] = compose_affine(r, t, s)
-        world = self._world_matrices(local)
+        world = self.world_matrices(local)
         g = self.joint_world(world, order)
         channels = self.channels(frames, world, order, rig, rest_residual, name, fps)
         if channels is not None:
@@ -740,7 +668,7 @@ class _Reader:
         for j, k in enumerate(order):
             if k == SYNTHETIC:
                 continue  # the identity: its children's frames are the scene's
-            t[:, j], r[:, j], s[:, j] = frames[k] if k in frames else self._node_trs(k)
+            t[:, j], r[:, j], s[:, j] = frames[k] if k in frames else self.node_trs(k)
             p = int(rig.parents[j])
             if p >= 0 and order[p] != SYNTHETIC:
                 left[:, j] = rest_residual[p]
@@ -812,7 +740,7 @@ class _Reader:
         if not np.isfinite(values).all():
             raise doc.fail(f"{what} output holds NaN or infinite values")
         if path == "rotation":
-            values = _wxyz(values)
+            values = wxyz(values)
         if mode == "CUBICSPLINE":
             values = values.reshape(len(times), 3, width)
         return times, values, mode
@@ -840,11 +768,6 @@ def _written_fps(extras: Any) -> float | None:
     if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not (np.isfinite(fps) and 1 <= fps <= MAX_FPS):
         return None
     return float(fps)
-
-
-def _wxyz(q: np.ndarray) -> np.ndarray:
-    """glTF (x, y, z, w) -> (w, x, y, z)."""
-    return np.concatenate([q[..., 3:], q[..., :3]], axis=-1)
 
 
 def sample(keys: np.ndarray, values: np.ndarray, mode: str, times: np.ndarray, rotation: bool) -> np.ndarray:

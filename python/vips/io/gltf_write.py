@@ -15,7 +15,7 @@ asset's own up axis and units, so that vips reads the file back in the frame it 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -128,8 +128,13 @@ def _scene_extras(rig: Rig, top: dict[str, Any] | None) -> dict[str, Any]:
     return {SCENE_EXTRAS_KEY: info} if info else {}
 
 
-def glb_bytes(rig: Rig, clips: list[ClipChannels]) -> bytes:
-    """The complete .glb file of ``rig`` with ``clips`` as animations."""
+def glb_bytes(rig: Rig, clips: list[ClipChannels],
+              decorate: Callable[[dict[str, Any]], None] | None = None) -> bytes:
+    """The complete .glb file of ``rig`` with ``clips`` as animations.
+
+    ``decorate``: called with the finished glTF JSON object (skin 0 is the rig's, its joints the rig's joints in
+    order) before it is packed, to add what other formats keep there (joint limits), so the file is built once.
+    """
     b = _Builder()
     nodes: list[dict[str, Any]] = []
     top = _to_gltf_frame(rig)
@@ -181,6 +186,8 @@ def glb_bytes(rig: Rig, clips: list[ClipChannels]) -> bytes:
     gltf["buffers"] = [{"byteLength": len(binary)}]
     gltf["bufferViews"] = b.views
     gltf["accessors"] = b.accessors
+    if decorate is not None:
+        decorate(gltf)
     return build_glb(gltf, binary)
 
 

@@ -105,17 +105,15 @@ def read_limits(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 # ----- glTF -------------------------------------------------------------------------------------------------
 def _glb_with_limits(rig: "Rig", doc: dict[str, Any]) -> bytes:
-    from vips.io.gltf_format import _split_glb, build_glb
     from vips.io.gltf_write import glb_bytes
 
-    data = glb_bytes(rig, [])
-    text, binary = _split_glb(Path("<limits>"), data)
-    gltf = json.loads(text)
-    skin = gltf["skins"][0]
-    skin.setdefault("extras", {})[GLTF_SKIN_KEY] = doc
-    for node, entry in zip(skin["joints"], doc["joints"]):
-        gltf["nodes"][node].setdefault("extras", {})[GLTF_JOINT_KEY] = entry
-    return build_glb(gltf, binary or b"")
+    def add_limits(gltf: dict[str, Any]) -> None:
+        skin = gltf["skins"][0]
+        skin.setdefault("extras", {})[GLTF_SKIN_KEY] = doc
+        for node, entry in zip(skin["joints"], doc["joints"]):
+            gltf["nodes"][node].setdefault("extras", {})[GLTF_JOINT_KEY] = entry
+
+    return glb_bytes(rig, [], decorate=add_limits)
 
 
 # ----- USD --------------------------------------------------------------------------------------------------
@@ -145,16 +143,16 @@ def author_usd_limits(skeleton: Any, doc: dict[str, Any]) -> None:
 def _read_usd(path: Path) -> dict[str, Any]:
     from pxr import UsdSkel
 
-    from vips.io.usd_read import _joint_names, _names_vips_wrote, _open
+    from vips.io.usd_read import open_stage, skeleton_joint_names
 
-    stage = _open(path)
+    stage = open_stage(path)
     for prim in stage.Traverse():
         if not prim.IsA(UsdSkel.Skeleton) or not prim.GetAttribute(ATTR_PREFIX + "twistRange").IsValid():
             continue
         skel = UsdSkel.Skeleton(prim)
         joints = [str(j) for j in (skel.GetJointsAttr().Get() or [])]
         parents = np.asarray(UsdSkel.Topology(joints).GetParentIndices(), np.int64)
-        names = _names_vips_wrote(skel, len(joints)) or _joint_names(skel, joints, parents)
+        names = skeleton_joint_names(skel, joints, parents)
         entries: list[dict[str, Any]] = [{"name": n} for n in names]
         for attr, (key, _) in _USD_ARRAYS.items():
             a = prim.GetAttribute(ATTR_PREFIX + attr)

@@ -93,7 +93,7 @@ def read_usd(path: Path) -> Rig:
 
 
 def _read(path: Path) -> Rig:
-    stage = _open(path)
+    stage = open_stage(path)
     found = _find_skeleton(stage, path)
     skel = found.skeleton
     where = f"{path}: skeleton {skel.GetPath()}"
@@ -113,7 +113,7 @@ def _read(path: Path) -> Rig:
     M0 = _skel_to_world(skel, Usd.TimeCode.EarliestTime())
     space = _space(usd_parents)
     notes += space.notes
-    names = _names_vips_wrote(skel, len(joints)) or _joint_names(skel, joints, usd_parents)
+    names = skeleton_joint_names(skel, joints, usd_parents)
     if space.synthetic_root:
         names = [_unused("root", names)] + names
     rest_stage = _stage_space(world_from_local(rest_local, usd_parents), M0, space)
@@ -144,7 +144,8 @@ def _read(path: Path) -> Rig:
 
 
 # ----- finding the skeleton ------------------------------------------------------------------------
-def _open(path: Path) -> Usd.Stage:
+def open_stage(path: Path) -> Usd.Stage:
+    """The USD stage of ``path``, its layers checked first (size, no FIFOs or devices); AssetError naming it."""
     check_asset(path)  # a FIFO or a device given as the asset is refused before usd-core opens it
     parsed = _check_layer_files(path)  # held while usd-core opens the stage, so each layer is parsed once
     try:
@@ -278,6 +279,12 @@ def _check_residual(residual: np.ndarray, names: list[str], notes: list[str]) ->
 def _own_name(prim: Usd.Prim) -> str:
     """A prim's displayName when authored (the name vips could not spell as a prim name), else its name."""
     return prim.GetDisplayName() if prim.HasAuthoredDisplayName() else prim.GetName()
+
+
+def skeleton_joint_names(skel: UsdSkel.Skeleton, joints: list[str], parents: np.ndarray) -> list[str]:
+    """The rig's unique joint names for the Skeleton ``skel`` with joint paths ``joints`` and ``parents`` (J,):
+    the names vips wrote when there are some, else ``jointNames``, else unique names from the joint paths."""
+    return _names_vips_wrote(skel, len(joints)) or _joint_names(skel, joints, parents)
 
 
 def _names_vips_wrote(skel: UsdSkel.Skeleton, count: int) -> list[str] | None:

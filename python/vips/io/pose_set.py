@@ -4,6 +4,10 @@ USD (.usda / .usdc / .usd): the UsdSkel layout of :mod:`vips.io.usd_write` (Skel
 SkelAnimation) with our codeless ``VipsPoseSetAPI`` applied to the SkelAnimation and filled: kind, per-pose
 scores, plausible flags and seeds, the model id and the threshold. glTF (.glb): the rig with the poses as one
 animation (one keyframe per pose); the same metadata lives in the animation's ``extras.vips_pose_set``.
+
+The metadata rides on the clip (:attr:`vips.io.channels.ClipChannels.pose_set`), so a pose set is written in one
+pass by the format's writer and read in one parse by :func:`vips.io.load` (:mod:`vips.io.pose_set_meta` holds
+how each format stores it).
 """
 
 from __future__ import annotations
