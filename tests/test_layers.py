@@ -4,6 +4,8 @@ lazy import inside a function counts too)."""
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -43,3 +45,27 @@ def test_the_exporter_and_the_runtime_meet_only_in_the_contract():
     assert not any(m.startswith("vips.runtime") for m in _vips_imports("vips.model.export"))
     assert "vips.model_contract" in _vips_imports("vips.model.export")
     assert "vips.model_contract" in _vips_imports("vips.runtime.onnx_backend")
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_import_contracts_hold():
+    """The layers of ``[tool.importlinter]`` in pyproject.toml (what ``lint-imports`` checks in .ci/run): a new
+    upward import, a lazy one included, fails here."""
+    # import-linter comes with the test extra; it reads the contracts from the pyproject.toml in its working folder.
+    run = subprocess.run([sys.executable, "-c", "from importlinter.cli import lint_imports_command; "
+                          "lint_imports_command()"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+
+
+def test_no_private_names_are_imported_from_another_module():
+    """``from vips.x import _name`` reaches into another module's private parts (the compiled ``vips._native``,
+    wrapped by vips.native, is the one private module that is imported)."""
+    found = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").split(".")[0] == "vips"):
+                found += [f"{path.relative_to(PACKAGE)}:{node.lineno} {a.name}" for a in node.names
+                          if a.name.startswith("_") and not a.name.startswith("__") and a.name != "_native"]
+    assert not found

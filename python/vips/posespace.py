@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
@@ -21,17 +20,15 @@ import numpy as np
 from vips import diffusion
 from vips.errors import IKWarning, MissingExtra, PoseError, VipsError
 from vips.features import rig_conditioning
-from vips.model_contract import DENOISER_FILE
 from vips.pose_encoding import POSE_DIM, Placement, channel_mask, decode_poses, encode, encode_poses, \
     placement_transforms
 from vips.poses import Poses
-from vips.runtime.model_dir import SCORE_REDUCTIONS, ModelInfo, read_model_dir, write_model_json
+from vips.runtime.model_dir import (  # noqa: F401 - DEFAULT_MODEL_DIR, default_model_dir: re-exported here
+    DEFAULT_MODEL_DIR, SCORE_REDUCTIONS, ModelInfo, default_model_dir, read_model_dir, write_model_json)
 
 if TYPE_CHECKING:
     from vips.rig import Rig
 
-#: Where the package ships its default model; the VIPS_MODEL environment variable overrides it.
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "models" / "default"
 BACKENDS = ("onnx", "torch")
 #: Samples and DDIM steps of :meth:`PoseSpace.reference_error`, the rig's own scale of a relative score.
 REFERENCE_SAMPLES, REFERENCE_STEPS = 32, 20
@@ -39,20 +36,6 @@ REFERENCE_SAMPLES, REFERENCE_STEPS = 32, 20
 #: of the rig's height from its target.
 IK_TOLERANCE = 0.05
 _SCORE_CHUNK = 1024
-
-
-def default_model_dir() -> Path:
-    """The default model folder: ``$VIPS_MODEL`` if set, else the one shipped in the package.
-
-    Raises :class:`VipsError` when neither holds a model.
-    """
-    env = os.environ.get("VIPS_MODEL")
-    folder = Path(env) if env else DEFAULT_MODEL_DIR
-    if not (folder / DENOISER_FILE).is_file():
-        where = f"VIPS_MODEL={env}" if env else str(folder)
-        raise VipsError(f"no pose-space model found at {where}; pass model=FOLDER (--model FOLDER on the command "
-                        f"line) or set VIPS_MODEL to a folder made by `vips export-onnx`")
-    return folder
 
 
 @dataclass
@@ -329,7 +312,7 @@ class PoseSpace:
         from vips.native.guided import GuidedRigArrays
 
         if not hasattr(self, "_rig_arrays_cache"):
-            self._rig_arrays_cache = GuidedRigArrays.from_rig(self.rig, self.cond)
+            self._rig_arrays_cache = GuidedRigArrays.from_rig(self.rig, self.cond, channel_mask(self.cond))
         return self._rig_arrays_cache
 
     @staticmethod

@@ -240,7 +240,7 @@ def _solve_all(space: Any, rig: Any, cases: list, limits: Any) -> dict:
 def ik_runtime_case(model: str | None, trials: int, samples: int, steps: int, coverage: float) -> dict:
     """The runtime benchmark's IK case (vips.bench.runtime.bench_ik): 50-joint toy rig, toy start poses, a deep leaf
     moved 5 % of the height, root pinned; limits estimated from the model on that rig."""
-    from vips.bench.runtime import IK_RIG_JOINTS, _leaves
+    from vips.bench.runtime import IK_RIG_JOINTS, leaf_joints
     from vips.kinematics import joint_positions
     from vips.model.toy import toy_poses, toy_rig
     from vips.posespace import PoseSpace
@@ -250,7 +250,7 @@ def ik_runtime_case(model: str | None, trials: int, samples: int, steps: int, co
     data = toy_poses(rng, IK_RIG_JOINTS, trials)
     space = PoseSpace(rig, model, threads=1)
     limits = space.joint_limits(n_samples=samples, coverage=coverage, clips=False, steps=steps)
-    leaves, h = _leaves(rig), rig.height()
+    leaves, h = leaf_joints(rig), rig.height()
     cases = []
     for i in range(trials):
         init = data[i]
@@ -271,7 +271,7 @@ def _start_stats(space: Any, limits: Any, starts: Any) -> dict:
 def ik_real_case(model: str | None, assets: list[str], trials: int, samples: int, steps: int, coverage: float,
                  reaches: tuple[float, ...] = (0.15, 0.3)) -> dict:
     """Per rig and reach: from plausible model samples, a leaf moved ``reach`` of the height, root pinned."""
-    from vips.bench.runtime import _leaves
+    from vips.bench.runtime import leaf_joints
     from vips.examples import resolve
     from vips.io import load
     from vips.kinematics import joint_positions
@@ -290,7 +290,7 @@ def ik_real_case(model: str | None, assets: list[str], trials: int, samples: int
             rows[asset] = {"skipped": "no plausible sample to start from"}
             continue
         starts = pool[ok[np.arange(trials) % len(ok)]]
-        leaves, h = _leaves(rig), rig.height()
+        leaves, h = leaf_joints(rig), rig.height()
         for reach in reaches:
             rng = np.random.default_rng(1)
             cases = []

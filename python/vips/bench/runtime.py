@@ -44,7 +44,8 @@ def _model(model: str | None) -> Path:
         raise
 
 
-def _leaves(rig) -> list[int]:  # noqa: ANN001
+def leaf_joints(rig) -> list[int]:  # noqa: ANN001
+    """The rig's leaf joints, deepest first (the IK benchmarks' handles)."""
     kids, depth = rig.children(), rig.depths()
     return sorted((j for j in range(rig.num_joints) if not kids[j]), key=lambda j: -depth[j])
 
@@ -99,7 +100,7 @@ def _ik_trials(space, starts: Poses, rng: np.random.Generator, repeat: int, time
 
     rig = space.rig
     h = rig.height()
-    leaves = _leaves(rig)
+    leaves = leaf_joints(rig)
     rows = {name: {"error": [], "seconds": [], "scores": [], "plausible": []} for name in ("manifold", "ccd", "fabrik")}
     for i in range(len(starts)):
         init = starts[i]

@@ -329,9 +329,9 @@ SUMMARY_KEYS = ("plausible", "corruptions", "coverage", "coverage_worst_clip", "
 
 
 def _mean_of(results: list[dict[str, Any]]) -> dict[str, Any]:
-    from vips.evaluation.report import _mean_tree
+    from vips.evaluation.report import mean_tree
 
-    mean = {k: _mean_tree([r[k] for r in results]) for k in SUMMARY_KEYS}
+    mean = {k: mean_tree([r[k] for r in results]) for k in SUMMARY_KEYS}
     kinds = mean["corruptions"] or {}
     mean["corruptions"] = {kind: {k: kinds[kind][k] for k in ("caught", "auroc") if kinds[kind].get(k) is not None}
                            for kind in kinds if kinds[kind]}

@@ -264,7 +264,7 @@ def evaluate_many(cases: Iterable[EvalCase | tuple], sampler: Sampler | None, sc
         members.setdefault(case.group, []).append(name)
 
     def mean_of(names: list[str]) -> dict[str, Any]:
-        return {key: _mean_tree([per_rig[n][key] for n in names])
+        return {key: mean_tree([per_rig[n][key] for n in names])
                 for key in ("plausibility_auroc", "fidelity", "self_intersection_rate")}
 
     aggregate = mean_of(list(per_rig))
@@ -284,14 +284,14 @@ def evaluate_many(cases: Iterable[EvalCase | tuple], sampler: Sampler | None, sc
     return report
 
 
-def _mean_tree(items: list[Any]) -> Any:
+def mean_tree(items: list[Any]) -> Any:
     """Mean of numbers at matching places of nested dicts (None and missing entries skipped)."""
     items = [x for x in items if x is not None]
     if not items:
         return None
     if all(isinstance(x, dict) for x in items):
         keys = list(dict.fromkeys(k for x in items for k in x))
-        return {k: _mean_tree([x.get(k) for x in items]) for k in keys}
+        return {k: mean_tree([x.get(k) for x in items]) for k in keys}
     nums = [float(x) for x in items if isinstance(x, (int, float, np.floating, np.integer)) and not isinstance(x, bool)]
     return float(np.mean(nums)) if nums else None
 

@@ -156,7 +156,7 @@ def load_checkpoint(path: Path, model: PoseModel, ema: PoseModel, optimizer: tor
 def initial_weights(source: str | Path, model: ModelConfig) -> dict[str, torch.Tensor]:
     """The state dict to fine-tune from (see ``TrainConfig.init_from``); checks the architecture matches."""
     if str(source) == "default":
-        from vips.posespace import default_model_dir
+        from vips.runtime.model_dir import default_model_dir
 
         source = default_model_dir()
     path = Path(source)

@@ -47,13 +47,13 @@ class GuidedRigArrays:
     height: float
 
     @classmethod
-    def from_rig(cls, rig, cond) -> "GuidedRigArrays":  # noqa: ANN001 - vips.Rig, RigConditioning
-        """The arrays of ``rig`` with its conditioning ``cond`` (:func:`vips.features.rig_conditioning`)."""
-        from vips.pose_encoding import channel_mask
-
+    def from_rig(cls, rig, cond, mask) -> "GuidedRigArrays":  # noqa: ANN001 - vips.Rig, RigConditioning, array
+        """The arrays of ``rig`` with its conditioning ``cond`` (:func:`vips.features.rig_conditioning`) and its
+        channel mask ``mask`` (:func:`vips.pose_encoding.channel_mask` of ``cond``; passed in, as the native layer
+        sits below the pose encoding)."""
         f32 = lambda a: np.ascontiguousarray(a, np.float32)  # noqa: E731
         return cls(np.ascontiguousarray(rig.parents, np.int32), f32(rig.rest_rotations), f32(rig.rest_translations),
-                   f32(cond.rest_world_rotations), f32(cond.reference_frames), f32(channel_mask(cond)),
+                   f32(cond.rest_world_rotations), f32(cond.reference_frames), f32(mask),
                    f32(cond.canonical_rotation), int(cond.body_root),
                    float(cond.rest_positions[cond.body_root, 1]), float(cond.height))
 

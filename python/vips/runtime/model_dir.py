@@ -59,6 +59,23 @@ MAX_SAFETENSORS_HEADER = 100 * 2**20
 #: joint stands out most while little noise hides it (measured on held-out species, see MODEL_CARD.md).
 DEFAULT_SCORE = {"levels": [0.05, 0.1, 0.2], "seed": 0, "draws": 2}
 
+#: Where the package ships its default model; the VIPS_MODEL environment variable overrides it.
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
+
+
+def default_model_dir() -> Path:
+    """The default model folder: ``$VIPS_MODEL`` if set, else the one shipped in the package.
+
+    Raises :class:`VipsError` when neither holds a model.
+    """
+    env = os.environ.get("VIPS_MODEL")
+    folder = Path(env) if env else DEFAULT_MODEL_DIR
+    if not (folder / DENOISER_FILE).is_file():
+        where = f"VIPS_MODEL={env}" if env else str(folder)
+        raise VipsError(f"no pose-space model found at {where}; pass model=FOLDER (--model FOLDER on the command "
+                        f"line) or set VIPS_MODEL to a folder made by `vips export-onnx`")
+    return folder
+
 
 @dataclass
 class ModelInfo:
