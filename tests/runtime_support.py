@@ -16,8 +16,8 @@ TOY_SEED, TOY_RIGS, TOY_POSES, TOY_JOINTS = 0, 6, 256, (5, 14)
 
 
 def toy_pairs():
-    """[(rig, poses)] exactly as :func:`vips.model.toy.toy_groups` draws them for the toy model's training."""
-    from vips.model.toy import toy_poses, toy_rig
+    """[(rig, poses)] exactly as :func:`vips.model.toy_manifold.toy_groups` draws them for the toy model's training."""
+    from vips.model.toy_manifold import toy_poses, toy_rig
 
     rng = np.random.default_rng(TOY_SEED)
     pairs = []
@@ -35,7 +35,7 @@ def build_toy_pose_space(out: Path, steps: int = 2000) -> Path:
     import torch
 
     from vips.model.network import ModelConfig
-    from vips.model.toy import toy_groups
+    from vips.model.toy_manifold import toy_groups
     from vips.model.train import TrainConfig, train
     from vips.posespace import calibrate_threshold
     from vips.runtime.model_dir import export_model_dir

@@ -10,7 +10,7 @@ import pytest
 
 from vips.data.dataset import BuildSettings, build_dataset, plan_jobs
 from vips.data.dedupe import near_duplicate_mask
-from vips.data.shards import read_shard
+from vips.io.shards import read_shard
 
 SMALL = BuildSettings(species=14, individuals=1, sequences=1, frames=12, seed=3)
 

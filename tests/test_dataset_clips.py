@@ -21,7 +21,7 @@ from vips.data.clips import (ClipsPath, family_split, is_generic_joint, joint_ke
                              same_template, skeleton_signature)
 from vips.data.dataset import BuildSettings, build_dataset
 from vips.errors import VipsError
-from vips.data.shards import read_shard
+from vips.io.shards import read_shard
 
 CLIPS_ONLY = BuildSettings(species=0, seed=1)
 ANIMATED = ("gltf/CesiumMan.glb", "gltf/RiggedSimple.glb", "gltf/SimpleSkin.gltf", "bvh/walk.bvh",
@@ -131,7 +131,7 @@ def test_near_duplicates_are_removed_like_the_creatures(assets_dir: Path, built:
 
 
 def test_meshless_bvh_rig_is_a_training_group(built: tuple[Path, dict]) -> None:
-    from vips.data.training_groups import load_training_groups
+    from vips.model.training_groups import load_training_groups
 
     out, manifest = built
     walk = _shards_by_asset(manifest)["walk.bvh"]

@@ -46,7 +46,7 @@ from vips.rotations import (
 # ----- fixtures ----------------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def humanoid():
-    from vips.fitting.toy import toy_humanoid, toy_motion
+    from vips.fitting.tube_humanoid import toy_humanoid, toy_motion
 
     rig = toy_humanoid(3)
     return rig, toy_motion(rig, 80, seed=5)
@@ -64,7 +64,7 @@ def horse():
 @pytest.fixture(scope="module")
 def toy_case():
     """A small random rig whose poses lie on a 2D manifold (clustered), split into train and held-out."""
-    from vips.model.toy import toy_poses, toy_rig
+    from vips.model.toy_manifold import toy_poses, toy_rig
 
     rng = np.random.default_rng(11)
     rig = toy_rig(rng, 9, name="toy_eval")
@@ -412,7 +412,7 @@ def test_report_end_to_end(toy_case, tmp_path):
 def test_report_measures_a_second_heldout_draw_as_the_metrics_floor(toy_case):
     """With 2n held-out poses, a draw disjoint from the reference is measured as if it were samples; it is a
     yardstick, never a baseline the model must beat."""
-    from vips.evaluation.report import check_targets
+    from vips.evaluation.evaluate import check_targets
 
     rig, train, held = toy_case
     model = GaussianPrior.fit(rig, train)
@@ -433,7 +433,7 @@ def test_report_many_rigs_and_partial_models(toy_case, humanoid, tmp_path):
     rig, train, held = toy_case
     h_rig, h_poses = humanoid
     scorer = lambda r, p: -pose_distance(r, p, Poses.identity(len(p), r.num_joints), "rotation")  # noqa: E731
-    from vips.evaluation.report import TARGET_GROUP
+    from vips.evaluation.evaluate import TARGET_GROUP
 
     rep = evaluate_many([EvalCase(rig, train, held, group=TARGET_GROUP), (h_rig, h_poses[:50], h_poses[50:])],
                         None, scorer, n_samples=30, corruptions=["twist", "random_rotation"], out_dir=tmp_path)
@@ -471,7 +471,7 @@ def test_dataset_cases_reference_the_species_and_fit_baselines_on_training_speci
     baselines = training species of the same skeleton, else the species' other individual; one plan per case
     before a second species of a plan is taken."""
     from vips.data.dataset import BuildSettings, build_dataset
-    from vips.data.shards import read_shard
+    from vips.io.shards import read_shard
     from vips.evaluation.run_model import dataset_cases
 
     manifest = build_dataset(tmp_path, BuildSettings(species=12, individuals=2, sequences=2, frames=10, seed=3),

@@ -161,7 +161,7 @@ def _build_tiny(root: Path) -> dict:
     """Shards of toy rigs as the clip builder writes them: two shards of family 'fam_a' (one rig, three clips),
     a skeleton-only rig whose row has no family (its species is its family), and a training shard (left out).
     Rows are stored out of frame order, as near-duplicate removal may leave them, to check frames are sorted."""
-    from vips.data.shards import Shard, write_shard
+    from vips.io.shards import Shard, write_shard
 
     (root / "shards").mkdir(parents=True)
     pairs = toy_pairs()

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from vips.fitting.alignment import Similarity, align_frames, initial_alignment, umeyama
 from vips.fitting.fit import FitSettings, fit_poses
-from vips.fitting.metrics import pose_errors, summarize, to_ground_truth_world
+from vips.fitting.accuracy import pose_errors, summarize, to_ground_truth_world
 from vips.fitting.reconstruction import random_similarity, rigged_first_frame, simulate_reconstruction
 from vips.fitting.tracking import track_poses
 from vips.fitting.validators import JointRanges, hyperextension, self_intersections, triangles_intersect

@@ -47,7 +47,7 @@ def test_the_numpy_parts_import_without_torch():
     torch is not installed (``import torch`` fails), and the evaluation finds the self-intersection test."""
     result = run_without(["torch"], (
         "import vips.fitting.validators\n"
-        "import vips.fitting.metrics, vips.fitting.acceptance, vips.fitting.alignment\n"
+        "import vips.fitting.accuracy, vips.fitting.acceptance, vips.fitting.alignment\n"
         "import vips.fitting.reconstruction, vips.fitting.frames, vips.fitting.result, vips.fitting.settings\n"
         "from vips.fitting import JointRanges, judge_fit, self_intersections\n"
         "from vips.evaluation.metrics import default_intersection_detector\n"

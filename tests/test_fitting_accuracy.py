@@ -15,7 +15,7 @@ from vips.fitting.alignment import trimmed_rms as _trimmed_rms
 from vips.fitting.fit import FitSettings, fit_poses
 from vips.fitting.visibility import part_radius
 from vips.fitting.body import Body
-from vips.fitting.metrics import pose_errors, summarize, to_ground_truth_world
+from vips.fitting.accuracy import pose_errors, summarize, to_ground_truth_world
 from vips.fitting.reconstruction import rigged_first_frame, simulate_reconstruction
 from vips.rotations import quat_angle, quat_conjugate, quat_multiply
 

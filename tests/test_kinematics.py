@@ -7,7 +7,8 @@ import pytest
 from conftest import random_rig_arrays
 
 import vips
-from vips.kinematics import joint_positions, local_transforms, poses_from_local, skin, world_matrices
+from vips.kinematics import joint_positions, local_transforms, skin, world_matrices
+from vips.local_poses import poses_from_local
 from vips.rotations import quat_normalize, quat_to_matrix
 
 

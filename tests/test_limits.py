@@ -408,9 +408,9 @@ def test_cli_writes_every_format(tmp_path):
     assert bad.exit_code == 1 and "--coverage" in bad.output and not (tmp_path / "x.json").exists()
 
 
-# ----- the truth checks of vips.bench.limits ------------------------------------------------------------------
+# ----- the truth checks of vips.benchmarks.limits ------------------------------------------------------------------
 def test_iou_against_an_euler_box_and_tightness(toy):
-    from vips.bench.limits import limits_iou, tightness
+    from vips.benchmarks.limits import limits_iou, tightness
     from vips.data.creatures.limits import euler_to_quat
 
     rig, _ = toy

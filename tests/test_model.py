@@ -19,8 +19,9 @@ from vips import diffusion as dm  # noqa: E402
 from vips.features import graph_codes, rig_conditioning  # noqa: E402
 from vips.skeleton import hop_distances  # noqa: E402
 from vips.model import ModelConfig, PoseModel, load_weights, save_weights  # noqa: E402
-from vips.model.data import load_dataset, save_dataset  # noqa: E402
-from vips.model.toy import toy_groups, toy_rig  # noqa: E402
+from vips.model.data import save_dataset  # noqa: E402
+from vips.model.training_groups import load_dataset  # noqa: E402
+from vips.model.toy_manifold import toy_groups, toy_rig  # noqa: E402
 from vips.model.train import TrainConfig, load_checkpoint, read_log, save_checkpoint, train  # noqa: E402
 from vips.pose_encoding import POSE_DIM, channel_mask, decode_poses  # noqa: E402
 
@@ -179,7 +180,7 @@ def test_fine_tuning_starts_from_the_given_weights(tmp_path, groups):
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory):
-    from vips.model.export import export_onnx
+    from vips.model.onnx_export import export_onnx
 
     out = tmp_path_factory.mktemp("onnx")
     model = _randomized(seed=3)
@@ -216,7 +217,7 @@ def test_exported_graphs_follow_the_contract(exported):
 
 @pytest.mark.slow
 def test_onnx_matches_torch(exported):
-    from vips.model.export import check_onnx
+    from vips.model.onnx_export import check_onnx
 
     model, out = exported
     assert check_onnx(model, out, joint_counts=(1, 2, 9, 33), batch=3) < 1e-4

@@ -11,7 +11,8 @@ from conftest import cesium_man
 
 import vips
 from vips.export.keyframes import keyframe_indices, write_keyframes
-from vips.export.pictures import write_contact_sheet, write_pose_map
+from vips.evaluation.plots import write_pose_map
+from vips.render import write_contact_sheet
 from vips.io.pose_set import PoseSetMeta, load_poses, parse_pose_ref, read_pose_set, write_pose_set
 from vips.errors import PoseError
 from vips.kinematics import joint_positions, skin

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from test_pose_encoding import _random_poses, biped
-from vips.data.training_groups import group_source, rerested_motion, symmetric_rest
+from vips.model.training_groups import group_source, rerested_motion, symmetric_rest
 from vips.features import rig_conditioning
 from vips.kinematics import joint_positions
 from vips.model.data import PoseGroup, group_probabilities, source_weight
@@ -67,7 +67,7 @@ def test_rerested_motion_is_the_same_motion_on_another_rest():
 @pytest.mark.slow
 def test_rest_variants_join_the_training_groups(tmp_path):
     from vips.data.dataset import BuildSettings, build_dataset
-    from vips.data.training_groups import load_training_groups
+    from vips.model.training_groups import load_training_groups
 
     out = tmp_path / "data"
     build_dataset(out, BuildSettings(species=3, individuals=1, sequences=2, frames=8), workers=1)

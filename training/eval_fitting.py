@@ -114,7 +114,7 @@ def evaluate_sequence(job: tuple[str, object, int, int]) -> dict:
 
     torch.set_num_threads(1)
     from vips.fitting.fit import fit_poses
-    from vips.fitting.metrics import pose_errors, summarize, to_ground_truth_world
+    from vips.fitting.accuracy import pose_errors, summarize, to_ground_truth_world
     from vips.fitting.reconstruction import rigged_first_frame, simulate_reconstruction
     from vips.fitting.tracking import track_poses
 

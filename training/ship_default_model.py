@@ -14,7 +14,7 @@ real motion (the val rig families), each against the same poses corrupted by eve
    poses caught) / 2 (:func:`vips.posespace.balanced_threshold`), so it means the same on real clips as on
    creatures.
 
-Writes everything to python/vips/models/default/ (or --out) and prints the calibration table.
+Writes everything to python/vips/default_model/ (or --out) and prints the calibration table.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vips.data.shards import read_shard
+from vips.io.shards import read_shard
 from vips.evaluation.corruptions import CORRUPTIONS
 from vips.evaluation.real_motion import dataset_families
 from vips.model_contract import WEIGHTS_FILE
@@ -42,7 +42,7 @@ LEVEL_CHOICES = ([0.05, 0.1, 0.2], [0.2, 0.35, 0.5], [0.4, 0.6, 0.8])
 #: validation families: 6 draws raised real-motion AUROC by 0.01 to 0.06 over 2), at that many more denoiser calls.
 SCORE_DRAWS = 4
 
-DEFAULT_DIR = Path(__file__).resolve().parents[1] / "python" / "vips" / "models" / "default"
+DEFAULT_DIR = Path(__file__).resolve().parents[1] / "python" / "vips" / "default_model"
 
 
 def procedural_pairs(data: Path, rigs: int, poses_per_rig: int, seed: int = 0) -> list:

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from vips.kinematics import skin
+from vips.poses import Poses
 from vips.skeleton import children_lists, strict_ancestors, subtree_sizes
 
 if TYPE_CHECKING:
@@ -63,9 +65,6 @@ def body_root(rig: "Rig") -> int:
     pos = rig.rest_joint_positions().astype(np.float64)
     axis = 1 if rig.up_axis == "Y" else 2
     if rig.has_mesh and rig.num_vertices:
-        from vips.kinematics import skin
-        from vips.poses import Poses
-
         low = float(skin(rig, Poses.identity(1, rig.num_joints))[0][:, axis].min())
     else:
         low = float(pos[:, axis].min())

@@ -1,9 +1,10 @@
 """The seam between the pose model and the runtime: the files of a model folder and the interface of its two ONNX
 graphs (tensor names, axes, element types, metadata keys).
 
-:func:`vips.model.export.export_onnx` writes graphs to this contract and :class:`vips.runtime.onnx_backend.OnnxDenoiser`
-checks and feeds them by it (engine plugins feed the same names). The module holds constants only and imports
-nothing of vips, so the exporter and the runtime share it without importing each other.
+:func:`vips.model.onnx_export.export_onnx` writes graphs to this contract and :class:`vips.runtime.onnx_backend.OnnxDenoiser`
+checks and feeds them by it (engine plugins feed the same names). The module holds constants and where the default
+model lives, and imports nothing of vips but its errors, so the exporter, the trainer (which fine-tunes from the
+default model) and the runtime share it without importing each other.
 
 The graphs (``R`` is 1 to broadcast one rig over the poses, or ``B``)::
 
@@ -21,7 +22,11 @@ as the model config's ``prediction`` says (:data:`PREDICTIONS`).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
+
+from vips.errors import VipsError
 
 # ----- the files of a model folder ---------------------------------------------------------------------------
 ENCODER_FILE = "rig_encoder.onnx"
@@ -31,6 +36,23 @@ WEIGHTS_FILE = "model.safetensors"
 #: What the runtime needs to use the graphs (:mod:`vips.runtime.model_dir`).
 MODEL_JSON = "model.json"
 MODEL_FILES = (ENCODER_FILE, DENOISER_FILE, WEIGHTS_FILE, MODEL_JSON)
+#: Where the package ships its default model; the VIPS_MODEL environment variable overrides it.
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default_model"
+
+
+def default_model_dir() -> Path:
+    """The default model folder: ``$VIPS_MODEL`` if set, else the one shipped in the package.
+
+    Raises :class:`VipsError` when neither holds a model.
+    """
+    env = os.environ.get("VIPS_MODEL")
+    folder = Path(env) if env else DEFAULT_MODEL_DIR
+    if not (folder / DENOISER_FILE).is_file():
+        where = f"VIPS_MODEL={env}" if env else str(folder)
+        raise VipsError(f"no pose-space model found at {where}; pass model=FOLDER (--model FOLDER on the command "
+                        f"line) or set VIPS_MODEL to a folder made by `vips export-onnx`")
+    return folder
+
 
 # ----- graph metadata --------------------------------------------------------------------------------------------
 #: Metadata key of the model config as JSON (its ``prediction`` is one of :data:`PREDICTIONS`), in both graphs.

@@ -23,8 +23,8 @@ from vips.features import rig_conditioning
 from vips.pose_encoding import POSE_DIM, Placement, channel_mask, decode_poses, encode, encode_poses, \
     placement_transforms
 from vips.poses import Poses
-from vips.runtime.model_dir import (  # noqa: F401 - DEFAULT_MODEL_DIR, default_model_dir: re-exported here
-    DEFAULT_MODEL_DIR, SCORE_REDUCTIONS, ModelInfo, default_model_dir, read_model_dir, write_model_json)
+from vips.model_contract import DEFAULT_MODEL_DIR, default_model_dir  # noqa: F401 - re-exported here
+from vips.runtime.model_dir import SCORE_REDUCTIONS, ModelInfo, read_model_dir, write_model_json
 
 if TYPE_CHECKING:
     from vips.rig import Rig

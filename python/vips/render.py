@@ -11,12 +11,15 @@ character fills most of the image. ``labels=True`` writes each joint's name besi
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from vips import native
+from vips.io.atomic import atomic_path
 from vips.kinematics import joint_positions, skin
 
 if TYPE_CHECKING:
@@ -331,3 +334,17 @@ def contact_sheet(rig: "Rig", poses: "Poses", columns: int = 8, cell: int = 192,
             ImageDraw.Draw(tile).text((4, 4), labels[i], fill=(255, 80, 80) if bad else (230, 230, 230))
         sheet.paste(tile, ((i % columns) * cell, (i // columns) * cell))
     return sheet
+
+
+def write_contact_sheet(rig: "Rig", poses: "Poses", path: str | os.PathLike[str], scores=None, plausible=None,
+                        columns: int = 8, cell: int = 192) -> Path:  # noqa: ANN001
+    """:func:`contact_sheet` of every pose written as a PNG (atomically), each tile labelled with its index and
+    (N,) ``scores``; poses whose (N,) bool ``plausible`` is False are tinted red."""
+    labels = [f"{i}" + ("" if scores is None else f"  {float(scores[i]):.3g}") for i in range(len(poses))]
+    invalid = None if plausible is None else ~np.asarray(plausible, bool)
+    sheet = contact_sheet(rig, poses, columns=min(columns, max(1, len(poses))), cell=cell, labels=labels,
+                          invalid=invalid)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        sheet.save(tmp, format="PNG")
+    return path

@@ -8,12 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from vips import skeleton
+from vips import native, skeleton
 from vips.errors import RigError
 from vips.poses import Poses
-
-MAX_INFLUENCES = 8
-UP_AXES = ("Y", "Z")
+from vips.rig_validation import validate
 
 
 class RigWarning(UserWarning):
@@ -68,8 +66,6 @@ class Rig:
     root_name: str = ""
 
     def __post_init__(self) -> None:
-        from vips.rig_validation import validate
-
         validate(self)
 
     # ----- sizes and structure -------------------------------------------------------------------
@@ -170,10 +166,10 @@ class Rig:
 
     # ----- geometry ------------------------------------------------------------------------------
     def rest_world_matrices(self) -> np.ndarray:
-        """(J, 4, 4) float32 world transforms of the rest pose."""
-        from vips.kinematics import world_matrices
-
-        return world_matrices(self, Poses.identity(1, self.num_joints))[0]
+        """(J, 4, 4) float32 world transforms of the rest pose (native FK of the rest transforms)."""
+        rotations = np.ascontiguousarray(self.rest_rotations[None], np.float32)
+        translations = np.ascontiguousarray(self.rest_translations[None], np.float32)
+        return native.fk(rotations, translations, self.parents)[0]
 
     def rest_joint_positions(self) -> np.ndarray:
         """(J, 3) float32 world positions of the joints in the rest pose."""

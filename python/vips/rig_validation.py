@@ -8,13 +8,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vips.errors import RigError
-from vips.rig import MAX_INFLUENCES, UP_AXES
 from vips.skeleton import children_lists
 
 if TYPE_CHECKING:
     from vips.rig import Rig
 
 WEIGHT_SUM_TOLERANCE = 1e-3
+#: Skin influences kept per vertex (the native skinning kernel's limit); the smallest beyond it are dropped.
+MAX_INFLUENCES = 8
+UP_AXES = ("Y", "Z")
 
 
 def validate(rig: "Rig") -> None:
@@ -141,11 +143,8 @@ def _check_finite(rig: "Rig") -> None:
 
 
 def _check_bind(rig: "Rig") -> None:
-    from vips.kinematics import world_matrices
-    from vips.poses import Poses
-
     if rig.bind_matrices is None:
-        rig.bind_matrices = world_matrices(rig, Poses.identity(1, rig.num_joints))[0]
+        rig.bind_matrices = rig.rest_world_matrices()
         return
     bind = np.ascontiguousarray(rig.bind_matrices, dtype=np.float32)
     if bind.shape != (rig.num_joints, 4, 4):

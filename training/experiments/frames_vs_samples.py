@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 import vips
-from vips.export.pictures import write_contact_sheet
+from vips.render import write_contact_sheet
 from vips.kinematics import rerest_poses, rerested
 from vips.poses import Poses
 from vips.posespace import PoseSpace

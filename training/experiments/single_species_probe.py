@@ -46,7 +46,7 @@ def main() -> None:
     from vips import diffusion
     from vips.evaluation.metrics import fidelity, pose_features, position_distances
     from vips.evaluation.run_model import dataset_cases
-    from vips.model.data import load_dataset
+    from vips.model.training_groups import load_dataset
     from vips.model_contract import WEIGHTS_FILE
     from vips.model.network import ModelConfig
     from vips.model.train import TrainConfig, train

@@ -18,7 +18,7 @@ def bench(
     as_json: Optional[Path] = typer.Option(None, "--json", help="Also write the results to this JSON file."),
 ) -> None:
     """Benchmark the native kernels side by side with their peers (scipy cKDTree, numpy, torch) and print ratios."""
-    from vips.bench import run_suites
+    from vips.benchmarks import run_suites
     from vips.io.atomic import check_outputs, write_bytes_atomic
 
     try:

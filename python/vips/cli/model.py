@@ -129,7 +129,7 @@ def export_onnx_command(
     with needs_extra("export-onnx", "train"):
         import onnx  # noqa: F401 - used by check_onnx and the export; imported here so a missing one is one line
 
-        from vips.model.export import check_onnx
+        from vips.model.onnx_export import check_onnx
         from vips.model.weights import load_weights
         from vips.runtime.model_dir import MODEL_FILES, export_model_dir
     try:

@@ -122,7 +122,8 @@ def sample_command(
 
 
 def _pictures(rig, poses, scores, plausible, sheet: Optional[Path], pose_map: Optional[Path]) -> None:  # noqa: ANN001
-    from vips.export.pictures import write_contact_sheet, write_pose_map
+    from vips.evaluation.plots import write_pose_map
+    from vips.render import write_contact_sheet
 
     if sheet is not None:
         write_contact_sheet(rig, poses, sheet, scores, plausible)

@@ -4,7 +4,7 @@ by species (creatures by archetype, clips by rig family).
 One job per individual of a motion source (:mod:`vips.data.sources`): a procedural creature (species,
 individual) runs each of its motion programs; an animated asset (:mod:`vips.data.clips`) gives its clips.
 Every job goes through :func:`run_job`: drop near-duplicate poses, write a shard (see
-:mod:`vips.data.shards`). Jobs run in a local process pool or as Ray tasks; both give the same files, because
+:mod:`vips.io.shards`). Jobs run in a local process pool or as Ray tasks; both give the same files, because
 every job is seeded from its own identity. Finished shards whose settings match are skipped, so a killed
 build resumes where it stopped.
 """
@@ -149,7 +149,7 @@ def run_job(job: MotionJob, out_dir: str) -> dict[str, Any]:
     build does not load it again. Returns the sidecar's content.
     """
     from vips.data.dedupe import near_duplicate_mask
-    from vips.data.shards import Shard, write_shard
+    from vips.io.shards import Shard, write_shard
     from vips.kinematics import joint_positions
     from vips.poses import Poses
 

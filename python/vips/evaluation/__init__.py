@@ -28,7 +28,7 @@ from vips.evaluation.metrics import (
     self_intersection_rate,
 )
 from vips.evaluation.real_motion import asset_families, dataset_families, evaluate_real_motion
-from vips.evaluation.report import EvalCase, check_targets, evaluate, evaluate_many
+from vips.evaluation.evaluate import EvalCase, check_targets, evaluate, evaluate_many
 
 __all__ = [
     "CORRUPTIONS",

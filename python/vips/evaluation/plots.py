@@ -1,21 +1,34 @@
 """Evaluation pictures drawn with Pillow alone: grouped bar charts and a 2D map of the pose space.
 
-Every function writes one PNG and returns its path. Values that are None (not measured) leave a gap
+Every function writes one PNG and returns its path (:func:`write_pose_map` atomically, for ``vips sample --map``). Values that are None (not measured) leave a gap
 labelled "n/a" rather than a zero bar.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+from vips.evaluation.metrics import pose_features
+from vips.io.atomic import atomic_path
+
+if TYPE_CHECKING:
+    from vips.poses import Poses
+    from vips.rig import Rig
 
 PALETTE = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (148, 103, 189), (140, 86, 75), (227, 119, 194),
            (127, 127, 127), (188, 189, 34), (23, 190, 207)]
 INVALID = (214, 39, 40)
 GRID = (225, 225, 225)
 TEXT = (30, 30, 30)
+#: Pose-map colours: reference poses, plausible and implausible ones.
+REFERENCE_COLOR = (170, 170, 170)
+PLAUSIBLE_COLOR = (40, 110, 220)
+IMPLAUSIBLE_COLOR = (220, 30, 30)
 
 
 def _font(size: int) -> ImageFont.ImageFont:
@@ -144,3 +157,26 @@ def pca_2d(fit_on: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
         axes = np.pad(axes, ((0, 0), (0, 2 - axes.shape[1])))
     return [(np.asarray(a, np.float64).reshape(len(a), x.shape[1]) - mean) @ axes if len(a) else np.zeros((0, 2))
             for a in (fit_on, *others)]
+
+
+def write_pose_map(rig: "Rig", poses: "Poses", plausible, path: str | os.PathLike[str],
+                   reference: "Poses | None" = None, title: str = "pose space") -> Path:  # noqa: ANN001
+    """A 2D map of the pose space (PCA of root-relative joint positions, heading removed): reference poses in
+    grey, plausible poses in blue, implausible ones in red ((N,) bool ``plausible``). The axes are fitted on
+    ``reference`` when given."""
+    feats = pose_features(rig, poses).reshape(len(poses), -1)
+    ref = None if reference is None else pose_features(rig, reference).reshape(len(reference), -1)
+    ok = np.asarray(plausible, bool)
+    if ref is not None:
+        ref2, pts = pca_2d(ref, feats)
+    else:
+        pts = pca_2d(feats)[0]
+        ref2 = np.zeros((0, 2))
+    layers = []
+    if ref is not None:
+        layers.append(("reference poses", ref2, REFERENCE_COLOR))
+    layers += [("plausible", pts[ok], PLAUSIBLE_COLOR), ("implausible", pts[~ok], IMPLAUSIBLE_COLOR)]
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        scatter_map(tmp, layers, title)
+    return path

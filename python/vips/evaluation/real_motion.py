@@ -146,7 +146,7 @@ def _clips_of(poses_by_clip: list[tuple[str, Poses]], frames_per_clip: int) -> l
 def dataset_families(data_dir: str | Path, split: str, frames_per_clip: int = FRAMES_PER_CLIP) -> list[RealFamily]:
     """The real clip families of a built dataset's ``split``: manifest rows with ``source == "clip"``, grouped by
     ``family`` (else ``species``); each shard is one rig, its clips the shard's ``clip`` ids in frame order."""
-    from vips.data.shards import read_shard
+    from vips.io.shards import read_shard
 
     data_dir = Path(data_dir)
     manifest = data_dir / "manifest.json"
@@ -329,7 +329,7 @@ SUMMARY_KEYS = ("plausible", "corruptions", "coverage", "coverage_worst_clip", "
 
 
 def _mean_of(results: list[dict[str, Any]]) -> dict[str, Any]:
-    from vips.evaluation.report import mean_tree
+    from vips.evaluation.evaluate import mean_tree
 
     mean = {k: mean_tree([r[k] for r in results]) for k in SUMMARY_KEYS}
     kinds = mean["corruptions"] or {}
@@ -471,7 +471,7 @@ def write_sheets(assets: list[str | Path], sampler: Sampler, scorer: FlagScorer,
                  n: int = SHEET_SAMPLES, seed: int = 0) -> list[dict[str, Any]]:
     """A contact sheet of ``n`` model samples (score on each tile, implausible ones tinted red) per asset, as
     ``out_dir/sheet_<asset stem>.png``; skeleton-only rigs draw their skeleton. Returns one record per sheet."""
-    from vips.export.pictures import write_contact_sheet
+    from vips.render import write_contact_sheet
     from vips.io import load
 
     out_dir = Path(out_dir)

@@ -70,8 +70,8 @@ def dataset_cases(data_dir: Path, split: str, max_rigs: int, seed: int = 0, proc
     "real motion" section (:mod:`vips.evaluation.real_motion`), not in the procedural-species table.
     """
     from vips.data.creatures import make_creature
-    from vips.data.shards import read_shard
-    from vips.evaluation.report import TARGET_GROUP, EvalCase
+    from vips.io.shards import read_shard
+    from vips.evaluation.evaluate import TARGET_GROUP, EvalCase
 
     manifest_path = data_dir / "manifest.json"
     if not manifest_path.is_file():
@@ -119,7 +119,7 @@ def _training_poses(data_dir: Path, rows: list[dict], held: dict, rig: Rig,
                     rng: np.random.Generator) -> Poses | None:
     """Up to :data:`BASELINE_TRAIN_POSES` poses of *other* training species whose skeleton matches ``rig``, on
     ``rig`` (the held species itself is left out, so a case of the train split is not its own baseline)."""
-    from vips.data.shards import read_shard
+    from vips.io.shards import read_shard
 
     found = []
     for row in rows:
@@ -140,7 +140,7 @@ def _training_poses(data_dir: Path, rows: list[dict], held: dict, rig: Rig,
 
 def asset_cases(paths: list[Path]) -> list:
     """EvalCases for real assets with animation (clips split in time); assets without clips are skipped."""
-    from vips.evaluation.report import EvalCase
+    from vips.evaluation.evaluate import EvalCase
     from vips.io import load
 
     cases = []
@@ -165,13 +165,13 @@ def evaluate_model(model: str | Path | None, data_dir: Path | None, assets: list
     """Run the evaluation and write ``out/report.json`` plus plots. Returns the report.
 
     Procedural species of ``data_dir``'s ``split`` and the ``assets`` (split in time) make the per-rig table
-    (:func:`~vips.evaluation.report.evaluate_many`); the real clip families of the split and the ``assets`` make
+    (:func:`~vips.evaluation.evaluate.evaluate_many`); the real clip families of the split and the ``assets`` make
     the report's "real motion" section (:func:`~vips.evaluation.real_motion.evaluate_real_motion`, at most
     ``frames_per_clip`` frames per clip, ``cover_samples`` samples per rig); each of ``sheets`` gets a contact
     sheet of 16 samples (the report's "sheets").
     """
     from vips.evaluation.real_motion import asset_families, dataset_families, evaluate_real_motion, write_sheets
-    from vips.evaluation.report import evaluate_many
+    from vips.evaluation.evaluate import evaluate_many
     from vips.io.atomic import write_bytes_atomic
     from vips.posespace import PoseSpace
 

@@ -2,5 +2,7 @@
 
 - :mod:`vips.export.keyframes`: keyframe proxy renders (PNG, mesh + skeleton) with ``keyframes.json`` for video
   models.
-- :mod:`vips.export.pictures`: a contact sheet of poses and a 2D map of the pose space (implausible in red).
+
+Contact sheets are :func:`vips.render.write_contact_sheet`; the 2D map of a pose space is
+:func:`vips.evaluation.plots.write_pose_map`.
 """

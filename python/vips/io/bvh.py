@@ -34,7 +34,8 @@ from vips.io.channels import ClipChannels
 from vips.io.guard import check_frame_time, check_joint_frames
 from vips.io.names import UniqueNames
 from vips.io.obj import parse_float, read_text_lines
-from vips.kinematics import joint_positions, poses_from_local
+from vips.kinematics import joint_positions
+from vips.local_poses import poses_from_local
 from vips.poses import Poses
 from vips.rig import Rig
 from vips.rotations import matrix_to_quat

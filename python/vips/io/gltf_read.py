@@ -42,9 +42,11 @@ from vips.io.gltf_nodes import NodeTree, wxyz
 from vips.io.guard import MAX_MESH_VERTICES, check_joint_frames, check_size
 from vips.io.names import UniqueNames
 from vips.io.pose_set_meta import GLTF_EXTRAS_KEY, PoseSetMeta, gltf_meta
-from vips.kinematics import local_from_world, poses_from_local
+from vips.kinematics import local_from_world
+from vips.local_poses import poses_from_local
 from vips.poses import Poses
-from vips.rig import MAX_INFLUENCES, UP_AXES, Rig
+from vips.rig import Rig
+from vips.rig_validation import MAX_INFLUENCES, UP_AXES
 from vips.rotations import compose_affine, nearest_rigid, quat_normalize, quat_slerp
 
 SCALE_TOLERANCE = 1e-3

@@ -26,7 +26,8 @@ from vips.io.atomic import atomic_path
 from vips.io.guard import resolve_inside
 from vips.io.names import UniqueNames
 from vips.io.obj import format_float, parse_float, read_obj, read_text_lines, write_obj
-from vips.rig import MAX_INFLUENCES, Rig
+from vips.rig import Rig
+from vips.rig_validation import MAX_INFLUENCES
 
 RIG_SUFFIX = "_rig"
 

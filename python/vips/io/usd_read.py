@@ -43,7 +43,8 @@ from vips.io.names import UniqueNames
 from vips.io.pose_set_meta import read_usd_meta
 from vips.io.usd_common import describe_error, matrices_from_usd, matrix_from_usd
 from vips.io.usd_write import JOINT_NAMES_ATTR
-from vips.kinematics import local_from_world, poses_from_local, world_from_local
+from vips.kinematics import local_from_world, world_from_local
+from vips.local_poses import poses_from_local
 from vips.rig import Rig
 from vips.rotations import compose_affine, decompose_affine, nearest_rigid
 from vips.usd_schema import register

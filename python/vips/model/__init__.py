@@ -2,9 +2,11 @@
 
 - :mod:`vips.model.network`: :class:`RigEncoder`, :class:`PoseDenoiser`, :class:`PoseModel`, :class:`ModelConfig`.
 - :mod:`vips.model.weights`: safetensors weights files.
-- :mod:`vips.model.data`: pose groups, dataset directories, batching by rig.
+- :mod:`vips.model.data`: pose groups (a rig's conditioning and encoded poses) and batching by rig.
+- :mod:`vips.model.training_groups`: a built dataset (or a folder of saved groups) as training groups, with
+  re-rested copies.
 - :mod:`vips.model.train`: the training loop (``train(config) -> run_dir``; DDP under torchrun).
-- :mod:`vips.model.export`: ONNX export of the two networks and the ONNX-vs-torch check.
+- :mod:`vips.model.onnx_export`: ONNX export of the two networks and the ONNX-vs-torch check.
 """
 
 from vips.model.network import ModelConfig, PoseDenoiser, PoseModel, RigEncoder

@@ -108,20 +108,6 @@ def save_dataset(groups: list[PoseGroup], directory: str | Path) -> Path:
     return directory
 
 
-def load_dataset(directory: str | Path, rest_variants: int = 0, seed: int = 0) -> list[PoseGroup]:
-    """All groups in a dataset directory: a built dataset (``manifest.json``, ``vips dataset build``; its train
-    split, with ``rest_variants`` re-rested copies of each shard, see :mod:`vips.data.training_groups`) or a
-    directory of ``*.safetensors`` groups (sorted by file name)."""
-    if (Path(directory) / "manifest.json").is_file():
-        from vips.data.training_groups import load_training_groups
-
-        return load_training_groups(directory, split="train", rest_variants=rest_variants, seed=seed)
-    files = sorted(Path(directory).glob("*.safetensors"))
-    if not files:
-        raise FileNotFoundError(f"{directory}: no *.safetensors pose groups found")
-    return [PoseGroup.load(f) for f in files]
-
-
 @dataclass
 class Batch:
     """One training batch: G rigs, P poses each, padded to the largest joint count Jm.

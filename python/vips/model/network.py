@@ -12,7 +12,7 @@ Padded joints are masked out of the keys, so they never change the outputs of re
   batch, the runtime case) or B (training, one rig per pose). The timestep enters by adaptive layer norm
   (scale, shift and gate from the time embedding, zero-initialized as in DiT, Peebles & Xie 2023).
 
-Exported to ONNX as two graphs (see :mod:`vips.model.export`).
+Exported to ONNX as two graphs (see :mod:`vips.model.onnx_export`).
 """
 
 from __future__ import annotations

@@ -28,10 +28,11 @@ from safetensors import safe_open
 
 from vips.diffusion import COSINE_S, MIN_ALPHA_BAR
 from vips.errors import VipsError
-from vips.model.data import Batch, PoseGroup, group_probabilities, load_dataset, make_batch
+from vips.model.data import Batch, PoseGroup, group_probabilities, make_batch
+from vips.model.training_groups import load_dataset
 from vips.model.network import ModelConfig, PoseModel
 from vips.model.weights import atomic_save, load_weights, save_weights
-from vips.model_contract import WEIGHTS_FILE
+from vips.model_contract import WEIGHTS_FILE, default_model_dir
 
 CHECKPOINT = "checkpoint.safetensors"
 LOG = "log.jsonl"
@@ -49,7 +50,7 @@ class TrainConfig:
     ``model``. It is ignored when the run resumes from its own checkpoint. ``source_weights`` maps a source (a body
     plan, ``clip:<family>``) or a prefix pattern (``"clip:*"``) to its weight (:func:`vips.model.data.source_weight`).
     ``rest_variants`` re-rested copies of each shard of a built dataset join the training data
-    (:mod:`vips.data.training_groups`).
+    (:mod:`vips.model.training_groups`).
     """
 
     out: str
@@ -156,8 +157,6 @@ def load_checkpoint(path: Path, model: PoseModel, ema: PoseModel, optimizer: tor
 def initial_weights(source: str | Path, model: ModelConfig) -> dict[str, torch.Tensor]:
     """The state dict to fine-tune from (see ``TrainConfig.init_from``); checks the architecture matches."""
     if str(source) == "default":
-        from vips.runtime.model_dir import default_model_dir
-
         source = default_model_dir()
     path = Path(source)
     if path.is_dir():

@@ -44,7 +44,7 @@ from vips.runtime.onnx_backend import ModelError, model_file_size
 
 FORMAT = "vips-pose-space/1"
 #: How a pose's per-joint scores reduce to its score (``score.reduce``, see :meth:`vips.posespace.PoseSpace.score`;
-#: "min" when absent, as models before the body-frame encoding scored).
+#: "min" when a model.json gives none).
 SCORE_REDUCTIONS = ("mean", "rms", "min")
 #: Grid spacings of :func:`vips.diffusion.timesteps`.
 SPACINGS = ("karras", "uniform")
@@ -56,26 +56,8 @@ SAFETENSORS_DTYPES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E4M3": 1, "F8_E5M2": 1, "
                       "BF16": 2, "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8}
 MAX_SAFETENSORS_HEADER = 100 * 2**20
 #: Noise levels (times) and draws of the plausibility score when model.json gives none. Low levels: a corrupted
-#: joint stands out most while little noise hides it (measured on held-out species, see MODEL_CARD.md).
+#: joint stands out most while little noise hides it (the levels are chosen on held-out species, training/README.md).
 DEFAULT_SCORE = {"levels": [0.05, 0.1, 0.2], "seed": 0, "draws": 2}
-
-#: Where the package ships its default model; the VIPS_MODEL environment variable overrides it.
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "default"
-
-
-def default_model_dir() -> Path:
-    """The default model folder: ``$VIPS_MODEL`` if set, else the one shipped in the package.
-
-    Raises :class:`VipsError` when neither holds a model.
-    """
-    env = os.environ.get("VIPS_MODEL")
-    folder = Path(env) if env else DEFAULT_MODEL_DIR
-    if not (folder / DENOISER_FILE).is_file():
-        where = f"VIPS_MODEL={env}" if env else str(folder)
-        raise VipsError(f"no pose-space model found at {where}; pass model=FOLDER (--model FOLDER on the command "
-                        f"line) or set VIPS_MODEL to a folder made by `vips export-onnx`")
-    return folder
-
 
 @dataclass
 class ModelInfo:
@@ -266,9 +248,9 @@ def _check_tensor_entry(path: Path, name: str, info: Any, data: int) -> None:
 
 def default_score(shift: float = 1.0) -> dict[str, Any]:
     """:data:`DEFAULT_SCORE` for a model trained with schedule ``shift``: its levels moved to the times at which
-    the shifted schedule has the same noise-to-signal ratios (what the score's quality depends on; the same
-    times would mean less noise, and the held-out hyper-extension AUROC of a shift-6 model fell from 0.97 to
-    0.88 with them)."""
+    the shifted schedule has the same noise-to-signal ratios: the score's power depends on how much noise hides a
+    corrupted joint, and the same times carry far less noise under a shifted schedule (measured in
+    training/README.md)."""
     from vips.diffusion import alpha_bar, t_from_alpha_bar
 
     levels = [round(float(t_from_alpha_bar(alpha_bar(t), shift)), 6) for t in DEFAULT_SCORE["levels"]]
@@ -299,7 +281,7 @@ def export_model_dir(weights: Any, folder: str | os.PathLike[str], model_id: str
     """Write a complete model folder from a :class:`vips.model.PoseModel` or a weights file (needs torch):
     the ONNX graphs, ``model.safetensors`` and ``model.json``. Calibrate the threshold afterwards with
     :func:`vips.posespace.calibrate_threshold` when it is not given."""
-    from vips.model.export import export_onnx
+    from vips.model.onnx_export import export_onnx
     from vips.model.network import PoseModel
     from vips.model.weights import load_weights, save_weights
 

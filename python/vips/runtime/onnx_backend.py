@@ -203,7 +203,7 @@ class OnnxDenoiser:
     """Denoiser on ONNX Runtime.
 
     Args:
-        encoder_path, denoiser_path: the two graphs written by :func:`vips.model.export.export_onnx`.
+        encoder_path, denoiser_path: the two graphs written by :func:`vips.model.onnx_export.export_onnx`.
         providers: ONNX Runtime execution providers (default :func:`default_providers`).
         threads: intra-op threads (0 lets ONNX Runtime choose).
     Raises :class:`ModelError` when a graph cannot be loaded or does not fit the contract (module docstring).

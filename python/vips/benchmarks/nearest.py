@@ -19,7 +19,7 @@ import os
 
 import numpy as np
 
-from vips.bench.timing import best_of
+from vips.benchmarks.timing import best_of
 from vips.native import chamfer, knn
 
 _CHUNK_BYTES = 256 * 2**20

@@ -1,7 +1,7 @@
 """Joint limits read off the pose space (:meth:`vips.posespace.PoseSpace.joint_limits`) checked against truth, and
 CCD / FABRIK with and without them.
 
-    python -m vips.bench.limits [--quick] [--model FOLDER] [--motion ../shared/motion] [--json OUT]
+    python -m vips.benchmarks.limits [--quick] [--model FOLDER] [--motion ../shared/motion] [--json OUT]
 
 - **Procedural species** (held-out, one per body plan): the intersection over union of the estimated limits and
   the generator's true limits (:class:`vips.data.creatures.JointLimits`, Euler boxes), per joint type (the
@@ -120,7 +120,7 @@ def joint_roles(creature: Any) -> list[str]:
 
 def procedural_iou(model: str | None, species: int, samples: int, steps: int, coverage: float) -> dict:
     """IoU per joint type on ``species`` held-out species (one per body plan), model limits and motion limits."""
-    from vips.bench.runtime import traversal_cases
+    from vips.benchmarks.runtime import traversal_cases
     from vips.data.creatures import make_creature
     from vips.limits import estimate_limits
     from vips.posespace import PoseSpace
@@ -238,11 +238,11 @@ def _solve_all(space: Any, rig: Any, cases: list, limits: Any) -> dict:
 
 
 def ik_runtime_case(model: str | None, trials: int, samples: int, steps: int, coverage: float) -> dict:
-    """The runtime benchmark's IK case (vips.bench.runtime.bench_ik): 50-joint toy rig, toy start poses, a deep leaf
+    """The runtime benchmark's IK case (vips.benchmarks.runtime.bench_ik): 50-joint toy rig, toy start poses, a deep leaf
     moved 5 % of the height, root pinned; limits estimated from the model on that rig."""
-    from vips.bench.runtime import IK_RIG_JOINTS, leaf_joints
+    from vips.benchmarks.runtime import IK_RIG_JOINTS, leaf_joints
     from vips.kinematics import joint_positions
-    from vips.model.toy import toy_poses, toy_rig
+    from vips.model.toy_manifold import toy_poses, toy_rig
     from vips.posespace import PoseSpace
 
     rng = np.random.default_rng(0)
@@ -271,7 +271,7 @@ def _start_stats(space: Any, limits: Any, starts: Any) -> dict:
 def ik_real_case(model: str | None, assets: list[str], trials: int, samples: int, steps: int, coverage: float,
                  reaches: tuple[float, ...] = (0.15, 0.3)) -> dict:
     """Per rig and reach: from plausible model samples, a leaf moved ``reach`` of the height, root pinned."""
-    from vips.bench.runtime import leaf_joints
+    from vips.benchmarks.runtime import leaf_joints
     from vips.examples import resolve
     from vips.io import load
     from vips.kinematics import joint_positions

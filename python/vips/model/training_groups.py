@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vips.errors import AssetError
+from vips.io.shards import read_shard
+from vips.model.data import PoseGroup
 
 if TYPE_CHECKING:
     from vips.poses import Poses
@@ -42,15 +44,12 @@ def group_source(meta: dict) -> str:
 
 
 def load_training_groups(dataset_dir: str | Path, split: str = "train", progress=None,  # noqa: ANN001
-                         rest_variants: int = 0, seed: int = 0) -> list:
+                         rest_variants: int = 0, seed: int = 0) -> list[PoseGroup]:
     """:class:`vips.model.data.PoseGroup` for every shard of ``split`` in a dataset built by ``vips dataset build``,
     plus ``rest_variants`` re-rested copies of each (see the module docstring; seeded by ``seed`` and the shard).
 
     ``progress(done, total)`` is called after each shard.
     """
-    from vips.data.shards import read_shard
-    from vips.model.data import PoseGroup
-
     root = Path(dataset_dir)
     manifest_path = root / "manifest.json"
     if not manifest_path.is_file():
@@ -71,6 +70,18 @@ def load_training_groups(dataset_dir: str | Path, split: str = "train", progress
         if progress:
             progress(i + 1, len(shards))
     return groups
+
+
+def load_dataset(directory: str | Path, rest_variants: int = 0, seed: int = 0) -> list[PoseGroup]:
+    """All groups in a dataset directory: a built dataset (``manifest.json``, ``vips dataset build``; its train
+    split, with ``rest_variants`` re-rested copies of each shard, see the module docstring) or a
+    directory of ``*.safetensors`` groups (sorted by file name)."""
+    if (Path(directory) / "manifest.json").is_file():
+        return load_training_groups(directory, split="train", rest_variants=rest_variants, seed=seed)
+    files = sorted(Path(directory).glob("*.safetensors"))
+    if not files:
+        raise FileNotFoundError(f"{directory}: no *.safetensors pose groups found")
+    return [PoseGroup.load(f) for f in files]
 
 
 #: Random rests drawn per variant before giving up on one that keeps the rig's facing.

@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from vips.bench.timing import best_of
+from vips.benchmarks.timing import best_of
 from vips.native import ddim_step
 
 AB_T, AB_PREV = 0.35, 0.5
@@ -26,25 +26,15 @@ def _coeffs(eta: float) -> tuple[float, float]:
     return sigma, math.sqrt(1 - AB_PREV - sigma**2)
 
 
-def numpy_step(x, eps, eta, noise, guidance, scale, clamp):  # noqa: ANN001, ANN201 - mirrors ddim_step
+def reference_step(clip, x, eps, eta, noise, guidance, scale, clamp):  # noqa: ANN001, ANN201 - mirrors ddim_step
+    """The DDIM step written with array operators, for numpy or torch arrays; ``clip`` is ``np.clip`` or
+    ``torch.clamp``."""
     sigma, dir_coef = _coeffs(eta)
     x0 = (x - math.sqrt(1 - AB_T) * eps) / math.sqrt(AB_T)
     if guidance is not None:
         x0 = x0 - scale * guidance
     if clamp > 0:
-        x0 = np.clip(x0, -clamp, clamp)
-    eps2 = (x - math.sqrt(AB_T) * x0) / math.sqrt(1 - AB_T)
-    out = math.sqrt(AB_PREV) * x0 + dir_coef * eps2
-    return (out + sigma * noise if noise is not None else out), x0
-
-
-def torch_step(torch, x, eps, eta, noise, guidance, scale, clamp):  # noqa: ANN001, ANN201
-    sigma, dir_coef = _coeffs(eta)
-    x0 = (x - math.sqrt(1 - AB_T) * eps) / math.sqrt(AB_T)
-    if guidance is not None:
-        x0 = x0 - scale * guidance
-    if clamp > 0:
-        x0 = torch.clamp(x0, -clamp, clamp)
+        x0 = clip(x0, -clamp, clamp)
     eps2 = (x - math.sqrt(AB_T) * x0) / math.sqrt(1 - AB_T)
     out = math.sqrt(AB_PREV) * x0 + dir_coef * eps2
     return (out + sigma * noise if noise is not None else out), x0
@@ -62,10 +52,10 @@ def bench_case(shape: tuple[int, ...], full: bool, repeat: int) -> dict:
 
     n = int(np.prod(shape))
     number = max(1, 2_000_000 // n)
-    np.testing.assert_allclose(native()[0], numpy_step(x, eps, **kw)[0], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(native()[0], reference_step(np.clip, x, eps, **kw)[0], rtol=1e-4, atol=1e-4)
     row = {"n": n, "options": "eta=1+noise+guidance+clamp" if full else "eta=0"}
     row["native_s"] = best_of(native, repeat=repeat, number=number)
-    row["numpy_s"] = best_of(lambda: numpy_step(x, eps, **kw), repeat=repeat, number=number)
+    row["numpy_s"] = best_of(lambda: reference_step(np.clip, x, eps, **kw), repeat=repeat, number=number)
     moved = n * 4 * (2 + (2 if full else 0) + 2)  # inputs read + x_prev and x0 written
     row["native_GBps"] = moved / row["native_s"] / 1e9
     try:
@@ -74,7 +64,7 @@ def bench_case(shape: tuple[int, ...], full: bool, repeat: int) -> dict:
         tkw = {k: torch.from_numpy(v) if isinstance(v, np.ndarray) else v for k, v in kw.items()}
         tx, te = torch.from_numpy(x), torch.from_numpy(eps)
         with torch.inference_mode():
-            row["torch_s"] = best_of(lambda: torch_step(torch, tx, te, **tkw), repeat=repeat, number=number)
+            row["torch_s"] = best_of(lambda: reference_step(torch.clamp, tx, te, **tkw), repeat=repeat, number=number)
     except ImportError:
         row["torch_s"] = None
     return row

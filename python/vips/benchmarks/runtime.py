@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vips.bench.timing import best_of
+from vips.benchmarks.timing import best_of
 from vips.model_contract import DENOISER_FILE
 from vips.poses import Poses
 
@@ -53,7 +53,7 @@ def leaf_joints(rig) -> list[int]:  # noqa: ANN001
 def bench_ik(model: Path, trials: int, repeat: int) -> dict:
     """One pose of a 50-joint toy rig (random toy start poses): a deep leaf moved by 5% of the height, the root
     pinned. The latency case: the same rig and starts for every model."""
-    from vips.model.toy import toy_poses, toy_rig
+    from vips.model.toy_manifold import toy_poses, toy_rig
     from vips.posespace import PoseSpace
 
     rng = np.random.default_rng(0)

@@ -9,13 +9,13 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-#: Benchmark name -> module under vips.bench; the order is the order `vips bench` runs them.
+#: Benchmark name -> module under vips.benchmarks; the order is the order `vips bench` runs them.
 SUITES = {
-    "nearest": "vips.bench.nearest",
-    "kinematics": "vips.bench.kinematics",
-    "ddim": "vips.bench.ddim",
-    "runtime": "vips.bench.runtime",
-    "batch": "vips.bench.batch",
+    "nearest": "vips.benchmarks.nearest",
+    "kinematics": "vips.benchmarks.kinematics",
+    "ddim": "vips.benchmarks.ddim",
+    "runtime": "vips.benchmarks.runtime",
+    "batch": "vips.benchmarks.batch",
 }
 
 

@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from vips.bench.timing import best_of
+from vips.benchmarks.timing import best_of
 from vips.native import fk_energy_grad, lbs
 
 
