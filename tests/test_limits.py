@@ -26,6 +26,7 @@ from vips.limits import (
     project_box_disk,
     swing_twist_angles,
     trimmed_bounds,
+    widened_toward,
 )
 from vips.poses import Poses
 from vips.rotations import quat_normalize, quat_to_matrix
@@ -211,6 +212,52 @@ def test_weights_and_bad_arguments(toy):
         estimate_limits(rig, a, 0.9, weights=-np.ones(100))
 
 
+# ----- limits of an animation widened toward the pose space's --------------------------------------------------
+def _box_limits(rig, twist, su, sv, cone, n=6000, seed=0):
+    """Limits at coverage 1 of poses uniform in a known box (so the bounds are known to ~1e-3)."""
+    swing, t = _synthetic(np.random.default_rng(seed), n, twist, su, sv, cone)
+    poses = _poses_from_angles(rig, swing, t)
+    return estimate_limits(rig, poses, 1.0), poses
+
+
+@pytest.mark.parametrize("margin", [0.0, 0.2, 0.5, np.inf])
+def test_widening_toward_wider_limits_is_capped_by_the_margin(toy, margin):
+    rig, _ = toy
+    inner, frames = _box_limits(rig, (-0.2, 0.2), (-0.1, 0.3), (-0.2, 0.2), 0.35)
+    outer, _ = _box_limits(rig, (-1.0, 0.25), (-0.5, 0.9), (-0.1, 0.8), 1.0, seed=1)
+    out = widened_toward(inner, outer, margin, frames)
+    for key in ("twist", "swing"):
+        lo_in, hi_in = getattr(inner, key)[..., 0], getattr(inner, key)[..., 1]
+        lo_out, hi_out = getattr(outer, key)[..., 0], getattr(outer, key)[..., 1]
+        half = np.inf if np.isinf(margin) else margin * (hi_in - lo_in) / 2
+        # independent of the code's clipping: each side moves to the outer bound or by half the margin, the nearer
+        expect_lo = np.where(lo_out < lo_in, np.maximum(lo_out, lo_in - half), lo_in)
+        expect_hi = np.where(hi_out > hi_in, np.minimum(hi_out, hi_in + half), hi_in)
+        np.testing.assert_allclose(getattr(out, key)[..., 0], expect_lo, atol=1e-12)
+        np.testing.assert_allclose(getattr(out, key)[..., 1], expect_hi, atol=1e-12)
+    np.testing.assert_allclose(out.cone, np.minimum(outer.cone, inner.cone * (1 + margin)), atol=1e-12)
+    widths, own = out.widths(), inner.widths()
+    for key in widths:  # never wider than the animation's own range widened by the margin
+        assert np.all(widths[key] <= own[key] * (1 + margin) + 1e-9)
+    assert np.all(out.achieved == 1.0) and out.contains(frames).all()
+
+
+def test_widening_keeps_a_twist_range_across_pi_one_interval(toy):
+    rig, _ = toy
+    inner, frames = _box_limits(rig, (2.9, 3.3), (-0.1, 0.1), (-0.1, 0.1), 0.2)  # across +pi
+    outer, _ = _box_limits(rig, (2.5, 3.6), (-0.1, 0.1), (-0.1, 0.1), 0.2, seed=1)
+    out = widened_toward(inner, outer, 0.5, frames)
+    np.testing.assert_allclose(out.twist[:, 1] - out.twist[:, 0], 0.4 * 1.5, atol=0.01)
+    np.testing.assert_allclose(out.twist.mean(axis=1) % (2 * np.pi), 3.1, atol=0.01)
+    narrower, _ = _box_limits(rig, (3.0, 3.1), (-0.05, 0.05), (-0.05, 0.05), 0.1, seed=2)
+    same = widened_toward(inner, narrower, 0.5, frames)  # the outer limits lie inside: nothing moves
+    np.testing.assert_allclose(same.twist, inner.twist, atol=1e-12)
+    np.testing.assert_allclose(same.cone, inner.cone, atol=1e-12)
+    with pytest.raises(VipsError, match="same joints"):
+        widened_toward(inner, SwingTwistLimits(inner.joint_names[:1], inner.frames[:1], inner.twist[:1],
+                                               inner.swing[:1], inner.cone[:1]), 0.2, frames)
+
+
 # ----- containment and clamping ----------------------------------------------------------------------------
 def test_clamp_projects_into_the_limits_and_keeps_what_is_inside(toy):
     rig, poses = toy
@@ -377,11 +424,19 @@ def test_pose_space_joint_limits(toy, assets_dir):
         animated = vips.load(assets_dir / "gltf" / "RiggedSimple.glb")
     space = PoseSpace(animated, toy_model_dir())
     with_clips = space.joint_limits(n_samples=16, coverage=1.0, steps=4)
-    frames = sum(len(c) for c in animated.clips.values())
-    assert with_clips.info["clip_frames"] == frames and with_clips.info["clip_weight"] == 0.5
-    everything = Poses.concatenate([space.sample(16, seed=0, steps=4)] + list(animated.clips.values()))
-    assert with_clips.contains(everything, 1e-6).all()  # coverage 1: every sample and frame inside
-    assert space.joint_limits(n_samples=16, steps=4, clips=False).info["clip_frames"] == 0
+    frames = Poses.concatenate(list(animated.clips.values()))
+    assert with_clips.info["clip_frames"] == len(frames) and with_clips.info["clip_margin"] == 0.2
+    assert with_clips.contains(frames, 1e-6).all()  # coverage 1: every frame inside
+    own = estimate_limits(animated, frames, 1.0).widths()  # the animation's own range
+    model = space.joint_limits(n_samples=16, coverage=1.0, steps=4, clips=False)
+    assert model.info["clip_frames"] == 0 and model.contains(space.sample(16, seed=0, steps=4), 1e-6).all()
+    for key, width in with_clips.widths().items():  # within 20 % of the animation's range, the model's at most
+        assert np.all(width <= own[key] * 1.2 + 1e-9), key
+    hull = space.joint_limits(n_samples=16, coverage=1.0, steps=4, clip_margin=np.inf)
+    everything = Poses.concatenate([space.sample(16, seed=0, steps=4), frames])
+    assert hull.contains(everything, 1e-6).all()  # up to the model's limits: every sample and frame inside
+    with pytest.raises(VipsError, match="clip_margin"):
+        space.joint_limits(n_samples=4, steps=2, clip_margin=-0.1)
 
 
 def test_cli_writes_every_format(tmp_path):
@@ -406,6 +461,9 @@ def test_cli_writes_every_format(tmp_path):
     assert bad.exit_code == 1 and "joint limits is written as" in bad.output
     bad = CliRunner().invoke(app, ["limits", "example:CesiumMan", "-o", str(tmp_path / "x.json"), "--coverage", "0"])
     assert bad.exit_code == 1 and "--coverage" in bad.output and not (tmp_path / "x.json").exists()
+    bad = CliRunner().invoke(app, ["limits", "example:CesiumMan", "-o", str(tmp_path / "x.json"), "--clip-margin",
+                                   "-0.5"])
+    assert bad.exit_code == 1 and "--clip-margin" in bad.output and not (tmp_path / "x.json").exists()
 
 
 # ----- the truth checks of vips.benchmarks.limits ------------------------------------------------------------------

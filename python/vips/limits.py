@@ -48,6 +48,9 @@ if TYPE_CHECKING:
     from vips.rig import Rig
 
 DEFAULT_COVERAGE = 0.99
+#: How far beyond a rig's own animation its limits may reach, as a share of the animation's range: limits that
+#: hug what the character does, with room for an IK solver to go a little further.
+DEFAULT_CLIP_MARGIN = 0.2
 #: Clip frames :func:`limits_from_space` uses at most (evenly spread over all clips of the rig).
 MAX_CLIP_FRAMES = 4096
 _BISECTIONS = 40
@@ -407,25 +410,63 @@ def estimate_limits(rig: "Rig", poses: Poses | Sequence[Poses], coverage: float 
 
 
 def limits_from_space(space: Any, n_samples: int = 512, coverage: float = DEFAULT_COVERAGE, clips: bool = True,
-                      seed: int = 0, steps: int = 25, clip_weight: float = 0.5,
+                      seed: int = 0, steps: int = 25, clip_margin: float = DEFAULT_CLIP_MARGIN,
                       max_clip_frames: int = MAX_CLIP_FRAMES) -> SwingTwistLimits:
-    """Limits of ``space.rig`` (:meth:`vips.posespace.PoseSpace.joint_limits` documents the arguments): from
-    ``n_samples`` model samples (seed ``seed``, ``steps`` DDIM steps) and, with ``clips``, the rig's clip frames
-    (at most ``max_clip_frames``, evenly spread over all clips), which carry ``clip_weight`` of the total weight."""
+    """Limits of ``space.rig`` (:meth:`vips.posespace.PoseSpace.joint_limits` documents the arguments).
+
+    The pose space's limits hold ``coverage`` of ``n_samples`` model samples (seed ``seed``, ``steps`` DDIM steps).
+    With ``clips`` and a rig that has clips, its frames (at most ``max_clip_frames``, evenly spread over all clips)
+    set the range instead: their own limits at ``coverage``, each bound moved out toward the pose space's by at
+    most ``clip_margin`` of its size (:func:`widened_toward`). A character's animation is the best evidence of how
+    its joints move; the model says where beyond it, within that margin, the character still looks right.
+    """
     if n_samples < 1:
         raise VipsError(f"joint_limits: n_samples must be >= 1, got {n_samples}")
-    if not 0.0 <= clip_weight <= 1.0:
-        raise VipsError(f"joint_limits: clip_weight must be in [0, 1], got {clip_weight}")
+    if not clip_margin >= 0.0:
+        raise VipsError(f"joint_limits: clip_margin must be >= 0 (inf: up to the model's limits), got {clip_margin}")
     rig = space.rig
     samples = space.sample(n_samples, seed=seed, steps=steps)
     frames = clip_frames(rig, max_clip_frames) if clips else None
     info = {"model_id": space.model_id, "samples": int(n_samples), "seed": int(seed), "steps": int(steps),
             "clip_frames": 0 if frames is None else len(frames)}
-    if frames is None or clip_weight == 0.0:
-        return estimate_limits(rig, samples, coverage, info=info)
-    info["clip_weight"] = float(clip_weight)
-    weights = [np.full(len(samples), (1 - clip_weight) / len(samples)), np.full(len(frames), clip_weight / len(frames))]
-    return estimate_limits(rig, [samples, frames], coverage, weights=weights, info=info)
+    model = estimate_limits(rig, samples, coverage, info=info)
+    if frames is None:
+        return model
+    info = {**info, "clip_margin": float(clip_margin)}
+    return widened_toward(estimate_limits(rig, frames, coverage), model, clip_margin, frames, info)
+
+
+def widened_toward(inner: SwingTwistLimits, outer: SwingTwistLimits, margin: float, poses: Poses,
+                   info: dict[str, Any] | None = None) -> SwingTwistLimits:
+    """``inner`` with every bound moved out toward ``outer``'s by at most ``margin`` of its own size: each range
+    (twist, ``s_u``, ``s_v``) grows by at most ``margin`` of its width, half on each side, and the cone by at most
+    ``margin`` of its angle. Where ``outer`` is narrower nothing moves; ``margin = inf`` gives the hull of both.
+
+    Args:
+        inner, outer: limits of one rig (same limit frames).
+        poses: the poses ``achieved`` is measured on (each joint's share inside the result).
+    """
+    if inner.joint_names != outer.joint_names or not np.allclose(inner.frames, outer.frames):
+        raise VipsError("joint limits: widening needs two sets of limits of one rig (same joints and limit frames)")
+
+    def grow(lo: np.ndarray, hi: np.ndarray, out_lo: np.ndarray, out_hi: np.ndarray) -> np.ndarray:
+        room = np.inf if np.isinf(margin) else margin * (hi - lo) / 2
+        return np.stack([lo - np.clip(lo - out_lo, 0, room), hi + np.clip(out_hi - hi, 0, room)], axis=-1)
+
+    # The outer twist range, moved by whole turns to lie about the inner one's centre (the same interval of angles).
+    turns = 2 * np.pi * np.round((inner.twist.mean(axis=1) - outer.twist.mean(axis=1)) / (2 * np.pi))
+    out_twist = outer.twist + turns[:, None]
+    twist = grow(inner.twist[:, 0], inner.twist[:, 1], out_twist[:, 0], out_twist[:, 1])
+    centre = inner.twist.mean(axis=1)
+    full = twist[:, 1] - twist[:, 0] > 2 * np.pi
+    twist[full] = np.stack([centre[full] - np.pi, centre[full] + np.pi], axis=-1)
+    swing = grow(inner.swing[..., 0], inner.swing[..., 1], outer.swing[..., 0], outer.swing[..., 1])
+    room = np.inf if np.isinf(margin) else margin * inner.cone
+    cone = np.minimum(inner.cone + np.clip(outer.cone - inner.cone, 0, room), np.pi)
+    out = SwingTwistLimits(list(inner.joint_names), inner.frames, twist, swing, cone, inner.coverage, None,
+                           dict(info or {}))
+    out.achieved = out.contains(poses).mean(axis=0)
+    return out
 
 
 def clip_frames(rig: "Rig", max_frames: int = MAX_CLIP_FRAMES) -> Poses | None:

@@ -1,8 +1,8 @@
 """The seam between the pose model and the runtime: the files of a model folder and the interface of its two ONNX
 graphs (tensor names, axes, element types, metadata keys).
 
-:func:`vips.model.onnx_export.export_onnx` writes graphs to this contract and :class:`vips.runtime.onnx_backend.OnnxDenoiser`
-checks and feeds them by it (engine plugins feed the same names). The module holds constants and where the default
+:func:`vips.model.onnx_export.export_onnx` writes graphs to this contract and
+:class:`vips.runtime.onnx_backend.OnnxDenoiser` checks and feeds them by it (engine plugins feed the same names). The module holds constants and where the default
 model lives, and imports nothing of vips but its errors, so the exporter, the trainer (which fine-tunes from the
 default model) and the runtime share it without importing each other.
 

@@ -470,7 +470,7 @@ class PoseSpace:
 
     # ----- joint limits --------------------------------------------------------------------------------------
     def joint_limits(self, n_samples: int = 512, coverage: float = 0.99, clips: bool = True, seed: int = 0,
-                     steps: int = 25, clip_weight: float = 0.5) -> Any:
+                     steps: int = 25, clip_margin: float = 0.2) -> Any:
         """Per-joint swing-twist limits (swing cone, swing ranges, twist range in each joint's rest frame) that hold
         ``coverage`` of this pose space's poses, per joint (:mod:`vips.limits`).
 
@@ -478,13 +478,15 @@ class PoseSpace:
             n_samples: model samples to estimate from (seed ``seed``, ``steps`` DDIM steps).
             coverage: in (0, 1]: each joint's limits hold at least this (weighted) share of the poses; every bound
                 is a quantile of the data, never a minimum or maximum unless ``coverage`` is 1.
-            clips: also use the rig's own animation frames (``rig.clips``), when it has any; they carry
-                ``clip_weight`` of the total weight (the samples the rest).
+            clips: when the rig has animation (``rig.clips``), its frames set the limits: their own limits at
+                ``coverage``, each bound moved out toward the pose space's by at most ``clip_margin`` of its size
+                (0: the animation's range alone; ``math.inf``: as far as the pose space's limits). False: the pose
+                space's limits alone.
         Returns a :class:`vips.limits.SwingTwistLimits` (``.save(path, rig)`` writes JSON, USD or glTF).
         """
         from vips.limits import limits_from_space
 
-        return limits_from_space(self, n_samples, coverage, clips, seed, steps, clip_weight)
+        return limits_from_space(self, n_samples, coverage, clips, seed, steps, clip_margin)
 
     # ----- animation -----------------------------------------------------------------------------------------
     def animate(self, keys: Poses, times: Sequence[float], fps: float = 30.0, contacts: Sequence[str] = (),

@@ -11,8 +11,8 @@ CCD / FABRIK with and without them.
   motion programs, and from 4000 draws uniform inside the true box: the ceiling of a swing-twist description of an
   Euler box.
 - **Real clips** (an asset with its own animation): the share of its frames inside limits estimated with its clips
-  (``clips=True``) and from the model alone, and whether the limits are "as tight" as the clip's own range widened
-  by 20 % (:func:`tightness`).
+  (``clips=True``: the frames' limits widened toward the model's by a margin) and from the model alone, and whether
+  the limits are "as tight" as the clip's own range widened by 20 % (:func:`tightness`).
 - **IK**: the share of CCD and FABRIK results the model scores plausible, without and with the limits, on the
   runtime benchmark's case (50-joint toy rig, a deep leaf moved 5 % of the height, root pinned) and on real rigs
   from plausible samples with a leaf moved 15 % of the height.
@@ -34,9 +34,9 @@ import numpy as np
 IOU_SLACK = 0.05
 #: "As tight as the clip's own range widened by 20 %": each width at most WIDEN times the clip's, plus FLOOR radians.
 WIDEN, FLOOR = 1.2, np.radians(2.0)
-#: Real clips: limits estimated with these shares of weight on the asset's frames (0: the model alone; 0.5 is
-#: PoseSpace.joint_limits' default; 1: the frames alone).
-CLIP_WEIGHTS = {"model_only": 0.0, "with_clips": 0.5, "clip_weight_0.9": 0.9, "clips_only": 1.0}
+#: Real clips: the asset's frames widened toward the model's limits by these margins (None: the model alone; 0.2 is
+#: PoseSpace.joint_limits' default; 0: the frames alone; inf: as far as the model's limits).
+CLIP_MARGINS = {"model_only": None, "margin_0.2": 0.2, "margin_0.5": 0.5, "clips_only": 0.0, "hull": np.inf}
 
 
 # ----- IoU against Euler-box truth ---------------------------------------------------------------------------
@@ -173,10 +173,17 @@ def tightness(limits: Any, clip_range: Any, widen: float = WIDEN, floor: float =
     return np.all([ours[k] <= widen * theirs[k] + floor for k in ours], axis=0)
 
 
+def _width_ratios(limits: Any, clip_range: Any, moving: np.ndarray) -> dict[str, float | None]:
+    """Median over the ``moving`` joints of each width of ``limits`` over the clip's own plus :data:`FLOOR`."""
+    ours, theirs = limits.widths(), clip_range.widths()
+    return {k: float(np.median(ours[k][moving] / (theirs[k][moving] + FLOOR))) if moving.any() else None
+            for k in ours}
+
+
 def real_clips(model: str | None, assets: list[str], samples: int, steps: int, coverage: float) -> dict:
     """Per asset with clips: frames inside limits with and without its clips, and the tightness check."""
     from vips.io import load
-    from vips.limits import clip_frames, estimate_limits
+    from vips.limits import clip_frames, estimate_limits, widened_toward
     from vips.posespace import PoseSpace
 
     rows = []
@@ -194,17 +201,19 @@ def real_clips(model: str | None, assets: list[str], samples: int, steps: int, c
         row: dict[str, Any] = {"asset": asset, "joints": rig.num_joints, "frames": len(frames), "clips": len(rig.clips)}
         moving = own.widths()["cone"] + own.widths()["twist"] > np.radians(5)
         drawn = space.sample(samples, seed=0, steps=steps)  # what joint_limits(seed=0) draws
-        for label, weight in CLIP_WEIGHTS.items():
-            # = space.joint_limits(samples, coverage, clips=weight > 0, seed=0, steps=steps, clip_weight=weight)
-            w = [np.full(len(drawn), (1 - weight) / len(drawn)), np.full(len(frames), weight / len(frames))]
-            limits = estimate_limits(rig, [drawn, frames], coverage, weights=w)
+        model_limits = estimate_limits(rig, drawn, coverage)
+        clip_limits = estimate_limits(rig, frames, coverage)
+        for label, margin in CLIP_MARGINS.items():
+            # = space.joint_limits(samples, coverage, clips=margin is not None, seed=0, steps=steps, clip_margin=margin)
+            limits = model_limits if margin is None else widened_toward(clip_limits, model_limits, margin, frames)
             inside = limits.contains(frames)
             tight = tightness(limits, own)
             row[label] = {"joint_frames_inside": float(inside.mean()),
                           "frames_all_joints_inside": float(inside.all(axis=1).mean()),
                           "joints_with_95pct_inside": float(np.mean(inside.mean(axis=0) >= 0.95)),
                           "joints_as_tight": float(tight.mean()),
-                          "moving_joints_as_tight": float(tight[moving].mean()) if moving.any() else None}
+                          "moving_joints_as_tight": float(tight[moving].mean()) if moving.any() else None,
+                          "median_width_ratio": _width_ratios(limits, own, moving)}
         rows.append(row)
     return {"coverage": coverage, "samples": samples, "widen": WIDEN, "floor_deg": float(np.degrees(FLOOR)),
             "assets": rows}
@@ -238,8 +247,8 @@ def _solve_all(space: Any, rig: Any, cases: list, limits: Any) -> dict:
 
 
 def ik_runtime_case(model: str | None, trials: int, samples: int, steps: int, coverage: float) -> dict:
-    """The runtime benchmark's IK case (vips.benchmarks.runtime.bench_ik): 50-joint toy rig, toy start poses, a deep leaf
-    moved 5 % of the height, root pinned; limits estimated from the model on that rig."""
+    """The runtime benchmark's IK case (vips.benchmarks.runtime.bench_ik): 50-joint toy rig, toy start poses, a deep
+    leaf moved 5 % of the height, root pinned; limits estimated from the model on that rig."""
     from vips.benchmarks.runtime import IK_RIG_JOINTS, leaf_joints
     from vips.kinematics import joint_positions
     from vips.model.toy_manifold import toy_poses, toy_rig
@@ -270,7 +279,8 @@ def _start_stats(space: Any, limits: Any, starts: Any) -> dict:
 
 def ik_real_case(model: str | None, assets: list[str], trials: int, samples: int, steps: int, coverage: float,
                  reaches: tuple[float, ...] = (0.15, 0.3)) -> dict:
-    """Per rig and reach: from plausible model samples, a leaf moved ``reach`` of the height, root pinned."""
+    """Per rig and reach: from plausible model samples, a leaf moved ``reach`` of the height, root pinned; an animated
+    rig also with the limits of its pose space alone."""
     from vips.benchmarks.runtime import leaf_joints
     from vips.examples import resolve
     from vips.io import load
@@ -283,7 +293,12 @@ def ik_real_case(model: str | None, assets: list[str], trials: int, samples: int
             warnings.simplefilter("ignore")
             rig = load(resolve(asset)) if not asset.startswith("creature:") else _creature(asset)
         space = PoseSpace(rig, model, threads=1)
-        limits = space.joint_limits(n_samples=samples, coverage=coverage, steps=steps)
+        # The default limits (an animated rig's own range, widened by at most 20 %) and, for an animated rig, the
+        # pose space's limits alone (clips=False), which let a solver reach beyond the animation.
+        variants = {"": space.joint_limits(n_samples=samples, coverage=coverage, steps=steps)}
+        if rig.clips:
+            variants[", clips=False"] = space.joint_limits(n_samples=samples, coverage=coverage, steps=steps,
+                                                           clips=False)
         pool = space.sample(4 * trials, seed=11, steps=steps)
         ok = np.flatnonzero(space.score(pool)[1])
         if len(ok) == 0:
@@ -300,9 +315,10 @@ def ik_real_case(model: str | None, assets: list[str], trials: int, samples: int
                 direction = rng.normal(size=3)
                 target = joint_positions(rig, init)[0, leaf] + reach * h * direction / np.linalg.norm(direction)
                 cases.append((init, {rig.joint_names[leaf]: target}, [rig.joint_names[0]], leaf, target))
-            rows[f"{asset} reach {reach:g}"] = {"joints": rig.num_joints, "trials": trials, "reach": reach,
-                                                **_start_stats(space, limits, starts),
-                                                **_solve_all(space, rig, cases, limits)}
+            for variant, limits in variants.items():
+                rows[f"{asset} reach {reach:g}{variant}"] = {"joints": rig.num_joints, "trials": trials, "reach": reach,
+                                                             **_start_stats(space, limits, starts),
+                                                             **_solve_all(space, rig, cases, limits)}
     return rows
 
 
@@ -342,12 +358,13 @@ def _print(out: dict) -> None:
     if p:
         _print_procedural(p)
     for row in out.get("real_clips", {}).get("assets", []):
-        for label in CLIP_WEIGHTS:
+        for label in CLIP_MARGINS:
             r = row[label]
             print(f"  {Path(row['asset']).name:28s} {label:10s} joint-frames inside {r['joint_frames_inside']:.3f}, "
                   f"whole frames {r['frames_all_joints_inside']:.3f}, "
                   f"joints >=95% {r['joints_with_95pct_inside']:.2f}, "
-                  f"as tight {r['joints_as_tight']:.2f} (moving {r['moving_joints_as_tight']})")
+                  f"as tight {r['joints_as_tight']:.2f} (moving {r['moving_joints_as_tight']}), width / clip's "
+                  + ", ".join(f"{k} {v:.2f}" for k, v in r["median_width_ratio"].items() if v is not None))
     ik = [("toy50", out["ik_runtime_case"])] + list(out["ik_real"].items()) if "ik_real" in out else []
     for case, rows in ik:
         if "skipped" in rows:

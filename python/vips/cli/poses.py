@@ -453,15 +453,18 @@ def limits_command(
     samples: int = typer.Option(512, "-n", "--samples", help=f"Model samples to estimate from (1-{MAX_POSES})."),
     steps: int = typer.Option(25, help=STEPS_HELP),
     seed: int = typer.Option(0, "--seed", help=f"Random seed of the samples ({SEED_HELP})."),
-    clips: bool = typer.Option(True, "--clips/--no-clips", help="Also use the asset's own animation frames, if any."),
-    clip_weight: float = typer.Option(0.5, help="Share of the weight the asset's frames carry beside the samples, "
-                                      "in [0, 1]."),
+    clips: bool = typer.Option(True, "--clips/--no-clips", help="Let the asset's own animation, if it has any, set "
+                               "the limits (the model widens them by at most --clip-margin); --no-clips: the model's "
+                               "limits alone."),
+    clip_margin: float = typer.Option(0.2, help="How far the limits may reach beyond the animation's range, as a share "
+                                      "of it (>= 0; 0.2: at most 20 percent wider, where the model goes further)."),
     model: Optional[Path] = typer.Option(None, help=MODEL_HELP),
     backend: str = typer.Option("onnx", help=BACKEND_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print a JSON summary."),
 ) -> None:
     """Joint limits read off the pose space: per joint a twist range, swing ranges and a swing cone, in the joint's
-    rest frame (see vips.limits), that hold --coverage of the model's samples (and the asset's own frames).
+    rest frame (see vips.limits), that hold --coverage of the model's samples; for an animated asset, of its own
+    frames, widened toward the model's limits by at most --clip-margin.
 
     Example: vips limits example:CesiumMan -o limits.json -o limits.usda
     """
@@ -472,7 +475,7 @@ def limits_command(
         check_int(samples, "--samples", 1, MAX_POSES)
         check_int(steps, "--steps", 1, MAX_STEPS)
         check_seed(seed)
-        check_float(clip_weight, "--clip-weight", 0.0, 1.0)
+        check_float(clip_margin, "--clip-margin", 0.0)
         for path in out:
             check_suffix(path, "-o", LIMITS_SUFFIXES, "joint limits")
         check_outputs([("-o", path) for path in out], asset_inputs(asset))
@@ -480,7 +483,7 @@ def limits_command(
         space = _space(rig, model, backend)
         with busy(f"estimating joint limits from {samples} samples", as_json):
             limits = space.joint_limits(n_samples=samples, coverage=coverage, clips=clips, seed=seed, steps=steps,
-                                        clip_weight=clip_weight)
+                                        clip_margin=clip_margin)
         for path in out:
             limits.save(path, rig)
     except VipsError as exc:

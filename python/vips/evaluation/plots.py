@@ -1,7 +1,7 @@
 """Evaluation pictures drawn with Pillow alone: grouped bar charts and a 2D map of the pose space.
 
-Every function writes one PNG and returns its path (:func:`write_pose_map` atomically, for ``vips sample --map``). Values that are None (not measured) leave a gap
-labelled "n/a" rather than a zero bar.
+Every function writes one PNG and returns its path (:func:`write_pose_map` atomically, for ``vips sample --map``).
+Values that are None (not measured) leave a gap labelled "n/a" rather than a zero bar.
 """
 
 from __future__ import annotations

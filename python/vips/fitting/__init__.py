@@ -18,8 +18,8 @@ Numpy only: :mod:`~vips.fitting.settings` and :mod:`~vips.fitting.result` (the p
 :mod:`~vips.fitting.acceptance` (which fitted frames to keep: :func:`judge_fit`),
 :mod:`~vips.fitting.alignment` (similarity ICP), :mod:`~vips.fitting.reconstruction` (simulated
 single-view reconstruction), :mod:`~vips.fitting.validators` (self-intersection, hyper-extension),
-:mod:`~vips.fitting.frames` (points to fit from a frame mesh; the files are read by :mod:`vips.io.frames`), :mod:`~vips.fitting.accuracy`,
-:mod:`~vips.fitting.surface` (surface samples), :mod:`~vips.fitting.nn` (nearest neighbours).
+:mod:`~vips.fitting.frames` (points to fit from a frame mesh; the files are read by :mod:`vips.io.frames`),
+:mod:`~vips.fitting.accuracy`, :mod:`~vips.fitting.surface` (surface samples), :mod:`~vips.fitting.nn` (nearest neighbours).
 
 The names below are imported on first use, so ``import vips.fitting.validators`` (or any numpy-only module)
 does not import torch.
