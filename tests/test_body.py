@@ -72,3 +72,57 @@ def test_real_rigs(path, body):
         warnings.simplefilter("ignore")
         rig = vips.load(MOTION_DIR / path)
     assert rig.joint_names[body_root(rig)] == body
+
+
+# ----- which joints the score judges -------------------------------------------------------------------------
+# 0 ground, 1 pelvis (the body root), 2 spine, 3 head, 4 head_end (an end bone), 5 thigh, 6 shin, 7 foot,
+# 8 ik_foot (a skinned IK bone on the ground bone), 9 pole (a pole target), 10-11 a two-bone IK chain beside the body
+JUDGE_PARENTS = np.array([-1, 0, 1, 2, 3, 1, 5, 6, 0, 0, 0, 10])
+SKINNED = [1, 2, 3, 5, 6, 7, 8]
+
+
+def _judge_rig(skinned: bool):
+    from vips.rig import Rig
+
+    J = len(JUDGE_PARENTS)
+    offsets = np.array([[0, 0, 0], [0, 1, 0], [0, .3, 0], [0, .3, 0], [0, .1, 0], [.1, 0, 0], [0, -.5, 0], [0, -.4, 0],
+                        [.1, .1, 0], [.1, .5, .3], [-.1, .5, 0], [0, .3, 0]], np.float32)
+    rot = np.tile(np.array([1, 0, 0, 0], np.float32), (J, 1))
+    if not skinned:
+        return Rig([f"j{j}" for j in range(J)], JUDGE_PARENTS, offsets, rot)
+    world = np.zeros((J, 3), np.float32)
+    for j, p in enumerate(JUDGE_PARENTS):
+        world[j] = offsets[j] + (world[p] if p >= 0 else 0)
+    vertices = world[SKINNED] + np.float32(0.01)  # one vertex per skinned joint
+    faces = np.array([[0, 1, 2], [3, 4, 5], [4, 5, 6]], np.int32)
+    idx = np.array(SKINNED, np.int32)[:, None]
+    return Rig([f"j{j}" for j in range(J)], JUDGE_PARENTS, offsets, rot, vertices=vertices, faces=faces,
+               skin_indices=idx, skin_weights=np.ones((len(SKINNED), 1), np.float32))
+
+
+@pytest.mark.parametrize("skinned, expected", [
+    (True, [1, 2, 3, 5, 6, 7]),  # the end bone moves no skin; the IK foot is skinned but beside the body
+    (False, [1, 2, 3, 5, 6]),  # no skin: the leaves (head_end, foot) move nothing either
+])
+def test_judged_joints_leave_out_controls_helpers_and_what_moves_nothing(skinned, expected):
+    from vips.body import judged_joints
+
+    judged = judged_joints(_judge_rig(skinned), body=1)
+    np.testing.assert_array_equal(np.flatnonzero(judged), expected)
+
+
+@requires_motion
+@pytest.mark.parametrize("path, left_out", [
+    ("quaternius/dinosaurs_pack/Stegosaurus.glb", {"BackFoot.R", "BackFoot.L", "FrontFoot.R", "FrontFoot.L"}),
+    ("quaternius/single_knight_pack/KnightCharacter.glb", {"Foot.L", "Foot.R", "PoleTarget.L", "PoleTarget.R"}),
+])
+def test_judged_joints_of_real_rigs(path, left_out):
+    import vips
+    from vips.body import body_root, judged_joints
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rig = vips.load(MOTION_DIR / path)
+    judged = judged_joints(rig, body_root(rig))
+    out = {n for n, k in zip(rig.joint_names, judged) if not k}
+    assert left_out <= out and out - left_out <= {rig.joint_names[0]}  # and the ground bone above the body

@@ -463,6 +463,40 @@ def test_score_reductions_follow_the_model_settings(pairs, tmp_path):
         PoseSpace(rig, folder)
 
 
+def test_score_over_the_body_joints_leaves_out_what_moves_nothing(assets_dir, tmp_path):
+    """``score.joints`` "body" reduces over the joints that shape the body only (vips.body.judged_joints), "all"
+    (the default) over every joint the model sees; another value is refused naming the setting."""
+    import json
+
+    import vips
+    from vips.body import judged_joints
+
+    rig = vips.load(assets_dir / "bvh" / "walk.bvh")  # no skin: its end bones (leaves) move nothing
+    clean = next(iter(rig.clips.values()))[np.arange(6)]
+    folder = tmp_path / "model"
+    shutil.copytree(toy_model_dir(), folder)
+    meta = json.loads((folder / "model.json").read_text())
+    meta["score"].update(reduce="min", relative=False, joints="body")
+    (folder / "model.json").write_text(json.dumps(meta))
+    space = PoseSpace(rig, folder)
+    live = space.cond.joint_mask > 0
+    judged = live & judged_joints(rig, space.cond.body_root)
+    assert 0 < judged.sum() < live.sum()
+    np.testing.assert_array_equal(space.scored_joints, judged)
+    want = -(-space.joint_scores(clean).astype(np.float64))[:, judged].max(axis=1)
+    np.testing.assert_allclose(space.score(clean)[0], want, rtol=1e-5)
+    meta["score"]["joints"] = "all"
+    (folder / "model.json").write_text(json.dumps(meta))
+    every = PoseSpace(rig, folder)
+    np.testing.assert_array_equal(every.scored_joints, live)
+    want = -(-every.joint_scores(clean).astype(np.float64))[:, live].max(axis=1)
+    np.testing.assert_allclose(every.score(clean)[0], want, rtol=1e-5)
+    meta["score"]["joints"] = "limbs"
+    (folder / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(VipsError, match="score.joints"):
+        PoseSpace(rig, folder)
+
+
 def test_ik_warns_naming_the_handle_that_misses_and_keeps_the_report(space, pairs):
     import warnings
 

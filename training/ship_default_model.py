@@ -7,9 +7,10 @@ the dataset's *validation* split, never trained on and never used for the test m
 real motion (the val rig families), each against the same poses corrupted by every kind of
 :mod:`vips.evaluation.corruptions`.
 
-1. The score's noise levels, reduction over joints and scale (``model.json`` ``score``: ``levels`` among
+1. The score's noise levels, reduction over joints, scale and joints (``model.json`` ``score``: ``levels`` among
    :data:`LEVEL_CHOICES`, ``reduce`` among :data:`vips.runtime.model_dir.SCORE_REDUCTIONS`, ``relative`` or not,
-   see :meth:`vips.posespace.PoseSpace.score`) are chosen by the best separation of valid from corrupted poses;
+   ``joints`` among :data:`vips.runtime.model_dir.SCORE_JOINTS`, see :meth:`vips.posespace.PoseSpace.score`) are
+   chosen by the best separation of valid from corrupted poses;
 2. the threshold maximizes the mean over the two sources of (share of valid poses passing + share of corrupted
    poses caught) / 2 (:func:`vips.posespace.balanced_threshold`), so it means the same on real clips as on
    creatures.
@@ -26,14 +27,15 @@ from pathlib import Path
 
 import numpy as np
 
-from vips.io.shards import read_shard
+from vips.body import judged_joints
 from vips.evaluation.corruptions import CORRUPTIONS
 from vips.evaluation.real_motion import dataset_families
+from vips.io.shards import read_shard
 from vips.model_contract import WEIGHTS_FILE
 from vips.poses import Poses
 from vips.posespace import REFERENCE_SAMPLES, REFERENCE_STEPS, PoseSpace, balanced_threshold, reduce_errors, \
     write_threshold
-from vips.runtime.model_dir import SCORE_REDUCTIONS, export_model_dir, read_model_dir, write_model_json
+from vips.runtime.model_dir import SCORE_JOINTS, SCORE_REDUCTIONS, export_model_dir, read_model_dir, write_model_json
 
 #: Noise levels (times of the cosine schedule) the score may use: the body-frame tokens spread far more than
 #: the first encoding's, so noise that hides a corrupted joint must be larger too.
@@ -67,10 +69,10 @@ def real_pairs(data: Path, frames_per_clip: int) -> list:
     return pairs
 
 
-def errors_of(model: Path, pairs: list, seed: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def errors_of(model: Path, pairs: list, seed: int) -> list[tuple[np.ndarray, ...]]:
     """Per rig of ``pairs``: the per-joint denoising errors (joints the model sees) of its valid poses, of the
     same poses under every corruption kind, and of the model's own reference samples (under ``model``'s current
-    score levels)."""
+    score levels), and which of those joints shape the body (:func:`vips.body.judged_joints`)."""
     out = []
     for k, (rig, poses) in enumerate(pairs):
         space = PoseSpace(rig, model)
@@ -84,24 +86,28 @@ def errors_of(model: Path, pairs: list, seed: int) -> list[tuple[np.ndarray, np.
                 continue
             bad.append(-space.joint_scores(corrupted)[:, live])
         samples = space.sample(REFERENCE_SAMPLES, seed=int(space.info.score.get("seed", 0)), steps=REFERENCE_STEPS)
-        out.append((valid, np.concatenate(bad), -space.joint_scores(samples)[:, live]))
+        body = judged_joints(rig, space.cond.body_root)[live]
+        body = body if body.any() else np.ones(len(body), bool)  # as PoseSpace.scored_joints falls back
+        out.append((valid, np.concatenate(bad), -space.joint_scores(samples)[:, live], body))
     return out
 
 
-def scores_for(errors: list, reduce: str, relative: bool) -> tuple[np.ndarray, np.ndarray]:
+def scores_for(errors: list, reduce: str, relative: bool, joints: str = "all") -> tuple[np.ndarray, np.ndarray]:
     """(valid scores, corrupted scores) of :func:`errors_of`'s output as PoseSpace.score would give them."""
     valid, bad = [], []
-    for v, b, ref in errors:
-        scale = float(np.median(reduce_errors(ref, reduce))) if relative else 1.0
-        valid.append(-reduce_errors(v, reduce) / scale)
-        bad.append(-reduce_errors(b, reduce) / scale)
+    for v, b, ref, body in errors:
+        cols = body if joints == "body" else slice(None)
+        scale = float(np.median(reduce_errors(ref[:, cols], reduce))) if relative else 1.0
+        valid.append(-reduce_errors(v[:, cols], reduce) / scale)
+        bad.append(-reduce_errors(b[:, cols], reduce) / scale)
     return np.concatenate(valid), np.concatenate(bad)
 
 
-def set_score(model: Path, levels: list[float], reduce: str, relative: bool) -> None:
-    """Write the score's noise levels, reduction and scale into ``model``'s model.json."""
+def set_score(model: Path, levels: list[float], reduce: str, relative: bool, joints: str = "all") -> None:
+    """Write the score's noise levels, reduction, scale and joints into ``model``'s model.json."""
     info = read_model_dir(model)
-    info.score = {**info.score, "levels": list(levels), "reduce": reduce, "relative": relative, "draws": SCORE_DRAWS}
+    info.score = {**info.score, "levels": list(levels), "reduce": reduce, "relative": relative, "joints": joints,
+                  "draws": SCORE_DRAWS}
     write_model_json(info)
 
 
@@ -115,8 +121,11 @@ def main() -> None:
     parser.add_argument("--poses", type=int, default=64, help="poses per procedural validation individual")
     parser.add_argument("--frames-per-clip", type=int, default=40, help="frames per real validation clip")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--keep-weights", action="store_true",
+                        help="score and calibrate the model already in --out (no export from --run)")
     args = parser.parse_args()
-    export_model_dir(args.run / WEIGHTS_FILE, args.out, model_id=args.model_id)
+    if not args.keep_weights:
+        export_model_dir(args.run / WEIGHTS_FILE, args.out, model_id=args.model_id)
     pairs = {"procedural": procedural_pairs(args.data, args.rigs, args.poses, args.seed),
              "real": real_pairs(args.data, args.frames_per_clip)}
     best = None
@@ -127,22 +136,26 @@ def main() -> None:
             errors = {source: errors_of(args.out, p, args.seed) for source, p in pairs.items()}
         for reduce in SCORE_REDUCTIONS:
             for relative in (False, True):
-                scored = {source: scores_for(e, reduce, relative) for source, e in errors.items()}
-                threshold, table = balanced_threshold({s: v for s, (v, _) in scored.items()},
-                                                      {s: b for s, (_, b) in scored.items()})
-                balanced = float(np.mean([0.5 * (row["passed"] + row["caught"]) for row in table.values()]))
-                print(f"  levels {levels} reduce {reduce} relative {relative}: balanced accuracy {balanced:.3f} "
-                      + " ".join(f"{s} {r['passed']:.2f}/{r['caught']:.2f}" for s, r in table.items()), flush=True)
-                if best is None or balanced > best[0]:
-                    best = (balanced, levels, reduce, relative, threshold, table)
-    _, levels, reduce, relative, threshold, table = best
-    set_score(args.out, levels, reduce, relative)
+                for joints in SCORE_JOINTS:
+                    scored = {source: scores_for(e, reduce, relative, joints) for source, e in errors.items()}
+                    threshold, table = balanced_threshold({s: v for s, (v, _) in scored.items()},
+                                                          {s: b for s, (_, b) in scored.items()})
+                    balanced = float(np.mean([0.5 * (row["passed"] + row["caught"]) for row in table.values()]))
+                    print(f"  levels {levels} reduce {reduce} relative {relative} joints {joints}: balanced accuracy "
+                          f"{balanced:.3f} " + " ".join(f"{s} {r['passed']:.2f}/{r['caught']:.2f}"
+                                                        for s, r in table.items()), flush=True)
+                    if best is None or balanced > best[0]:
+                        best = (balanced, levels, reduce, relative, joints, threshold, table)
+    _, levels, reduce, relative, joints, threshold, table = best
+    set_score(args.out, levels, reduce, relative, joints)
     write_threshold(args.out, threshold, {"rule": "balanced accuracy, mean over sources", "split": "val",
                                           "kinds": list(CORRUPTIONS), "score_choices": {
                                               "levels": [list(c) for c in LEVEL_CHOICES],
-                                              "reduce": list(SCORE_REDUCTIONS), "relative": [False, True]},
+                                              "reduce": list(SCORE_REDUCTIONS), "relative": [False, True],
+                                              "joints": list(SCORE_JOINTS)},
                                           "sources": table})
-    print(f"{args.out}: score levels {levels}, reduce {reduce}, relative {relative}, threshold {threshold:.4f}")
+    print(f"{args.out}: score levels {levels}, reduce {reduce}, relative {relative}, joints {joints}, "
+          f"threshold {threshold:.4f}")
     for group, row in table.items():
         print(f"  {group:11s} valid passing {row['passed']:.3f} ({row['valid_poses']} poses), corrupted caught "
               f"{row['caught']:.3f} ({row['corrupted_poses']} poses)")

@@ -21,7 +21,7 @@ import numpy as np
 
 from vips.kinematics import skin
 from vips.poses import Poses
-from vips.skeleton import children_lists, strict_ancestors, subtree_sizes
+from vips.skeleton import ancestors, children_lists, strict_ancestors, subtree_sizes
 
 if TYPE_CHECKING:
     from vips.rig import Rig
@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 GROUND_FRACTION = 0.05
 #: A joint moving less than this fraction of the skin's total weight can be a control bone.
 CONTROL_WEIGHT_FRACTION = 0.01
+#: A branch beside the body with fewer joints than this is a control (an IK target or pole), not a limb.
+MIN_LIMB_JOINTS = 3
 
 
 def find_body_root(parents: np.ndarray, heights: np.ndarray, skin_share: np.ndarray | None = None) -> int:
@@ -80,3 +82,27 @@ def body_root(rig: "Rig") -> int:
 def above_body(parents: np.ndarray, body: int) -> np.ndarray:
     """(J,) bool: the strict ancestors of joint ``body`` (the ground and control bones above the body)."""
     return strict_ancestors(parents, body)
+
+
+def judged_joints(rig: "Rig", body: int) -> np.ndarray:
+    """(J,) bool: the joints whose rotation shapes the body, the ones a pose's plausibility can judge. Left out:
+
+    - the joints above ``body`` (the body root): ground and control bones, whose rotation is the heading;
+    - small branches beside the body, hanging off those joints (fewer than :data:`MIN_LIMB_JOINTS` joints): the IK
+      targets and poles of artist rigs, parented to the ground bone, whose animated translations are not part of a
+      pose (a real leg or tail has more joints);
+    - joints whose rotation moves no skin (neither they nor a joint below them carries skin weight; in a rig
+      without skin, the leaves): helper and end bones, whose turn a real animator's pose says nothing about.
+    """
+    parents = np.asarray(rig.parents)
+    above = above_body(parents, body)
+    below = ancestors(parents)  # below[j, k]: k is j or one of its ancestors
+    size = subtree_sizes(parents)
+    beside = np.zeros(len(parents), bool)
+    for j in np.flatnonzero(~above & (parents >= 0)):
+        if j != body and above[parents[j]] and size[j] < MIN_LIMB_JOINTS:
+            beside |= below[:, j]
+    moves = rig.moves_skin()
+    if moves is None:
+        moves = np.array([bool(kids) for kids in children_lists(parents)])
+    return moves & ~above & ~beside

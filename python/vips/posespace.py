@@ -13,11 +13,13 @@ from __future__ import annotations
 import os
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
 from vips import diffusion
+from vips.body import judged_joints
 from vips.errors import IKWarning, MissingExtra, PoseError, VipsError
 from vips.features import rig_conditioning
 from vips.pose_encoding import POSE_DIM, Placement, channel_mask, decode_poses, encode, encode_poses, \
@@ -399,12 +401,14 @@ class PoseSpace:
           worst joint's alone;
         - ``relative``: divided by the same reduction's median over the model's own samples on this rig
           (:meth:`reference_error`), so one threshold means the same on rigs whose joints the model predicts more
-          or less sharply.
+          or less sharply;
+        - ``joints`` (:data:`~vips.runtime.model_dir.SCORE_JOINTS`): ``"all"`` the joints the model sees, ``"body"``
+          only those of them that shape the body (:attr:`scored_joints`).
 
         The score is minus that error. ``plausible`` is ``score >= threshold`` with the threshold calibrated on
         the model's validation data (all True, with a warning, for an uncalibrated model).
         """
-        errors = -self.joint_scores(poses)[:, self.cond.joint_mask > 0]
+        errors = -self.joint_scores(poses)[:, self.scored_joints]
         scores = -reduce_errors(errors, self.info.score.get("reduce", "min"))
         if self.info.score.get("relative", False):
             scores = scores / self.reference_error()
@@ -417,13 +421,25 @@ class PoseSpace:
             return scores, np.ones(len(scores), bool)
         return scores, scores >= self.threshold
 
+    @cached_property
+    def scored_joints(self) -> np.ndarray:
+        """(J,) bool: the joints :meth:`score` reduces over: those the model sees, and with the model's
+        ``score.joints`` = ``"body"`` only those that shape the body (:func:`vips.body.judged_joints`; all seen
+        joints when none of them does)."""
+        seen = self.cond.joint_mask > 0
+        if self.info.score.get("joints", "all") == "body":
+            body = seen & judged_joints(self.rig, self.cond.body_root)
+            if body.any():
+                return body
+        return seen
+
     def reference_error(self) -> float:
         """The median over the model's own samples on this rig of the pose error that :meth:`score` reduces to
         (:data:`REFERENCE_SAMPLES` samples of a fixed seed, :data:`REFERENCE_STEPS` DDIM steps; computed once per
         rig, on first use)."""
         if self._reference_error is None:
             samples = self.sample(REFERENCE_SAMPLES, seed=int(self.info.score.get("seed", 0)), steps=REFERENCE_STEPS)
-            errors = -self.joint_scores(samples)[:, self.cond.joint_mask > 0]
+            errors = -self.joint_scores(samples)[:, self.scored_joints]
             self._reference_error = max(float(np.median(reduce_errors(errors, self.info.score.get("reduce", "min")))),
                                         1e-12)
         return self._reference_error

@@ -7,11 +7,11 @@ For every rig of each test family this measures, per family, the AUROC of real f
 corrupted (all kinds of :mod:`vips.evaluation.corruptions` pooled) for the worst-joint score over:
 
 - ``all``: every joint the model sees (the shipped score);
-- ``body``: only joints in the body root's subtree, leaving out leaves that move no skin (a leaf's rotation
-  moves nothing when it has no skin weights, or when the rig has no mesh);
+- ``body``: only the joints that shape the body (:func:`vips.body.judged_joints`, the score's ``"joints": "body"``
+  setting: no joints above the body root, no small branches beside it, nothing that moves no skin);
 
 and the joints most often worst on real frames. A diagnostic on test data: its result must not choose the
-shipped score (that is chosen on validation, `training/ship_default_model.py`).
+shipped score (that is chosen on validation, `training/ship_default_model.py`, which tries both).
 
     python training/experiments/real_score_joints.py --data data/poses_v3 --out training/reports/real_score_joints.json
 """
@@ -30,29 +30,18 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ship_default_model import errors_of  # noqa: E402 - the shipping script's own error collection
 
+from vips.body import judged_joints as body_joints  # noqa: E402
 from vips.evaluation.metrics import auroc  # noqa: E402
 from vips.evaluation.real_motion import dataset_families  # noqa: E402
 from vips.features import rig_conditioning  # noqa: E402
 from vips.poses import Poses  # noqa: E402
-from vips.skeleton import children_lists  # noqa: E402
 
 
 def judged_joints(rig) -> np.ndarray:  # noqa: ANN001 - Rig
-    """(J_live,) bool over the joints the model sees: in the body root's subtree, and not a leaf without skin."""
+    """(J_live,) bool over the joints the model sees: :func:`vips.body.judged_joints` (the score's ``"body"``
+    joints)."""
     cond = rig_conditioning(rig)
-    kids = children_lists(rig.parents)
-    in_body = np.zeros(rig.num_joints, bool)
-    stack = [cond.body_root]
-    while stack:
-        j = stack.pop()
-        in_body[j] = True
-        stack += kids[j]
-    skin = np.zeros(rig.num_joints)
-    if rig.has_mesh and rig.skin_weights is not None:
-        np.add.at(skin, np.asarray(rig.skin_indices).ravel(), np.asarray(rig.skin_weights, np.float64).ravel())
-    leaf = np.array([not k for k in kids])
-    keep = in_body & ~(leaf & (skin <= 0))
-    return keep[cond.joint_mask > 0]
+    return body_joints(rig, cond.body_root)[cond.joint_mask > 0]
 
 
 def main() -> None:
@@ -72,7 +61,7 @@ def main() -> None:
         worst = Counter()
         for i, rr in enumerate(family.rigs):
             frames = Poses.concatenate([c.poses for c in rr.clips])
-            valid, bad, _ = errors_of(model, [(rr.rig, frames)], seed=1000 * k + i)[0]
+            valid, bad, *_ = errors_of(model, [(rr.rig, frames)], seed=1000 * k + i)[0]
             keep = judged_joints(rr.rig)
             names = [n for n, live in zip(rr.rig.joint_names, rig_conditioning(rr.rig).joint_mask > 0) if live]
             worst.update(names[j] for j in valid.argmax(axis=1))
