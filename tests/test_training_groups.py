@@ -1,5 +1,6 @@
 """Training data from a built dataset: sources per body plan and per real rig family, source weights with
-prefix patterns, and re-rested copies of each rig (random symmetric rests, the same motion)."""
+prefix patterns, re-rested copies of each rig (random symmetric rests, the same motion) and copies with static
+joints inserted (the same bodies)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import numpy as np
 import pytest
 
 from test_pose_encoding import _random_poses, biped
-from vips.model.training_groups import group_source, rerested_motion, symmetric_rest
+from vips.model.training_groups import MAX_INSERTED, group_source, rerested_motion, symmetric_rest, \
+    with_inserted_joints
 from vips.features import rig_conditioning
-from vips.kinematics import joint_positions
+from vips.kinematics import joint_positions, skin
 from vips.model.data import PoseGroup, group_probabilities, source_weight
 from vips.pose_encoding import encode
 
@@ -78,3 +80,31 @@ def test_rest_variants_join_the_training_groups(tmp_path):
     for a, b in zip(more[::3], base):
         np.testing.assert_array_equal(a.poses, b.poses)
     assert not np.allclose(more[1].node_features, more[0].node_features)
+    grown = load_training_groups(out, "train", seed=3, insert_variants=1)
+    assert len(grown) == 2 * len(base) and [g.source for g in grown[::2]] == [g.source for g in base]
+    assert all(1 <= b.num_joints - a.num_joints <= MAX_INSERTED for a, b in zip(grown[::2], grown[1::2]))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_inserted_joints_keep_every_joint_and_vertex_where_it_was(assets_dir, seed):
+    import warnings
+
+    import vips
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rig = vips.load(assets_dir / "gltf" / "CesiumMan.glb")
+    poses = next(iter(rig.clips.values()))
+    out, moved = with_inserted_joints(rig, poses, np.random.default_rng(seed))
+    added = [j for j, n in enumerate(out.joint_names) if n not in rig.joint_names]
+    assert 1 <= len(added) <= MAX_INSERTED and out.num_joints == rig.num_joints + len(added)
+    assert np.all(out.parents < np.arange(out.num_joints))  # parents first, as every rig
+    same = [out.joint_names.index(n) for n in rig.joint_names]
+    # float64 FK of the original rig as the reference for both
+    np.testing.assert_allclose(joint_positions(out, moved)[:, same], joint_positions(rig, poses), atol=1e-5)
+    np.testing.assert_allclose(skin(out, moved), skin(rig, poses), atol=1e-5)
+    np.testing.assert_array_equal(moved.rotations[:, added], np.broadcast_to([1, 0, 0, 0], (len(poses), len(added), 4)))
+    np.testing.assert_allclose(moved.rotations[:, same], poses.rotations, atol=1e-6)
+    for j in added:  # part-way along the bone into its child, with no skin of its own
+        child = int(np.flatnonzero(out.parents == j)[0])
+        assert out.parents[child] == j and not np.isin(out.skin_indices[out.skin_weights > 0], added).any()

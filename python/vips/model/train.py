@@ -49,8 +49,8 @@ class TrainConfig:
     ``model.safetensors``) whose weights start both the model and its EMA instead of random ones; its architecture must equal
     ``model``. It is ignored when the run resumes from its own checkpoint. ``source_weights`` maps a source (a body
     plan, ``clip:<family>``) or a prefix pattern (``"clip:*"``) to its weight (:func:`vips.model.data.source_weight`).
-    ``rest_variants`` re-rested copies of each shard of a built dataset join the training data
-    (:mod:`vips.model.training_groups`).
+    ``rest_variants`` re-rested copies and ``insert_variants`` copies with static joints inserted of each shard of
+    a built dataset join the training data (:mod:`vips.model.training_groups`).
     """
 
     out: str
@@ -76,6 +76,7 @@ class TrainConfig:
     device: str = "auto"
     init_from: str | None = None
     rest_variants: int = 0
+    insert_variants: int = 0
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -194,7 +195,8 @@ def train(config: TrainConfig, groups: list[PoseGroup] | None = None) -> Path:
     if groups is None:
         if not config.data:
             raise ValueError("train: give the data groups or config.data (a dataset directory)")
-        groups = load_dataset(config.data, rest_variants=config.rest_variants, seed=config.seed)
+        groups = load_dataset(config.data, rest_variants=config.rest_variants, seed=config.seed,
+                              insert_variants=config.insert_variants)
     _check_groups(groups, config.model)
     run = Path(config.out)
     if rank == 0:

@@ -9,6 +9,12 @@ model must not care. The pose encoding is built so that the *tokens* of a posed 
 (:mod:`vips.pose_encoding`), but the rig's conditioning (rest positions, bone directions, the skinned mesh) does.
 ``rest_variants`` adds, per shard, that many copies of its rig re-rested at a random *symmetric* pose
 (:func:`symmetric_rest`) with the same motion re-expressed on it, so the model learns from many rests of one motion.
+
+Inserted joints: real rigs hold joints that their animation never turns (the helper, share and split bones of
+character rigs; a static hips bone below a moving control bone) where the training rigs have none, and the model
+judged them implausible (MODEL_CARD.md). ``insert_variants`` adds, per shard, that many copies of its rig with 1 to
+:data:`MAX_INSERTED` static joints inserted part-way along random bones (:func:`with_inserted_joints`): the same
+bodies, with joints that stay at rest.
 """
 
 from __future__ import annotations
@@ -44,9 +50,10 @@ def group_source(meta: dict) -> str:
 
 
 def load_training_groups(dataset_dir: str | Path, split: str = "train", progress=None,  # noqa: ANN001
-                         rest_variants: int = 0, seed: int = 0) -> list[PoseGroup]:
+                         rest_variants: int = 0, seed: int = 0, insert_variants: int = 0) -> list[PoseGroup]:
     """:class:`vips.model.data.PoseGroup` for every shard of ``split`` in a dataset built by ``vips dataset build``,
-    plus ``rest_variants`` re-rested copies of each (see the module docstring; seeded by ``seed`` and the shard).
+    plus ``rest_variants`` re-rested copies of each and ``insert_variants`` copies with static joints inserted
+    (see the module docstring; seeded by ``seed`` and the shard).
 
     ``progress(done, total)`` is called after each shard.
     """
@@ -67,17 +74,23 @@ def load_training_groups(dataset_dir: str | Path, split: str = "train", progress
         for _ in range(rest_variants):
             rig, poses = rerested_motion(shard.rig, shard.poses, rng)
             groups.append(PoseGroup.from_rig(rig, poses, source=source))
+        insert_rng = np.random.default_rng([seed, i, 1])  # its own stream: rest variants stay as they were
+        for _ in range(insert_variants):
+            rig, poses = with_inserted_joints(shard.rig, shard.poses, insert_rng)
+            groups.append(PoseGroup.from_rig(rig, poses, source=source))
         if progress:
             progress(i + 1, len(shards))
     return groups
 
 
-def load_dataset(directory: str | Path, rest_variants: int = 0, seed: int = 0) -> list[PoseGroup]:
+def load_dataset(directory: str | Path, rest_variants: int = 0, seed: int = 0,
+                 insert_variants: int = 0) -> list[PoseGroup]:
     """All groups in a dataset directory: a built dataset (``manifest.json``, ``vips dataset build``; its train
-    split, with ``rest_variants`` re-rested copies of each shard, see the module docstring) or a
-    directory of ``*.safetensors`` groups (sorted by file name)."""
+    split, with ``rest_variants`` re-rested and ``insert_variants`` joint-inserted copies of each shard, see the
+    module docstring) or a directory of ``*.safetensors`` groups (sorted by file name)."""
     if (Path(directory) / "manifest.json").is_file():
-        return load_training_groups(directory, split="train", rest_variants=rest_variants, seed=seed)
+        return load_training_groups(directory, split="train", rest_variants=rest_variants, seed=seed,
+                                    insert_variants=insert_variants)
     files = sorted(Path(directory).glob("*.safetensors"))
     if not files:
         raise FileNotFoundError(f"{directory}: no *.safetensors pose groups found")
@@ -140,3 +153,52 @@ def symmetric_rest(rig: "Rig", rng: np.random.Generator) -> "Poses":
     # A world turn T at a joint whose rest world rotation is G is the local delta G^T T G (in any axes).
     local = np.swapaxes(g, -1, -2) @ turns @ g
     return Poses(matrix_to_quat(local)[None].astype(np.float32), np.zeros((1, 3), np.float32), name="rest")
+
+
+# ----- inserted static joints --------------------------------------------------------------------------------
+#: Most static joints inserted into one variant (each variant draws 1 to this many).
+MAX_INSERTED = 3
+#: Where along its bone an inserted joint sits (fractions of the bone from the parent's end).
+INSERT_SPAN = (0.2, 0.8)
+
+
+def with_inserted_joints(rig: "Rig", poses: "Poses", rng: np.random.Generator) -> tuple["Rig", "Poses"]:
+    """``rig`` with 1 to :data:`MAX_INSERTED` joints inserted, each part-way along the bone into a random non-root
+    joint (between that joint and its parent, with the parent's orientation and no skin), and ``poses`` with the new
+    joints at rest: every original joint and every skinned vertex lands where it did. Joint order is repaired by
+    the rig's validation (new joints are listed before their children)."""
+    import warnings
+
+    from vips.poses import Poses
+    from vips.rig import Rig
+
+    names, parents = list(rig.joint_names), [int(p) for p in rig.parents]
+    trans = [t.astype(np.float64) for t in rig.rest_translations]
+    rots = [q.astype(np.float32) for q in rig.rest_rotations]
+    world = [w.astype(np.float64) for w in rig.rest_world_matrices()]
+    bind = [b for b in np.asarray(rig.bind_matrices, np.float32)]
+    for _ in range(int(rng.integers(1, MAX_INSERTED + 1))):
+        j = int(rng.integers(1, len(names)))
+        f = float(rng.uniform(*INSERT_SPAN))
+        new = len(names)
+        step = np.eye(4)
+        step[:3, 3] = f * trans[j]
+        world.append(world[parents[j]] @ step)  # the parent's orientation, part-way to joint j
+        bind.append(world[-1].astype(np.float32))
+        names.append(f"{names[j]}_inserted{new}")
+        parents.append(parents[j])
+        trans.append(f * trans[j])
+        rots.append(np.array([1, 0, 0, 0], np.float32))
+        trans[j] = (1 - f) * trans[j]
+        parents[j] = new
+    added = len(names) - rig.num_joints
+    rotations = np.concatenate([poses.rotations, np.tile(np.array([1, 0, 0, 0], np.float32),
+                                                         (len(poses), added, 1))], axis=1)
+    motion = Poses(rotations, poses.root_translation.copy(), poses.fps, poses.name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "joints were not in topological order": expected, repaired
+        out = Rig(names, np.array(parents, np.int32), np.array(trans, np.float32), np.array(rots, np.float32),
+                  bind_matrices=np.array(bind, np.float32), vertices=rig.vertices, faces=rig.faces,
+                  skin_indices=rig.skin_indices, skin_weights=rig.skin_weights, up_axis=rig.up_axis,
+                  meters_per_unit=rig.meters_per_unit, name=rig.name, source=rig.source, clips={"motion": motion})
+    return out, out.clips.pop("motion")
