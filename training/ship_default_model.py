@@ -15,6 +15,9 @@ real motion (the val rig families), each against the same poses corrupted by eve
    poses caught) / 2 (:func:`vips.posespace.balanced_threshold`), so it means the same on real clips as on
    creatures.
 
+Each candidate's line also gives, per source, the AUROC of valid against corrupted poses pooled over the rigs (how
+well the score ranks, whatever the threshold); the choice is by balanced accuracy, what the flag means to users.
+
 Writes everything to python/vips/default_model/ (or --out) and prints the calibration table.
 """
 
@@ -29,6 +32,7 @@ import numpy as np
 
 from vips.body import judged_joints
 from vips.evaluation.corruptions import CORRUPTIONS
+from vips.evaluation.metrics import auroc
 from vips.evaluation.real_motion import dataset_families
 from vips.io.shards import read_shard
 from vips.model_contract import WEIGHTS_FILE
@@ -141,9 +145,10 @@ def main() -> None:
                     threshold, table = balanced_threshold({s: v for s, (v, _) in scored.items()},
                                                           {s: b for s, (_, b) in scored.items()})
                     balanced = float(np.mean([0.5 * (row["passed"] + row["caught"]) for row in table.values()]))
+                    ranking = " ".join(f"{s} {auroc(v, b):.3f}" for s, (v, b) in scored.items())
                     print(f"  levels {levels} reduce {reduce} relative {relative} joints {joints}: balanced accuracy "
                           f"{balanced:.3f} " + " ".join(f"{s} {r['passed']:.2f}/{r['caught']:.2f}"
-                                                        for s, r in table.items()), flush=True)
+                                                        for s, r in table.items()) + f"; AUROC {ranking}", flush=True)
                     if best is None or balanced > best[0]:
                         best = (balanced, levels, reduce, relative, joints, threshold, table)
     _, levels, reduce, relative, joints, threshold, table = best
