@@ -19,7 +19,9 @@ joints have). A joint is inside its limits when all five hold. Angles are radian
 
 :func:`estimate_limits` estimates them from poses (weighted), robustly: each bound is a weighted quantile that trims
 ``alpha / 2`` of the weight off each tail (the cone ``alpha`` off the top), with one ``alpha`` per joint, the largest
-that leaves at least ``coverage`` of the joint's weight inside all five bounds at once.
+that leaves at least ``coverage`` of the joint's weight inside all five bounds at once. :func:`limits_from_space`
+estimates them from a pose space's samples, or, for a rig with animation, from its frames widened toward the
+samples' limits by a bounded margin (:func:`widened_toward`).
 """
 
 from __future__ import annotations
