@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +11,9 @@ from conftest import MOTION_DIR, requires_motion
 
 from vips.body import above_body, find_body_root
 from vips.skeleton import subtree_sizes
+
+#: Real rigs with IK bones on a ground bone (tests/data/README.md).
+IK_RIGS = Path(__file__).resolve().parent / "data" / "ik_rigs"
 
 # root, pelvis, spine, head, leg_l, foot_l, leg_r, foot_r
 HUMAN = np.array([-1, 0, 1, 2, 1, 4, 1, 6])
@@ -115,13 +119,13 @@ def test_judged_joints_leave_out_controls_helpers_and_what_moves_nothing(skinned
     ("Stegosaurus.glb", {"BackFoot.R", "BackFoot.L", "FrontFoot.R", "FrontFoot.L"}),
     ("KnightCharacter.glb", {"Foot.L", "Foot.R", "PoleTarget.L", "PoleTarget.R"}),
 ])
-def test_judged_joints_of_real_rigs(assets_dir, name, left_out):
+def test_judged_joints_of_real_rigs(name, left_out):
     import vips
     from vips.body import body_root, judged_joints
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        rig = vips.load(assets_dir / "quaternius" / name)
+        rig = vips.load(IK_RIGS / name)
     judged = judged_joints(rig, body_root(rig))
     out = {n for n, k in zip(rig.joint_names, judged) if not k}
     assert left_out <= out and out - left_out <= {rig.joint_names[0]}  # and the ground bone above the body
