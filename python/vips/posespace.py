@@ -22,6 +22,7 @@ from vips import diffusion
 from vips.body import judged_joints
 from vips.errors import IKWarning, MissingExtra, PoseError, VipsError
 from vips.features import rig_conditioning
+from vips.limits import DEFAULT_CLIP_MARGIN, DEFAULT_COVERAGE
 from vips.pose_encoding import POSE_DIM, Placement, channel_mask, decode_poses, encode, encode_poses, \
     placement_transforms
 from vips.poses import Poses
@@ -485,8 +486,8 @@ class PoseSpace:
         return np.stack(noise), np.asarray(times)
 
     # ----- joint limits --------------------------------------------------------------------------------------
-    def joint_limits(self, n_samples: int = 512, coverage: float = 0.99, clips: bool = True, seed: int = 0,
-                     steps: int = 25, clip_margin: float = 0.2) -> Any:
+    def joint_limits(self, n_samples: int = 512, coverage: float = DEFAULT_COVERAGE, clips: bool = True,
+                     seed: int = 0, steps: int = 25, clip_margin: float = DEFAULT_CLIP_MARGIN) -> Any:
         """Per-joint swing-twist limits (swing cone, swing ranges, twist range in each joint's rest frame) that hold
         ``coverage`` of this pose space's poses, per joint (:mod:`vips.limits`).
 

@@ -34,6 +34,7 @@ from vips.cli.checks import (
 from vips.cli.common import ASSET_HELP, busy, fail, load_asset
 from vips.errors import VipsError
 from vips.io.atomic import check_output_location, check_outputs, make_output_folder
+from vips.limits import DEFAULT_CLIP_MARGIN
 from vips.posespace import IK_TOLERANCE
 
 MODEL_HELP = "Pose-space model folder (default: $VIPS_MODEL, else the model shipped with vips)."
@@ -456,7 +457,7 @@ def limits_command(
     clips: bool = typer.Option(True, "--clips/--no-clips", help="Let the asset's own animation, if it has any, set "
                                "the limits (the model widens them by at most --clip-margin); --no-clips: the model's "
                                "limits alone."),
-    clip_margin: float = typer.Option(0.2, help="How far the limits may reach beyond the animation's range, as a share "
+    clip_margin: float = typer.Option(DEFAULT_CLIP_MARGIN, help="How far the limits may reach beyond the animation's range, as a share "
                                       "of it (>= 0; 0.2: at most 20 percent wider, where the model goes further)."),
     model: Optional[Path] = typer.Option(None, help=MODEL_HELP),
     backend: str = typer.Option("onnx", help=BACKEND_HELP),
