@@ -497,6 +497,57 @@ def test_score_over_the_body_joints_leaves_out_what_moves_nothing(assets_dir, tm
         PoseSpace(rig, folder)
 
 
+def test_rest_baseline_counts_only_the_error_above_the_rest_pose(pairs, tmp_path):
+    """``score.baseline`` "rest": each joint's error minus the median of its error over 16 poses within a few
+    degrees of the rest pose, 0 where below (against float64 numpy on the un-based-lined errors); the near-rest
+    poses are seeded and near the rest; a joint turned far is still the worst joint most often; the pose score is
+    the reduction of those excesses; "none" is the plain error; another value is refused naming the setting."""
+    import json
+
+    from vips.evaluation.corruptions import random_rotation
+    from vips.posespace import REST_JITTER_DEGREES, REST_POSES, near_rest_poses
+
+    rig, poses = pairs[0]
+    clean = poses[np.arange(200, 216)]
+    folder = tmp_path / "model"
+    shutil.copytree(toy_model_dir(), folder)
+    meta = json.loads((folder / "model.json").read_text())
+
+    near = near_rest_poses(rig.num_joints, seed=meta["score"]["seed"])
+    assert len(near) == REST_POSES
+    turned = np.degrees(quat_angle(near.rotations.astype(np.float64)))
+    assert 0 < np.median(turned) < 2 * REST_JITTER_DEGREES and turned.max() < 6 * REST_JITTER_DEGREES
+    np.testing.assert_array_equal(near.rotations, near_rest_poses(rig.num_joints, seed=meta["score"]["seed"])
+                                  .rotations)
+    assert not np.array_equal(near.rotations, near_rest_poses(rig.num_joints, seed=1).rotations)
+
+    meta["score"].update(reduce="rms", relative=False, baseline="none")
+    (folder / "model.json").write_text(json.dumps(meta))
+    plain = PoseSpace(rig, folder)
+    raw = -plain.joint_scores(clean).astype(np.float64)
+    np.testing.assert_allclose(raw, plain.denoising_errors(clean), rtol=1e-6)
+    rest = np.median(-plain.joint_scores(near).astype(np.float64), axis=0)
+    np.testing.assert_allclose(plain.rest_errors(), rest, rtol=1e-5)
+
+    meta["score"]["baseline"] = "rest"
+    (folder / "model.json").write_text(json.dumps(meta))
+    based = PoseSpace(rig, folder)
+    want = -np.maximum(raw - rest, 0.0)
+    np.testing.assert_allclose(based.joint_scores(clean), want, rtol=1e-5, atol=1e-7)
+    assert (want == 0).any() and (want < 0).any()  # some joints below their rest error, some above
+    live = based.cond.joint_mask > 0
+    np.testing.assert_allclose(based.score(clean)[0], -np.sqrt((want[:, live] ** 2).mean(axis=1)), rtol=1e-5)
+
+    bad = random_rotation(rig, clean, seed=3, max_joints=1)
+    worst = based.joint_scores(bad.poses).argmin(axis=1)
+    assert np.mean(worst == bad.joints) > 0.5, (worst, bad.joints)
+
+    meta["score"]["baseline"] = "samples"
+    (folder / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(VipsError, match="score.baseline"):
+        PoseSpace(rig, folder)
+
+
 def test_ik_warns_naming_the_handle_that_misses_and_keeps_the_report(space, pairs):
     import warnings
 

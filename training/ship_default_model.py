@@ -7,9 +7,10 @@ the dataset's *validation* split, never trained on and never used for the test m
 real motion (the val rig families), each against the same poses corrupted by every kind of
 :mod:`vips.evaluation.corruptions`.
 
-1. The score's noise levels, reduction over joints, scale and joints (``model.json`` ``score``: ``levels`` among
-   :data:`LEVEL_CHOICES`, ``reduce`` among :data:`vips.runtime.model_dir.SCORE_REDUCTIONS`, ``relative`` or not,
-   ``joints`` among :data:`vips.runtime.model_dir.SCORE_JOINTS`, see :meth:`vips.posespace.PoseSpace.score`) are
+1. The score's noise levels, reduction over joints, scale, joints and baseline (``model.json`` ``score``:
+   ``levels`` among :data:`LEVEL_CHOICES`, ``reduce`` among :data:`vips.runtime.model_dir.SCORE_REDUCTIONS`,
+   ``relative`` or not, ``joints`` among :data:`vips.runtime.model_dir.SCORE_JOINTS`, ``baseline`` among
+   :data:`vips.runtime.model_dir.SCORE_BASELINES`, see :meth:`vips.posespace.PoseSpace.score`) are
    chosen by the best separation of valid from corrupted poses;
 2. the threshold maximizes the mean over the two sources of (share of valid poses passing + share of corrupted
    poses caught) / 2 (:func:`vips.posespace.balanced_threshold`), so it means the same on real clips as on
@@ -24,6 +25,7 @@ Writes everything to python/vips/default_model/ (or --out) and prints the calibr
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import warnings
 from pathlib import Path
@@ -37,9 +39,10 @@ from vips.evaluation.real_motion import dataset_families
 from vips.io.shards import read_shard
 from vips.model_contract import WEIGHTS_FILE
 from vips.poses import Poses
-from vips.posespace import REFERENCE_SAMPLES, REFERENCE_STEPS, PoseSpace, balanced_threshold, reduce_errors, \
-    write_threshold
-from vips.runtime.model_dir import SCORE_JOINTS, SCORE_REDUCTIONS, export_model_dir, read_model_dir, write_model_json
+from vips.posespace import REFERENCE_SAMPLES, REFERENCE_STEPS, PoseSpace, balanced_threshold, errors_above, \
+    reduce_errors, write_threshold
+from vips.runtime.model_dir import SCORE_BASELINES, SCORE_JOINTS, SCORE_REDUCTIONS, export_model_dir, read_model_dir, \
+    write_model_json
 
 #: Noise levels (times of the cosine schedule) the score may use: the body-frame tokens spread far more than
 #: the first encoding's, so noise that hides a corrupted joint must be larger too.
@@ -74,44 +77,50 @@ def real_pairs(data: Path, frames_per_clip: int) -> list:
 
 
 def errors_of(model: Path, pairs: list, seed: int) -> list[tuple[np.ndarray, ...]]:
-    """Per rig of ``pairs``: the per-joint denoising errors (joints the model sees) of its valid poses, of the
-    same poses under every corruption kind, and of the model's own reference samples (under ``model``'s current
-    score levels), and which of those joints shape the body (:func:`vips.body.judged_joints`)."""
+    """Per rig of ``pairs``: the per-joint denoising errors (joints the model sees; no baseline) of its valid
+    poses, of the same poses under every corruption kind and of the model's own reference samples (under
+    ``model``'s current score levels), which of those joints shape the body (:func:`vips.body.judged_joints`),
+    and each joint's error near the rest pose (:meth:`PoseSpace.rest_errors`)."""
     out = []
     for k, (rig, poses) in enumerate(pairs):
         space = PoseSpace(rig, model)
         live = space.cond.joint_mask > 0
-        valid = -space.joint_scores(poses)[:, live]
+        valid = space.denoising_errors(poses)[:, live]
         bad = []
         for i, corrupt in enumerate(CORRUPTIONS.values()):
             try:
                 corrupted = corrupt(rig, poses, seed=seed + 100 * k + i, reference=poses).poses
             except ValueError:  # a kind that does not apply to this rig (no limb to swing...)
                 continue
-            bad.append(-space.joint_scores(corrupted)[:, live])
+            bad.append(space.denoising_errors(corrupted)[:, live])
         samples = space.sample(REFERENCE_SAMPLES, seed=int(space.info.score.get("seed", 0)), steps=REFERENCE_STEPS)
         body = judged_joints(rig, space.cond.body_root)[live]
         body = body if body.any() else np.ones(len(body), bool)  # as PoseSpace.scored_joints falls back
-        out.append((valid, np.concatenate(bad), -space.joint_scores(samples)[:, live], body))
+        out.append((valid, np.concatenate(bad), space.denoising_errors(samples)[:, live], body,
+                    space.rest_errors()[live]))
     return out
 
 
-def scores_for(errors: list, reduce: str, relative: bool, joints: str = "all") -> tuple[np.ndarray, np.ndarray]:
+def scores_for(errors: list, reduce: str, relative: bool, joints: str = "all",
+               baseline: str = "none") -> tuple[np.ndarray, np.ndarray]:
     """(valid scores, corrupted scores) of :func:`errors_of`'s output as PoseSpace.score would give them."""
     valid, bad = [], []
-    for v, b, ref, body in errors:
+    for v, b, ref, body, rest in errors:
         cols = body if joints == "body" else slice(None)
-        scale = float(np.median(reduce_errors(ref[:, cols], reduce))) if relative else 1.0
+        if baseline == "rest":
+            v, b, ref = (errors_above(e, rest) for e in (v, b, ref))
+        scale = max(float(np.median(reduce_errors(ref[:, cols], reduce))), 1e-12) if relative else 1.0
         valid.append(-reduce_errors(v[:, cols], reduce) / scale)
         bad.append(-reduce_errors(b[:, cols], reduce) / scale)
     return np.concatenate(valid), np.concatenate(bad)
 
 
-def set_score(model: Path, levels: list[float], reduce: str, relative: bool, joints: str = "all") -> None:
-    """Write the score's noise levels, reduction, scale and joints into ``model``'s model.json."""
+def set_score(model: Path, levels: list[float], reduce: str, relative: bool, joints: str = "all",
+              baseline: str = "none") -> None:
+    """Write the score's noise levels, reduction, scale, joints and baseline into ``model``'s model.json."""
     info = read_model_dir(model)
     info.score = {**info.score, "levels": list(levels), "reduce": reduce, "relative": relative, "joints": joints,
-                  "draws": SCORE_DRAWS}
+                  "baseline": baseline, "draws": SCORE_DRAWS}
     write_model_json(info)
 
 
@@ -140,27 +149,30 @@ def main() -> None:
             errors = {source: errors_of(args.out, p, args.seed) for source, p in pairs.items()}
         for reduce in SCORE_REDUCTIONS:
             for relative in (False, True):
-                for joints in SCORE_JOINTS:
-                    scored = {source: scores_for(e, reduce, relative, joints) for source, e in errors.items()}
+                for joints, baseline in itertools.product(SCORE_JOINTS, SCORE_BASELINES):
+                    scored = {source: scores_for(e, reduce, relative, joints, baseline)
+                              for source, e in errors.items()}
                     threshold, table = balanced_threshold({s: v for s, (v, _) in scored.items()},
                                                           {s: b for s, (_, b) in scored.items()})
                     balanced = float(np.mean([0.5 * (row["passed"] + row["caught"]) for row in table.values()]))
                     ranking = " ".join(f"{s} {auroc(v, b):.3f}" for s, (v, b) in scored.items())
-                    print(f"  levels {levels} reduce {reduce} relative {relative} joints {joints}: balanced accuracy "
+                    print(f"  levels {levels} reduce {reduce} relative {relative} joints {joints} baseline {baseline}: "
+                          f"balanced accuracy "
                           f"{balanced:.3f} " + " ".join(f"{s} {r['passed']:.2f}/{r['caught']:.2f}"
                                                         for s, r in table.items()) + f"; AUROC {ranking}", flush=True)
                     if best is None or balanced > best[0]:
-                        best = (balanced, levels, reduce, relative, joints, threshold, table)
-    _, levels, reduce, relative, joints, threshold, table = best
-    set_score(args.out, levels, reduce, relative, joints)
+                        best = (balanced, levels, reduce, relative, joints, baseline, threshold, table)
+    _, levels, reduce, relative, joints, baseline, threshold, table = best
+    set_score(args.out, levels, reduce, relative, joints, baseline)
     write_threshold(args.out, threshold, {"rule": "balanced accuracy, mean over sources", "split": "val",
                                           "kinds": list(CORRUPTIONS), "score_choices": {
                                               "levels": [list(c) for c in LEVEL_CHOICES],
                                               "reduce": list(SCORE_REDUCTIONS), "relative": [False, True],
-                                              "joints": list(SCORE_JOINTS)},
+                                              "joints": list(SCORE_JOINTS),
+                                              "baseline": list(SCORE_BASELINES)},
                                           "sources": table})
     print(f"{args.out}: score levels {levels}, reduce {reduce}, relative {relative}, joints {joints}, "
-          f"threshold {threshold:.4f}")
+          f"baseline {baseline}, threshold {threshold:.4f}")
     for group, row in table.items():
         print(f"  {group:11s} valid passing {row['passed']:.3f} ({row['valid_poses']} poses), corrupted caught "
               f"{row['caught']:.3f} ({row['corrupted_poses']} poses)")

@@ -26,6 +26,7 @@ from vips.limits import DEFAULT_CLIP_MARGIN, DEFAULT_COVERAGE
 from vips.pose_encoding import POSE_DIM, Placement, channel_mask, decode_poses, encode, encode_poses, \
     placement_transforms
 from vips.poses import Poses
+from vips.rotations import axis_angle_to_quat
 from vips.model_contract import DEFAULT_MODEL_DIR, default_model_dir  # noqa: F401 - re-exported here
 from vips.runtime.model_dir import SCORE_REDUCTIONS, ModelInfo, read_model_dir, write_model_json
 
@@ -35,6 +36,10 @@ if TYPE_CHECKING:
 BACKENDS = ("onnx", "torch")
 #: Samples and DDIM steps of :meth:`PoseSpace.reference_error`, the rig's own scale of a relative score.
 REFERENCE_SAMPLES, REFERENCE_STEPS = 32, 20
+#: Near-rest poses of :meth:`PoseSpace.rest_errors`: how many, and the standard deviation (degrees) of the random
+#: turn of every joint (the median over a few nearby poses is steadier than the rest pose's one value; 0 to 10
+#: degrees and 16 to 64 poses chose the same operating point on the validation data, training/README.md).
+REST_POSES, REST_JITTER_DEGREES = 16, 5.0
 #: :meth:`PoseSpace.solve_ik` warns (:class:`vips.errors.IKWarning`) when a handle ends farther than this fraction
 #: of the rig's height from its target.
 IK_TOLERANCE = 0.05
@@ -119,6 +124,7 @@ class PoseSpace:
         self.mask = channel_mask(self.cond)
         self.last_ik_report: IKReport | None = None
         self._reference_error: float | None = None
+        self._rest_errors: np.ndarray | None = None
 
     # ----- identity ------------------------------------------------------------------------------------------
     @property
@@ -404,7 +410,9 @@ class PoseSpace:
           (:meth:`reference_error`), so one threshold means the same on rigs whose joints the model predicts more
           or less sharply;
         - ``joints`` (:data:`~vips.runtime.model_dir.SCORE_JOINTS`): ``"all"`` the joints the model sees, ``"body"``
-          only those of them that shape the body (:attr:`scored_joints`).
+          only those of them that shape the body (:attr:`scored_joints`);
+        - ``baseline`` (:data:`~vips.runtime.model_dir.SCORE_BASELINES`): ``"rest"`` counts only each joint's error
+          above its error near the rig's rest pose (:meth:`rest_errors`, :meth:`joint_scores`), ``"none"`` all of it.
 
         The score is minus that error. ``plausible`` is ``score >= threshold`` with the threshold calibrated on
         the model's validation data (all True, with a warning, for an uncalibrated model).
@@ -446,12 +454,23 @@ class PoseSpace:
         return self._reference_error
 
     def joint_scores(self, poses: Poses) -> np.ndarray:
-        """(N, J) float32 per-joint plausibility, higher is more plausible: minus each joint's denoising error.
+        """(N, J) float32 per-joint plausibility, higher is more plausible: minus each joint's denoising error
+        (:meth:`denoising_errors`), with the model's ``score.baseline`` = ``"rest"`` only the part of it above the
+        joint's error near the rig's rest pose (:meth:`rest_errors`; 0 when below). The lowest entries point at
+        the joints that make a pose implausible.
+        """
+        errors = self.denoising_errors(poses)
+        if self.info.score.get("baseline", "none") == "rest":
+            errors = errors_above(errors, self.rest_errors())
+        return (-errors).astype(np.float32)
+
+    def denoising_errors(self, poses: Poses) -> np.ndarray:
+        """(N, J) float64 per-joint denoising errors of ``poses``, lower is more plausible.
 
         A joint's error is ``|eps_hat(x_t, t) - eps|^2`` over its live channels (mean per channel), averaged over
         the fixed noise levels and noise draws of the model's ``score`` settings: a Monte Carlo estimate of the
         joint's share of the diffusion ELBO with fixed draws, so it is deterministic and does not depend on which
-        other poses are scored with it. The lowest entries point at the joints that make a pose implausible.
+        other poses are scored with it.
         """
         poses.check_rig(self.num_joints, f"rig {self.rig.label}")
         x0 = encode_poses(poses, self.cond)
@@ -470,7 +489,24 @@ class PoseSpace:
             pred = self.denoiser(x_t, levels[kk].astype(np.float32), self.encoded)
             eps_hat = diffusion.prediction_to_eps(pred, x_t, ab, self.denoiser.prediction) * self.mask
             errors[ii, kk] = ((eps_hat - eps) ** 2).sum(axis=2) / live
-        return (-errors.mean(axis=1)).astype(np.float32)
+        return errors.mean(axis=1)
+
+    def rest_errors(self) -> np.ndarray:
+        """(J,) float64: each joint's typical denoising error near the rig's rest pose: the median over
+        :data:`REST_POSES` poses within a few degrees of it (:func:`near_rest_poses`, the score's seed); computed
+        once per rig, on first use.
+
+        The rest pose is the one pose known to be valid on any rig, with no animation at hand. A joint the model
+        predicts poorly even there (an IK or control bone, a joint its animations never turn, a helper bone unlike
+        any it learned) is one it cannot judge on this rig; the score's ``baseline`` = ``"rest"`` measures each
+        joint against this, so such joints stop deciding whether a pose is plausible while a joint turned far
+        from where it belongs still does.
+        """
+        if self._rest_errors is None:
+            near = near_rest_poses(self.num_joints, REST_POSES, REST_JITTER_DEGREES,
+                                   seed=int(self.info.score.get("seed", 0)))
+            self._rest_errors = np.median(self.denoising_errors(near), axis=0)
+        return self._rest_errors
 
     def _score_draws(self) -> tuple[np.ndarray, np.ndarray]:
         """(K, J, 9) fixed noise draws and (K,) their times, K = levels x draws."""
@@ -560,6 +596,20 @@ def calibrate_threshold(model: str | os.PathLike[str], validation: Sequence[tupl
     if write:
         write_threshold(model, threshold, {"quantile": quantile, "poses": int(len(allp)), "rigs": len(scores)})
     return threshold
+
+
+def near_rest_poses(num_joints: int, n: int = REST_POSES, degrees: float = REST_JITTER_DEGREES,
+                    seed: int = 0) -> Poses:
+    """``n`` poses near the rest pose: every joint turned about a random axis by a normal angle of standard
+    deviation ``degrees`` (seeded; the root joint turns too), the root translation zero."""
+    rng = np.random.default_rng([int(seed), 0x7e57])
+    turns = rng.normal(size=(n, num_joints, 3)) * np.radians(degrees)
+    return Poses(axis_angle_to_quat(turns), np.zeros((n, 3)), name="near rest")
+
+
+def errors_above(errors: np.ndarray, baseline: np.ndarray) -> np.ndarray:
+    """(N, J) errors minus a (J,) per-joint baseline, 0 where below it: the score's ``baseline`` = ``"rest"``."""
+    return np.maximum(np.asarray(errors, np.float64) - np.asarray(baseline, np.float64), 0.0)
 
 
 def reduce_errors(errors: np.ndarray, reduce: str) -> np.ndarray:

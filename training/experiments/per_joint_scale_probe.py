@@ -40,7 +40,7 @@ def main() -> None:
                 scored = {}
                 for source, per_rig in errors.items():
                     valid, bad = [], []
-                    for v, b, ref, _ in per_rig:
+                    for v, b, ref, *_ in per_rig:
                         scale = np.maximum(np.percentile(ref, q, axis=0), 1e-9)
                         valid.append(-reduce_errors(v / scale, reduce))
                         bad.append(-reduce_errors(b / scale, reduce))

@@ -19,7 +19,8 @@
      "threshold": -0.42,                            # calibrated plausibility threshold (score >= threshold)
      "calibration": {"quantile": 0.05, "poses": 4096, "source": "validation split"},
      "score": {"levels": [0.05, 0.1, 0.2], "seed": 0, "draws": 2,   # see PoseSpace.joint_scores
-               "reduce": "min", "relative": false, "joints": "body"}}  # see PoseSpace.score
+               "reduce": "min", "relative": false, "joints": "body",     # see PoseSpace.score
+               "baseline": "rest"}}
 
 No pickle anywhere: graphs load through ONNX Runtime, weights through safetensors.
 
@@ -50,6 +51,9 @@ SCORE_REDUCTIONS = ("mean", "rms", "min")
 #: Which joints a pose's score reduces over (``score.joints``): every joint the model sees, or only those that shape
 #: the body (:func:`vips.body.judged_joints`); "all" when a model.json gives none.
 SCORE_JOINTS = ("all", "body")
+#: What each joint's error is measured against (``score.baseline``): nothing, or the same joint's error near the
+#: rig's rest pose (:meth:`vips.posespace.PoseSpace.rest_errors`); "none" when a model.json gives none.
+SCORE_BASELINES = ("none", "rest")
 #: Grid spacings of :func:`vips.diffusion.timesteps`.
 SPACINGS = ("karras", "uniform")
 #: Bounds of model.json's ``score`` settings: each pose's score costs ``len(levels) * draws`` denoiser calls.
@@ -194,6 +198,8 @@ def _check_score(score: dict[str, Any], path: Path) -> None:
         raise _field_error(path, "score.relative", "true or false", score.get("relative"))
     if score.get("joints", "all") not in SCORE_JOINTS:
         raise _field_error(path, "score.joints", f"one of {', '.join(SCORE_JOINTS)}", score.get("joints"))
+    if score.get("baseline", "none") not in SCORE_BASELINES:
+        raise _field_error(path, "score.baseline", f"one of {', '.join(SCORE_BASELINES)}", score.get("baseline"))
     if not (isinstance(levels, list) and 1 <= len(levels) <= MAX_SCORE_LEVELS
             and all(_number(t) and 0 < t < 1 for t in levels)):
         raise _field_error(path, "score.levels", f"a list of 1 to {MAX_SCORE_LEVELS} noise levels in (0, 1)",
