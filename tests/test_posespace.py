@@ -432,52 +432,51 @@ def test_balanced_threshold_matches_a_brute_force_search():
         balanced_threshold({"a": np.ones(3)}, {"b": np.ones(3)})
 
 
+def _toy_model_scored_by(folder: Path, **score) -> Path:
+    """``folder``, a copy of the toy model (made on first use) with ``score`` written into its model.json's score
+    settings."""
+    import json
+
+    if not folder.exists():
+        shutil.copytree(toy_model_dir(), folder)
+    meta = json.loads((folder / "model.json").read_text())
+    meta["score"].update(score)
+    (folder / "model.json").write_text(json.dumps(meta))
+    return folder
+
+
 def test_score_reductions_follow_the_model_settings(pairs, tmp_path):
     """``score.reduce`` "mean" / "rms" / "min" reduce the joints' denoising errors (joints the model sees only);
     ``score.relative`` divides by the same reduction's median over 32 of the model's own samples on the rig;
     an unknown reduction is refused naming the setting."""
-    import json
-
     from vips.posespace import REFERENCE_SAMPLES, REFERENCE_STEPS
 
     rig, poses = pairs[0]
     clean = poses[np.arange(10)]
     folder = tmp_path / "model"
-    shutil.copytree(toy_model_dir(), folder)
-    meta = json.loads((folder / "model.json").read_text())
     reductions = {"mean": lambda e: e.mean(axis=1), "rms": lambda e: np.sqrt((e ** 2).mean(axis=1)),
                   "min": lambda e: e.max(axis=1)}
     for reduce, error in reductions.items():
         for relative in (False, True):
-            meta["score"].update(reduce=reduce, relative=relative)
-            (folder / "model.json").write_text(json.dumps(meta))
-            space = PoseSpace(rig, folder)
+            space = PoseSpace(rig, _toy_model_scored_by(folder, reduce=reduce, relative=relative))
             want = -error(-space.joint_scores(clean).astype(np.float64))
             if relative:
-                samples = space.sample(REFERENCE_SAMPLES, seed=meta["score"]["seed"], steps=REFERENCE_STEPS)
+                samples = space.sample(REFERENCE_SAMPLES, seed=space.info.score["seed"], steps=REFERENCE_STEPS)
                 want = want / np.median(error(-space.joint_scores(samples).astype(np.float64)))
             np.testing.assert_allclose(space.score(clean)[0], want, rtol=1e-5)
-    meta["score"]["reduce"] = "median"
-    (folder / "model.json").write_text(json.dumps(meta))
     with pytest.raises(VipsError, match="score.reduce"):
-        PoseSpace(rig, folder)
+        PoseSpace(rig, _toy_model_scored_by(folder, reduce="median"))
 
 
 def test_score_over_the_body_joints_leaves_out_what_moves_nothing(assets_dir, tmp_path):
     """``score.joints`` "body" reduces over the joints that shape the body only (vips.body.judged_joints), "all"
     (the default) over every joint the model sees; another value is refused naming the setting."""
-    import json
-
     import vips
     from vips.body import judged_joints
 
     rig = vips.load(assets_dir / "bvh" / "walk.bvh")  # no skin: its end bones (leaves) move nothing
     clean = next(iter(rig.clips.values()))[np.arange(6)]
-    folder = tmp_path / "model"
-    shutil.copytree(toy_model_dir(), folder)
-    meta = json.loads((folder / "model.json").read_text())
-    meta["score"].update(reduce="min", relative=False, joints="body")
-    (folder / "model.json").write_text(json.dumps(meta))
+    folder = _toy_model_scored_by(tmp_path / "model", reduce="min", relative=False, joints="body")
     space = PoseSpace(rig, folder)
     live = space.cond.joint_mask > 0
     judged = live & judged_joints(rig, space.cond.body_root)
@@ -485,16 +484,12 @@ def test_score_over_the_body_joints_leaves_out_what_moves_nothing(assets_dir, tm
     np.testing.assert_array_equal(space.scored_joints, judged)
     want = -(-space.joint_scores(clean).astype(np.float64))[:, judged].max(axis=1)
     np.testing.assert_allclose(space.score(clean)[0], want, rtol=1e-5)
-    meta["score"]["joints"] = "all"
-    (folder / "model.json").write_text(json.dumps(meta))
-    every = PoseSpace(rig, folder)
+    every = PoseSpace(rig, _toy_model_scored_by(folder, joints="all"))
     np.testing.assert_array_equal(every.scored_joints, live)
     want = -(-every.joint_scores(clean).astype(np.float64))[:, live].max(axis=1)
     np.testing.assert_allclose(every.score(clean)[0], want, rtol=1e-5)
-    meta["score"]["joints"] = "limbs"
-    (folder / "model.json").write_text(json.dumps(meta))
     with pytest.raises(VipsError, match="score.joints"):
-        PoseSpace(rig, folder)
+        PoseSpace(rig, _toy_model_scored_by(folder, joints="limbs"))
 
 
 def test_rest_baseline_counts_only_the_error_above_the_rest_pose(pairs, tmp_path):
@@ -502,36 +497,28 @@ def test_rest_baseline_counts_only_the_error_above_the_rest_pose(pairs, tmp_path
     degrees of the rest pose, 0 where below (against float64 numpy on the un-based-lined errors); the near-rest
     poses are seeded and near the rest; a joint turned far is still the worst joint most often; the pose score is
     the reduction of those excesses; "none" is the plain error; another value is refused naming the setting."""
-    import json
-
     from vips.evaluation.corruptions import random_rotation
     from vips.posespace import REST_JITTER_DEGREES, REST_POSES, near_rest_poses
 
     rig, poses = pairs[0]
     clean = poses[np.arange(200, 216)]
-    folder = tmp_path / "model"
-    shutil.copytree(toy_model_dir(), folder)
-    meta = json.loads((folder / "model.json").read_text())
+    folder = _toy_model_scored_by(tmp_path / "model", reduce="rms", relative=False, baseline="none")
+    plain = PoseSpace(rig, folder)
+    seed = plain.info.score["seed"]
 
-    near = near_rest_poses(rig.num_joints, seed=meta["score"]["seed"])
+    near = near_rest_poses(rig.num_joints, seed=seed)
     assert len(near) == REST_POSES
     turned = np.degrees(quat_angle(near.rotations.astype(np.float64)))
     assert 0 < np.median(turned) < 2 * REST_JITTER_DEGREES and turned.max() < 6 * REST_JITTER_DEGREES
-    np.testing.assert_array_equal(near.rotations, near_rest_poses(rig.num_joints, seed=meta["score"]["seed"])
-                                  .rotations)
-    assert not np.array_equal(near.rotations, near_rest_poses(rig.num_joints, seed=1).rotations)
+    np.testing.assert_array_equal(near.rotations, near_rest_poses(rig.num_joints, seed=seed).rotations)
+    assert not np.array_equal(near.rotations, near_rest_poses(rig.num_joints, seed=seed + 1).rotations)
 
-    meta["score"].update(reduce="rms", relative=False, baseline="none")
-    (folder / "model.json").write_text(json.dumps(meta))
-    plain = PoseSpace(rig, folder)
     raw = -plain.joint_scores(clean).astype(np.float64)
     np.testing.assert_allclose(raw, plain.denoising_errors(clean), rtol=1e-6)
     rest = np.median(-plain.joint_scores(near).astype(np.float64), axis=0)
     np.testing.assert_allclose(plain.rest_errors(), rest, rtol=1e-5)
 
-    meta["score"]["baseline"] = "rest"
-    (folder / "model.json").write_text(json.dumps(meta))
-    based = PoseSpace(rig, folder)
+    based = PoseSpace(rig, _toy_model_scored_by(folder, baseline="rest"))
     want = -np.maximum(raw - rest, 0.0)
     np.testing.assert_allclose(based.joint_scores(clean), want, rtol=1e-5, atol=1e-7)
     assert (want == 0).any() and (want < 0).any()  # some joints below their rest error, some above
@@ -542,10 +529,8 @@ def test_rest_baseline_counts_only_the_error_above_the_rest_pose(pairs, tmp_path
     worst = based.joint_scores(bad.poses).argmin(axis=1)
     assert np.mean(worst == bad.joints) > 0.5, (worst, bad.joints)
 
-    meta["score"]["baseline"] = "samples"
-    (folder / "model.json").write_text(json.dumps(meta))
     with pytest.raises(VipsError, match="score.baseline"):
-        PoseSpace(rig, folder)
+        PoseSpace(rig, _toy_model_scored_by(folder, baseline="samples"))
 
 
 def test_ik_warns_naming_the_handle_that_misses_and_keeps_the_report(space, pairs):
