@@ -14,8 +14,7 @@ error divided by its near-rest error), on the validation split:
 
 ``--rest-jitter`` and ``--rest-poses`` change how :meth:`PoseSpace.rest_errors` finds a joint's error near the
 rest pose. The per-joint errors are cached in ``--cache`` (a .npz; delete it when the model or those settings
-change). Rewrites the score
-levels of ``--model``'s model.json: give it a copy. A diagnostic: it chooses nothing.
+change). Rewrites the score levels of ``--model``'s model.json: give it a copy. A diagnostic: it chooses nothing.
 """
 
 from __future__ import annotations
@@ -40,6 +39,26 @@ from vips.runtime.model_dir import SCORE_JOINTS, SCORE_REDUCTIONS  # noqa: E402
 
 #: The arrays of one rig's row of :func:`ship_default_model.errors_of`.
 PARTS = ("valid", "bad", "ref", "body", "rest")
+
+
+#: Scales of a pose's per-joint errors: the shipping script's (nothing; divided by the median over the model's
+#: own samples; each joint's error above its near-rest error, and that divided by the samples' median) and
+#: one more (each joint's error divided by its near-rest error).
+SCALES = ("absolute", "samples", "rest-excess", "rest-excess-samples", "rest-ratio")
+
+
+def _scores(rows: list, reduce: str, joints: str, scale: str) -> tuple[np.ndarray, np.ndarray]:
+    """(valid, corrupted) scores of :func:`errors_of` rows under one of :data:`SCALES`."""
+    if scale != "rest-ratio":
+        return scores_for(rows, reduce, scale.endswith("samples"), joints,
+                          "rest" if scale.startswith("rest") else "none")
+    valid, bad = [], []
+    for v, b, _, body, rest in rows:
+        cols = body if joints == "body" else slice(None)
+        s = np.maximum(rest, 1e-9)
+        valid.append(-reduce_errors((v / s)[:, cols], reduce))
+        bad.append(-reduce_errors((b / s)[:, cols], reduce))
+    return np.concatenate(valid), np.concatenate(bad)
 
 
 def minimax_threshold(valid: dict[str, np.ndarray], corrupted: dict[str, np.ndarray]) -> tuple[float, float]:
@@ -111,25 +130,6 @@ def main() -> None:
                           f"AUROC proc {auroc(*scored['procedural']):.3f} real {auroc(*scored['real']):.3f}, per "
                           "family " + " ".join(f"{n[:8]} {a:.2f}" for n, a in per_family.items()), flush=True)
 
-
-#: Scales of a pose's per-joint errors: the shipping script's (nothing; divided by the median over the model's
-#: own samples; each joint's error above its near-rest error, and that divided by the samples' median) and
-#: one more (each joint's error divided by its near-rest error).
-SCALES = ("absolute", "samples", "rest-excess", "rest-excess-samples", "rest-ratio")
-
-
-def _scores(rows: list, reduce: str, joints: str, scale: str) -> tuple[np.ndarray, np.ndarray]:
-    """(valid, corrupted) scores of :func:`errors_of` rows under one of :data:`SCALES`."""
-    if scale != "rest-ratio":
-        return scores_for(rows, reduce, scale.endswith("samples"), joints,
-                          "rest" if scale.startswith("rest") else "none")
-    valid, bad = [], []
-    for v, b, _, body, rest in rows:
-        cols = body if joints == "body" else slice(None)
-        s = np.maximum(rest, 1e-9)
-        valid.append(-reduce_errors((v / s)[:, cols], reduce))
-        bad.append(-reduce_errors((b / s)[:, cols], reduce))
-    return np.concatenate(valid), np.concatenate(bad)
 
 if __name__ == "__main__":
     main()
