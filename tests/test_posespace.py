@@ -496,7 +496,8 @@ def test_rest_baseline_counts_only_the_error_above_the_rest_pose(pairs, tmp_path
     """``score.baseline`` "rest": each joint's error minus the median of its error over 16 poses within a few
     degrees of the rest pose, 0 where below (against float64 numpy on the un-based-lined errors); the near-rest
     poses are seeded and near the rest; a joint turned far is still the worst joint most often; the pose score is
-    the reduction of those excesses; "none" is the plain error; another value is refused naming the setting."""
+    the reduction of those excesses; "none" is the plain error; another value, or the rest baseline with a relative
+    score, is refused naming the settings."""
     from vips.evaluation.corruptions import random_rotation
     from vips.posespace import REST_JITTER_DEGREES, REST_POSES, near_rest_poses
 
@@ -531,6 +532,8 @@ def test_rest_baseline_counts_only_the_error_above_the_rest_pose(pairs, tmp_path
 
     with pytest.raises(VipsError, match="score.baseline"):
         PoseSpace(rig, _toy_model_scored_by(folder, baseline="samples"))
+    with pytest.raises(VipsError, match="score.relative and score.baseline"):
+        PoseSpace(rig, _toy_model_scored_by(folder, baseline="rest", relative=True))
 
 
 def test_ik_warns_naming_the_handle_that_misses_and_keeps_the_report(space, pairs):

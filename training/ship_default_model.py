@@ -109,7 +109,7 @@ def scores_for(errors: list, reduce: str, relative: bool, joints: str = "all",
         cols = body if joints == "body" else slice(None)
         if baseline == "rest":
             v, b, ref = (errors_above(e, rest) for e in (v, b, ref))
-        scale = max(float(np.median(reduce_errors(ref[:, cols], reduce))), 1e-12) if relative else 1.0
+        scale = float(np.median(reduce_errors(ref[:, cols], reduce))) if relative else 1.0
         valid.append(-reduce_errors(v[:, cols], reduce) / scale)
         bad.append(-reduce_errors(b[:, cols], reduce) / scale)
     return np.concatenate(valid), np.concatenate(bad)
@@ -150,6 +150,8 @@ def main() -> None:
         for reduce in SCORE_REDUCTIONS:
             for relative in (False, True):
                 for joints, baseline in itertools.product(SCORE_JOINTS, SCORE_BASELINES):
+                    if relative and baseline == "rest":
+                        continue  # refused by model.json's check (vips.runtime.model_dir)
                     scored = {source: scores_for(e, reduce, relative, joints, baseline)
                               for source, e in errors.items()}
                     threshold, table = balanced_threshold({s: v for s, (v, _) in scored.items()},

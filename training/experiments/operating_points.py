@@ -3,7 +3,7 @@
     python training/experiments/operating_points.py --data data/poses_v3 --model SCRATCH_COPY --cache errors.npz
 
 For every score candidate of ``training/ship_default_model.py`` (noise levels x reduction x joints x the scales
-of :data:`SCALES`: no baseline or the rest baseline, divided by the model's samples' median or not, and a joint's
+of :data:`SCALES`: no baseline, divided by the model's samples' median or not, the rest baseline, and a joint's
 error divided by its near-rest error), on the validation split:
 
 - the shipped rule's threshold (mean over sources of balanced accuracy) and a **minimax** rule's (the threshold
@@ -42,16 +42,15 @@ PARTS = ("valid", "bad", "ref", "body", "rest")
 
 
 #: Scales of a pose's per-joint errors: the shipping script's (nothing; divided by the median over the model's
-#: own samples; each joint's error above its near-rest error, and that divided by the samples' median) and
-#: one more (each joint's error divided by its near-rest error).
-SCALES = ("absolute", "samples", "rest-excess", "rest-excess-samples", "rest-ratio")
+#: own samples; each joint's error above its near-rest error) and one more (each joint's error divided by its
+#: near-rest error).
+SCALES = ("absolute", "samples", "rest-excess", "rest-ratio")
 
 
 def _scores(rows: list, reduce: str, joints: str, scale: str) -> tuple[np.ndarray, np.ndarray]:
     """(valid, corrupted) scores of :func:`errors_of` rows under one of :data:`SCALES`."""
     if scale != "rest-ratio":
-        return scores_for(rows, reduce, scale.endswith("samples"), joints,
-                          "rest" if scale.startswith("rest") else "none")
+        return scores_for(rows, reduce, scale == "samples", joints, "rest" if scale == "rest-excess" else "none")
     valid, bad = [], []
     for v, b, _, body, rest in rows:
         cols = body if joints == "body" else slice(None)

@@ -200,6 +200,10 @@ def _check_score(score: dict[str, Any], path: Path) -> None:
         raise _field_error(path, "score.joints", f"one of {', '.join(SCORE_JOINTS)}", score.get("joints"))
     if score.get("baseline", "none") not in SCORE_BASELINES:
         raise _field_error(path, "score.baseline", f"one of {', '.join(SCORE_BASELINES)}", score.get("baseline"))
+    if score.get("relative", False) and score.get("baseline", "none") == "rest":
+        # Most of a model's own samples sit below their rest errors: the median of their excess is about 0.
+        raise ModelError(f"{path}: score.relative and score.baseline \"rest\" cannot be combined (the samples' "
+                         "median error above the rest baseline, the relative score's divisor, is about 0)")
     if not (isinstance(levels, list) and 1 <= len(levels) <= MAX_SCORE_LEVELS
             and all(_number(t) and 0 < t < 1 for t in levels)):
         raise _field_error(path, "score.levels", f"a list of 1 to {MAX_SCORE_LEVELS} noise levels in (0, 1)",
