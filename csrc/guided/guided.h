@@ -6,7 +6,9 @@
 // axes: Y up, unit height; heading 0). Channels 0:6 of every live joint hold M_j = W_j B_j in the 6D form (its
 // first two columns, Gram-Schmidt), with W_j the joint's world delta rotation in canonical axes and B_j its rest
 // reference frame; channel 7 of the body root holds its height above the ground (canonical units); every other
-// channel is zero. Joints above the body root (ground and control bones, channel_mask 0) stay at rest. The loop
+// channel is zero. Joints above the body root (ground and control bones, channel_mask 0) stay at rest; masked
+// joints below a live one (helper joints: twist, share and zero-length end bones) keep their rest pose relative
+// to their parent (they turn with it). The loop
 // decodes without a placement (heading 0, the body over its rest ground position): callers express handle targets
 // in that frame (PoseSpace.solve_ik does) and place the result afterwards.
 //

@@ -41,15 +41,20 @@ GuidedRig make_rig(const Array& parents, const Array& rest_rotations, const Arra
   if (!(height > 0) || !std::isfinite(height)) fail(k, "height", "must be a positive finite number");
   if (body_root < 0 || body_root >= J) fail(k, "body_root", "must be a joint index in [0, J)");
   if (!std::isfinite(rest_body_height)) fail(k, "rest_body_height", "must be finite");
-  // The live joints must be exactly those that are not above the body root (what the pose encoding writes).
+  // What the pose encoding writes: the joints above the body root are masked, the body root is live, and the
+  // masked joints below it (helpers, kept at rest relative to their parent) hold whole leaf subtrees.
   std::vector<char> above(static_cast<size_t>(J), 0);
   for (int32_t a = par[body_root]; a >= 0; a = par[a]) above[static_cast<size_t>(a)] = 1;
   const float* cm = ptr<float>(channel_mask);
   for (int64_t j = 0; j < J; ++j) {
     const bool live = cm[j * kGuidedPoseDim] > 0.f;
-    if (live == bool(above[static_cast<size_t>(j)]))
-      fail(k, "channel_mask", "must be live on exactly the joints not above body_root (joint " + std::to_string(j) +
-                                  " disagrees); use vips.pose_encoding.channel_mask");
+    const bool ok = above[static_cast<size_t>(j)]
+                        ? !live
+                        : (j == body_root ? live : !live || cm[int64_t(par[j]) * kGuidedPoseDim] > 0.f);
+    if (!ok)
+      fail(k, "channel_mask", "must be masked above body_root, live on body_root and on every joint below it whose "
+                              "parent is live, but for helpers (whole leaf subtrees masked); joint " +
+                                  std::to_string(j) + " disagrees; use vips.pose_encoding.channel_mask");
   }
   if (!(cm[body_root * kGuidedPoseDim + 7] > 0.f)) fail(k, "channel_mask", "must be live on channel 7 of body_root");
   GuidedRig rig;

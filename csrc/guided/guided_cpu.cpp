@@ -67,6 +67,7 @@ struct JointDecode {
   double W[9];                 // world delta rotation W = M B^T (identity above the body), row-major
   double WG[9];                // W G: carries a local tangent gradient to a world torque
   bool live;
+  bool carried;                // a masked helper joint below a live one: W is its parent's (rest relative to it)
 };
 
 // Decoding, the energy and its gradient for one pose at a time (per-pose scratch, reused across calls).
@@ -96,6 +97,8 @@ class PoseEnergy {
       const float* xj = x + j * D9;
       JointDecode& d = dec_[j];
       d.live = rig_.channel_mask[j * D9] > 0.f;
+      const int32_t parent = rig_.parents[j];
+      d.carried = !d.live && parent >= 0 && (dec_[parent].live || dec_[parent].carried);
       double G[9];
       for (int k = 0; k < 9; ++k) G[k] = rig_.frames[9 * j + k];
       if (d.live) {
@@ -113,6 +116,8 @@ class PoseEnergy {
         for (int r = 0; r < 3; ++r)
           for (int c = 0; c < 3; ++c) Bt[3 * r + c] = rig_.reference_frames[9 * j + 3 * c + r];
         mat_mul(M, Bt, d.W);  // W = M B^T
+      } else if (d.carried) {
+        std::memcpy(d.W, dec_[parent].W, sizeof(d.W));
       } else {
         for (int k = 0; k < 9; ++k) d.W[k] = (k % 4 == 0) ? 1.0 : 0.0;
       }
@@ -217,6 +222,12 @@ class PoseEnergy {
     for (int64_t j = 1; j < J_; ++j) {
       const int32_t p = rig_.parents[j];
       for (int r = 0; r < 3; ++r) left_[3 * p + r] -= torque_[3 * j + r];
+    }
+    // A carried joint's W is its parent's, so a turn of the parent turns it as well (children before parents).
+    for (int64_t j = J_ - 1; j >= 1; --j) {
+      if (!dec_[j].carried) continue;
+      const int32_t p = rig_.parents[j];
+      for (int r = 0; r < 3; ++r) left_[3 * p + r] += left_[3 * j + r];
     }
     for (int64_t j = 0; j < J_; ++j) {
       const JointDecode& d = dec_[j];

@@ -71,12 +71,16 @@ def body_root(rig: "Rig") -> int:
     else:
         low = float(pos[:, axis].min())
     heights = (pos[:, axis] - low) / rig.height()
-    share = None
-    if rig.skin_weights is not None and rig.skin_indices is not None and rig.num_vertices:
-        w = np.bincount(np.asarray(rig.skin_indices, np.int64).ravel(),
-                        weights=np.asarray(rig.skin_weights, np.float64).ravel(), minlength=rig.num_joints)
-        share = w / max(float(w.sum()), 1e-12)
-    return find_body_root(rig.parents, heights, share)
+    return find_body_root(rig.parents, heights, skin_shares(rig))
+
+
+def skin_shares(rig: "Rig") -> np.ndarray | None:
+    """(J,) float64 fraction of the skin's total weight each joint moves; None for a rig without skin."""
+    if rig.skin_weights is None or rig.skin_indices is None or not rig.num_vertices:
+        return None
+    w = np.bincount(np.asarray(rig.skin_indices, np.int64).ravel(),
+                    weights=np.asarray(rig.skin_weights, np.float64).ravel(), minlength=rig.num_joints)
+    return w / max(float(w.sum()), 1e-12)
 
 
 def above_body(parents: np.ndarray, body: int) -> np.ndarray:

@@ -5,7 +5,8 @@ origin on the ground under the body root (:mod:`vips.body`: the pelvis, not a gr
 divided by the rig's height. So the same asset scaled, re-unit'ed, stored Z-up, translated or turned about its
 up axis gives the same features. The structure features (depth, chains, the root flag) count from the body
 root, and the joints above it are left out of the model (:attr:`RigConditioning.joint_mask`), so a ground bone
-added above the pelvis changes nothing the model sees.
+added above the pelvis changes nothing the model sees. Helper joints (twist, share and zero-length end bones,
+:mod:`vips.helper_joints`) are left out the same way: the features are those of the rig without them.
 
 Facing is estimated from geometry (it must work for auto-rigs with generic joint names): the lateral axis is
 the horizontal normal of the best mirror plane of the rest joints (symmetry), and its sign is chosen so that
@@ -47,6 +48,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vips.body import above_body, body_root
+from vips.helper_joints import helper_joints, without_joints
 from vips.skeleton import ancestors, bone_axes, child_counts, depths, hop_distances, subtree_sizes
 
 if TYPE_CHECKING:
@@ -124,7 +126,8 @@ class RigConditioning:
             orientation in (:func:`reference_frames`).
         body_root: index of the body root (:func:`vips.body.body_root`).
         joint_mask: (J,) float32, 0 for the joints above the body root (ground and control bones: not part of
-            the pose, masked out of the model), 1 for every other joint.
+            the pose, masked out of the model) and for helper joints (:mod:`vips.helper_joints`), 1 for every
+            other joint.
         joint_names: the rig's joint names.
     """
 
@@ -153,13 +156,64 @@ class RigConditioning:
 
 
 def rig_conditioning(rig: "Rig") -> RigConditioning:
-    """Compute the conditioning of ``rig`` (see the module docstring for every feature)."""
+    """Compute the conditioning of ``rig`` (see the module docstring for every feature).
+
+    Helper joints (:mod:`vips.helper_joints`: twist, share and zero-length end bones) are left out like the
+    joints above the body: every feature is that of the rig without them, and they are masked out."""
+    body = body_root(rig)
+    helpers = helper_joints(rig, body)
+    if not helpers.any():
+        return _conditioning(rig, body)
+    keep = np.flatnonzero(~helpers)
+    inner = _conditioning(without_joints(rig, helpers), int(np.searchsorted(keep, body)))
+    return _with_helpers(inner, rig, keep)
+
+
+def _with_helpers(inner: RigConditioning, rig: "Rig", keep: np.ndarray) -> RigConditioning:
+    """The conditioning ``inner`` of ``rig`` without its helpers, spread back over all of ``rig``'s joints
+    (``keep``: the indices of the joints ``inner`` has); helpers get zero features and mask 0."""
+    parents = np.asarray(rig.parents, np.int64)
+    J = len(parents)
+    world = rig.rest_world_matrices().astype(np.float64)
+    feats = np.zeros((J, inner.node_features.shape[1]), np.float32)
+    feats[keep] = inner.node_features
+    mirror = np.full(J, -1, np.int64)
+    mirror[keep] = np.where(inner.mirror >= 0, keep[np.maximum(inner.mirror, 0)], -1)
+    dist = hop_distances(parents)
+    frames = np.repeat(np.eye(3, dtype=np.float32)[None], J, axis=0)
+    frames[keep] = inner.reference_frames
+    mask = np.zeros(J, np.float32)
+    mask[keep] = inner.joint_mask
+    # Helpers need their own rest (the decoding turns them with their parent); the kept joints keep inner's.
+    rot = inner.canonical_rotation.astype(np.float64)
+    rest_rot = np.einsum("ab,jbc->jac", rot, world[:, :3, :3]).astype(np.float32)
+    rest_rot[keep] = inner.rest_world_rotations
+    rest_pos = _apply(inner.canonical_transform.astype(np.float64), world[:, :3, 3]).astype(np.float32)
+    rest_pos[keep] = inner.rest_positions
+    return RigConditioning(
+        node_features=feats,
+        parents=parents.astype(np.int32),
+        graph_distance=dist.astype(np.float32),
+        graph_code=graph_codes(parents, dist, mirror),
+        mirror=mirror.astype(np.int32),
+        height=inner.height,
+        canonical_transform=inner.canonical_transform,
+        canonical_rotation=inner.canonical_rotation,
+        rest_world_rotations=rest_rot,
+        rest_positions=rest_pos,
+        reference_frames=frames,
+        body_root=int(keep[inner.body_root]),
+        joint_mask=mask,
+        joint_names=list(rig.joint_names),
+    )
+
+
+def _conditioning(rig: "Rig", body: int) -> RigConditioning:
     parents = np.asarray(rig.parents, np.int64)
     J = parents.shape[0]
     world = rig.rest_world_matrices().astype(np.float64)
     height = float(rig.height())
     mesh = _rest_mesh(rig)
-    body = body_root(rig)
     transform = canonical_frame(world[:, :3, 3], parents, height, rig.up_axis, mesh[0] if mesh else None,
                                 origin_joint=body)
     rot = transform[:3, :3] * height

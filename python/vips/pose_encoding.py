@@ -20,7 +20,9 @@ the rig's own local joint axes (Blender's Y-along-bone, Maya's X-along-bone) nev
 Joints above the body root (ground and control bones, :func:`vips.body.above_body`) are not part of the pose:
 their tokens are zero and masked (:func:`channel_mask`), and decoding leaves them at rest except for the
 *placement* (:class:`Placement`): where the body stands on the ground and which way it faces, which is not
-part of a pose either. Decoding without a placement puts the body where it stands at rest, facing +Z.
+part of a pose either. Decoding without a placement puts the body where it stands at rest, facing +Z. Helper
+joints (twist, share and zero-length end bones, :mod:`vips.helper_joints`) are masked too, and decoding keeps each
+at its rest pose relative to its parent (:func:`vips.helper_joints.carried_joints`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vips.features import RigConditioning
+from vips.helper_joints import carried_joints
 from vips.poses import Poses
 from vips.rotations import matrix_to_quat, matrix_to_rot6d, quat_to_matrix, rot6d_to_matrix
 
@@ -164,6 +167,8 @@ def decode_poses(x: np.ndarray, cond: RigConditioning, placement: Placement | No
     frames = cond.reference_frames.astype(np.float64)
     world = np.repeat(yaw[:, None], cond.num_joints, axis=1)  # joints above the body turn with the heading only
     world[:, live] = yaw[:, None] @ rot6d_to_matrix(x[:, live, :6]) @ np.swapaxes(frames[live], -1, -2)[None]
+    for j in np.flatnonzero(carried_joints(cond.parents, live)):  # helpers keep their rest relative to the parent
+        world[:, j] = world[:, cond.parents[j]]
     g = cond.rest_world_rotations.astype(np.float64)
     local = np.empty_like(world)
     for j, p in enumerate(cond.parents):

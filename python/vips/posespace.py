@@ -22,11 +22,13 @@ from vips import diffusion
 from vips.body import judged_joints
 from vips.errors import IKWarning, MissingExtra, PoseError, VipsError
 from vips.features import rig_conditioning
+from vips.helper_joints import carried_joints, helper_excess
+from vips.kinematics import joint_positions
 from vips.limits import DEFAULT_CLIP_MARGIN, DEFAULT_COVERAGE
 from vips.pose_encoding import POSE_DIM, Placement, channel_mask, decode_poses, encode, encode_poses, \
     placement_transforms
 from vips.poses import Poses
-from vips.rotations import axis_angle_to_quat
+from vips.rotations import axis_angle_to_quat, quat_slerp
 from vips.model_contract import DEFAULT_MODEL_DIR, default_model_dir  # noqa: F401 - re-exported here
 from vips.runtime.model_dir import SCORE_REDUCTIONS, ModelInfo, read_model_dir, write_model_json
 
@@ -225,6 +227,11 @@ class PoseSpace:
 
         path = decode_poses(x0, self.cond, Placement(along(heading), along(placement.offset)), fps=keyframes.fps,
                             name="traversal")
+        if self.helpers.any():  # the model leaves helpers at rest: they turn from one keyframe's to the next's
+            h = keyframes.rotations[:, self.helpers].astype(np.float64)
+            t = alphas[:, None]
+            path.rotations[:, self.helpers] = np.concatenate(
+                [quat_slerp(h[k], h[k + 1], t) for k in range(len(h) - 1)] + [h[-1:]]).astype(np.float32)
         if exact_endpoints:  # bit-exact keyframes (the blend already puts them within float rounding)
             path.rotations[idx] = keyframes.rotations
             path.root_translation[idx] = keyframes.root_translation
@@ -307,6 +314,10 @@ class PoseSpace:
         x, energy = np.concatenate(x), np.concatenate(energy)
         positions = _transform_points(place, np.concatenate(positions))
         poses = decode_poses(x, self.cond, placement, fps=start.fps, name="ik")
+        if init is not None and self.helpers.any():
+            # The model leaves helpers at rest; an edit keeps the init's (their joints move with the result).
+            poses.rotations[:, self.helpers] = start.rotations[:, self.helpers]
+            positions = joint_positions(self.rig, poses)
         kinds = ["handle"] * len(handles) + ["pin"] * (len(names) - len(handles))
         report = self._report(names, kinds, _world_targets(arrays, place), aims, positions, energy)
         self.last_ik_report = report
@@ -337,7 +348,6 @@ class PoseSpace:
 
     def _handle_arrays(self, handles, pins, look_at, start: Poses, hw: float, pw: float, aw: float,  # noqa: ANN001, ANN202
                        to_loop: np.ndarray):
-        from vips.kinematics import joint_positions
         from vips.native.guided import GuidedHandleArrays
 
         rig = self.rig
@@ -416,19 +426,30 @@ class PoseSpace:
 
         The score is minus that error. ``plausible`` is ``score >= threshold`` with the threshold calibrated on
         the model's validation data (all True, with a warning, for an uncalibrated model).
+
+        Helper joints (:mod:`vips.helper_joints`) are not seen by the model; a pose that turns one more than
+        :data:`~vips.helper_joints.HELPER_TURN_LIMIT_DEGREES` from its rest is implausible, and its score is
+        lowered by the excess (radians).
         """
         errors = -self.joint_scores(poses)[:, self.scored_joints]
         scores = -reduce_errors(errors, self.info.score.get("reduce", "min"))
         if self.info.score.get("relative", False):
             scores = scores / self.reference_error()
-        scores = scores.astype(np.float32)
+        excess = helper_excess(poses.rotations, self.helpers)
+        scores = (scores - excess).astype(np.float32)
         if self.threshold is None:
             import warnings
 
             warnings.warn(f"model '{self.model_id}' has no calibrated threshold: every pose counts as plausible",
                           stacklevel=2)
             return scores, np.ones(len(scores), bool)
-        return scores, scores >= self.threshold
+        return scores, (scores >= self.threshold) & (excess <= 0)
+
+    @cached_property
+    def helpers(self) -> np.ndarray:
+        """(J,) bool: the rig's helper joints (:mod:`vips.helper_joints`), which the model leaves at rest relative
+        to their parent and does not see."""
+        return carried_joints(self.cond.parents, self.cond.joint_mask > 0)
 
     @cached_property
     def scored_joints(self) -> np.ndarray:
