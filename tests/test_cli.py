@@ -116,7 +116,7 @@ def _tree(stdout: str) -> dict[str, tuple[int, str]]:
 def test_info_prints_the_joint_tree_of_the_shipped_example() -> None:
     out = run_vips("info", "example:CesiumMan")
     assert out.returncode == 0, out.stderr
-    assert "body root 'joint_2', 0 ground/control bones above it, 5 leaves, 7 mirror pairs" in out.stdout
+    assert "body root 'joint_2', 0 ground/control bones above it, 0 helper joints, 5 leaves, 7 mirror pairs" in out.stdout
     tree = _tree(out.stdout)
     assert len(tree) == 19
     # The left arm: shoulder, elbow, hand, each one level deeper, paired with the right arm's joints.
@@ -172,7 +172,7 @@ def test_info_marks_the_ground_bone_body_root_and_targets(tmp_path: Path) -> Non
     path = _grounded_rig(tmp_path / "grounded.glb")
     out = run_vips("info", str(path))
     assert out.returncode == 0, out.stderr
-    assert "body root 'hips', 1 ground/control bones above it, 5 leaves, 3 mirror pairs" in out.stdout
+    assert "body root 'hips', 1 ground/control bones above it, 0 helper joints, 5 leaves, 3 mirror pairs" in out.stdout
     tree = _tree(out.stdout)
     assert tree["ground"] == (0, "ground/control bone") and tree["hips"] == (2, "body root")
     assert tree["foot_l"] == (6, "leaf, mirror foot_r")

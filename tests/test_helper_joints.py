@@ -294,3 +294,24 @@ def test_edits_and_traversals_keep_the_helpers_their_inputs_give():
                       np.arange(5)[:, None] / 4)
     turn = quat_multiply(quat_conjugate(want), path.rotations[:, helpers].astype(np.float64))
     assert np.degrees(quat_angle(turn)).max() < 1e-3
+
+
+def test_vips_info_marks_helpers_in_a_saved_rig(tmp_path):
+    """Through a file (glTF written and read back) and the CLI a user runs: the helpers are found and tagged."""
+    import json
+
+    import vips
+    from test_cli import _tree, run_vips
+
+    rig, _ = cesium_man()
+    helped, index = with_helpers(rig)
+    path = vips.save(helped, tmp_path / "helped.glb")
+    out = run_vips("info", str(path))
+    assert out.returncode == 0, out.stderr
+    added = helped.num_joints - rig.num_joints
+    assert f"0 ground/control bones above it, {added} helper joints" in out.stdout
+    tree = _tree(out.stdout)
+    assert {name for name, (_, tags) in tree.items() if "helper" in tags} == \
+        {n for j, n in enumerate(helped.joint_names) if j not in set(index.tolist())}
+    skel = json.loads(run_vips("info", str(path), "--json").stdout)["skeleton"]
+    assert sum(skel["helper"]) == added

@@ -67,14 +67,11 @@ def find_helper_joints(parents: np.ndarray, positions: np.ndarray, body_root: in
     J = len(parents)
     kids = children_lists(parents)
     size = subtree_sizes(parents)
+    order, start = _preorder(kids, parents)
     below = np.zeros(J, bool)
     for j in range(J):
         p = parents[j]
         below[j] = p >= 0 and (p == body_root or below[p])
-    subtree: list[list[int]] = [[j] for j in range(J)]
-    for j in range(J - 1, 0, -1):
-        if parents[j] >= 0:
-            subtree[parents[j]] += subtree[j]
     helper = np.zeros(J, bool)
     for j in range(J):
         if not below[j]:
@@ -85,12 +82,26 @@ def find_helper_joints(parents: np.ndarray, positions: np.ndarray, body_root: in
         elif not kids[j]:
             helper[j] = (np.linalg.norm(pos[j] - pos[p]) <= ZERO_LENGTH * height
                          and (skin_share is None or skin_share[j] <= 0.0))
-        if helper[j]:
+        if helper[j] or len(kids[p]) < 2 or size[j] >= max(size[c] for c in kids[p]):
             continue
-        members = pos[subtree[j]]
+        # Only a branch smaller than a sibling is read whole, so all reads cost O(J log J) on any tree.
+        members = pos[order[start[j]:start[j] + size[j]]]
         helper[j] = any(size[c] > size[j] and _on_segment(members, pos[p], pos[c], ON_BONE * height)
                         for c in kids[p] if c != j)
     return helper
+
+
+def _preorder(kids: list[list[int]], parents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Depth-first order of the joints and each joint's place in it: a subtree is ``order[start[j]:][:size[j]]``."""
+    order: list[int] = []
+    stack = [int(j) for j in np.flatnonzero(np.asarray(parents) < 0)][::-1]
+    while stack:
+        j = stack.pop()
+        order.append(j)
+        stack.extend(reversed(kids[j]))
+    start = np.empty(len(parents), np.int64)
+    start[order] = np.arange(len(order))
+    return np.asarray(order, np.int64), start
 
 
 def _on_segment(points: np.ndarray, a: np.ndarray, b: np.ndarray, tol: float) -> bool:

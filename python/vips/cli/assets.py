@@ -24,14 +24,17 @@ TREE_INDENT = 24
 
 def _skeleton(rig) -> dict:  # noqa: ANN001 - vips.Rig
     """:meth:`vips.Rig.joint_tree` plus the body root (:func:`vips.body.body_root`), the ground and control bones
-    above it (``control``), mirror partners (``mirror``: the partner's index, the joint's own on the midline, -1
-    unpaired; None on rigs over :data:`MIRROR_LIMIT` joints) and ``notes`` on what was left out."""
+    above it (``control``), the helper joints the pose model leaves out (``helper``: twist, share and zero-length
+    end bones, :mod:`vips.helper_joints`), mirror partners (``mirror``: the partner's index, the joint's own on the
+    midline, -1 unpaired; None on rigs over :data:`MIRROR_LIMIT` joints) and ``notes`` on what was left out."""
     from vips.body import above_body, body_root
+    from vips.helper_joints import helper_joints
 
     tree = rig.joint_tree()
     body = body_root(rig)
     tree["body_root"] = rig.joint_names[body]
     tree["control"] = above_body(rig.parents, body).tolist()
+    tree["helper"] = helper_joints(rig, body).tolist()
     tree["mirror"], tree["notes"] = None, []
     if rig.num_joints <= MIRROR_LIMIT:
         from vips.features import rig_conditioning
@@ -48,6 +51,8 @@ def _joint_tags(skel: dict, j: int) -> str:
         tags.append("body root")
     if skel["control"][j]:
         tags.append("ground/control bone")
+    if skel["helper"][j]:
+        tags.append("helper")
     if skel["leaf"][j]:
         tags.append("leaf")
     if skel["moves_skin"] is not None and not skel["moves_skin"][j] and not skel["control"][j]:
@@ -76,7 +81,8 @@ def info(
     asset: str = typer.Argument(..., help=ASSET_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON, with the whole skeleton under "
                                  "'skeleton': names, parents (indices, -1 for the root), rest_positions (world, asset "
-                                 "units), leaf, body_root, control (ground/control bones above it), moves_skin, mirror "
+                                 "units), leaf, body_root, control (ground/control bones above it), helper (twist, "
+                                 "share and zero-length end bones the pose model leaves out), moves_skin, mirror "
                                  "(partner indices: own index on the midline, -1 unpaired)."),
     tree_limit: int = typer.Option(TREE_LIMIT, "--tree-limit", help="Joints listed in the text tree, at least 0 (the "
                                    "rest are counted)."),
@@ -84,9 +90,10 @@ def info(
     """Print a rig summary and its joint tree: the names `vips ik` takes.
 
     The summary: joints, hierarchy depth, vertices, clips, height, units and load warnings. The tree: joint names
-    indented under their parents, depth first, marking the body root, the ground/control bones above it, leaves,
-    joints that move no skin (IK and pole targets) and left/right mirror partners. These are the names
-    `vips ik --handle/--pin/--look-at` take.
+    indented under their parents, depth first, marking the body root, the ground/control bones above it, helper
+    joints (twist, share and zero-length end bones: the pose model leaves them out and keeps them at rest relative
+    to their parent), leaves, joints that move no skin (IK and pole targets) and left/right mirror partners. These
+    are the names `vips ik --handle/--pin/--look-at` take.
     """
     try:
         check_int(tree_limit, "--tree-limit", 0)
@@ -121,7 +128,7 @@ def info(
     mirror = f"{pairs} mirror pairs" if skel["mirror"] is not None else "mirror pairs not searched"
     leaves = sum(skel["leaf"])
     typer.echo(f"  joint tree      body root '{skel['body_root']}', {sum(skel['control'])} ground/control bones above "
-               f"it, {leaves} {'leaf' if leaves == 1 else 'leaves'}, {mirror}")
+               f"it, {sum(skel['helper'])} helper joints, {leaves} {'leaf' if leaves == 1 else 'leaves'}, {mirror}")
     for line in _tree_lines(rig, skel, tree_limit):
         typer.echo(line)
     for note in skel["notes"]:
