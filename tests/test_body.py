@@ -115,6 +115,20 @@ def test_judged_joints_leave_out_controls_helpers_and_what_moves_nothing(skinned
     np.testing.assert_array_equal(np.flatnonzero(judged), expected)
 
 
+def test_visible_joints_are_those_that_move_skin_or_a_shown_joint():
+    from vips.body import visible_joints
+
+    # Skin decides: the skinned joints and the ground above them; not the end bone, the pole or the IK chain.
+    np.testing.assert_array_equal(np.flatnonzero(visible_joints(_judge_rig(True))), [0] + SKINNED)
+    skeleton = _judge_rig(False)
+    has_child = np.isin(np.arange(len(JUDGE_PARENTS)), JUDGE_PARENTS)
+    np.testing.assert_array_equal(visible_joints(skeleton), has_child)
+    shown = np.ones(len(JUDGE_PARENTS), bool)
+    shown[4] = False  # head_end kept at rest (a helper): the head's turn moves nothing the model shows
+    np.testing.assert_array_equal(np.flatnonzero(visible_joints(skeleton, shown)),
+                                  np.flatnonzero(has_child & (np.arange(len(JUDGE_PARENTS)) != 3)))
+
+
 @pytest.mark.parametrize("name, left_out", [
     ("Stegosaurus.glb", {"BackFoot.R", "BackFoot.L", "FrontFoot.R", "FrontFoot.L"}),
     ("KnightCharacter.glb", {"Foot.L", "Foot.R", "PoleTarget.L", "PoleTarget.R"}),

@@ -249,6 +249,7 @@ def test_helper_excess_against_angles_drawn_by_hand():
 
 
 def test_a_helper_turned_past_the_limit_breaks_the_pose_and_one_within_it_changes_nothing():
+    from vips.helper_joints import HELPER_TURN_LIMIT_DEGREES as LIMIT
     from vips.rotations import axis_angle_to_quat
 
     rig, poses = _toy()
@@ -258,13 +259,13 @@ def test_a_helper_turned_past_the_limit_breaks_the_pose_and_one_within_it_change
     base, flags = space.score(frames)
     assert flags.mean() > 0.5
     share = helped.joint_names.index(next(n for n in helped.joint_names if n.endswith("ShareBone")))
-    for degrees, broken in ((60.0, False), (120.0, True)):
+    for degrees, broken in ((LIMIT - 30.0, False), (LIMIT + 20.0, True)):
         turned = Poses(frames.rotations.copy(), frames.root_translation)
         turned.rotations[:, share] = axis_angle_to_quat(np.array([0.0, 0.0, np.radians(degrees)]))
         scores, turned_flags = space.score(turned)
         if broken:
             assert not turned_flags.any()
-            np.testing.assert_allclose(scores, base - np.radians(degrees - 90.0), atol=1e-5)
+            np.testing.assert_allclose(scores, base - np.radians(degrees - LIMIT), atol=1e-5)
         else:
             np.testing.assert_array_equal(turned_flags, flags)
             np.testing.assert_allclose(scores, base, atol=1e-6)

@@ -488,6 +488,12 @@ def test_score_over_the_body_joints_leaves_out_what_moves_nothing(assets_dir, tm
     np.testing.assert_array_equal(every.scored_joints, live)
     want = -(-every.joint_scores(clean).astype(np.float64))[:, live].max(axis=1)
     np.testing.assert_allclose(every.score(clean)[0], want, rtol=1e-5)
+    # "visible": the joints whose turn shows; on this skeleton-only rig, every seen joint but the leaves.
+    shown = PoseSpace(rig, _toy_model_scored_by(folder, joints="visible"))
+    leaves = np.array([not any(p == j for p in rig.parents) for j in range(rig.num_joints)])
+    np.testing.assert_array_equal(shown.scored_joints, live & ~leaves)
+    want = -(-shown.joint_scores(clean).astype(np.float64))[:, live & ~leaves].max(axis=1)
+    np.testing.assert_allclose(shown.score(clean)[0], want, rtol=1e-5)
     with pytest.raises(VipsError, match="score.joints"):
         PoseSpace(rig, _toy_model_scored_by(folder, joints="limbs"))
 

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vips.body import judged_joints
+from vips.body import judged_joints, visible_joints
 from vips.evaluation.corruptions import CORRUPTIONS
 from vips.evaluation.metrics import auroc
 from vips.evaluation.real_motion import dataset_families
@@ -80,7 +80,8 @@ def errors_of(model: Path, pairs: list, seed: int) -> list[tuple[np.ndarray, ...
     """Per rig of ``pairs``: the per-joint denoising errors (joints the model sees; no baseline) of its valid
     poses, of the same poses under every corruption kind and of the model's own reference samples (under
     ``model``'s current score levels), which of those joints shape the body (:func:`vips.body.judged_joints`),
-    and each joint's error near the rest pose (:meth:`PoseSpace.rest_errors`)."""
+    each joint's error near the rest pose (:meth:`PoseSpace.rest_errors`) and which of those joints' turn shows
+    (:func:`vips.body.visible_joints`)."""
     out = []
     for k, (rig, poses) in enumerate(pairs):
         space = PoseSpace(rig, model)
@@ -96,8 +97,10 @@ def errors_of(model: Path, pairs: list, seed: int) -> list[tuple[np.ndarray, ...
         samples = space.sample(REFERENCE_SAMPLES, seed=int(space.info.score.get("seed", 0)), steps=REFERENCE_STEPS)
         body = judged_joints(rig, space.cond.body_root)[live]
         body = body if body.any() else np.ones(len(body), bool)  # as PoseSpace.scored_joints falls back
+        visible = visible_joints(rig, live)[live]
+        visible = visible if visible.any() else np.ones(len(visible), bool)
         out.append((valid, np.concatenate(bad), space.denoising_errors(samples)[:, live], body,
-                    space.rest_errors()[live]))
+                    space.rest_errors()[live], visible))
     return out
 
 
@@ -105,8 +108,8 @@ def scores_for(errors: list, reduce: str, relative: bool, joints: str = "all",
                baseline: str = "none") -> tuple[np.ndarray, np.ndarray]:
     """(valid scores, corrupted scores) of :func:`errors_of`'s output as PoseSpace.score would give them."""
     valid, bad = [], []
-    for v, b, ref, body, rest in errors:
-        cols = body if joints == "body" else slice(None)
+    for v, b, ref, body, rest, visible in errors:
+        cols = {"body": body, "visible": visible}.get(joints, slice(None))
         if baseline == "rest":
             v, b, ref = (errors_above(e, rest) for e in (v, b, ref))
         scale = float(np.median(reduce_errors(ref[:, cols], reduce))) if relative else 1.0

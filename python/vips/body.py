@@ -106,7 +106,19 @@ def judged_joints(rig: "Rig", body: int) -> np.ndarray:
     for j in np.flatnonzero(~above & (parents >= 0)):
         if j != body and above[parents[j]] and size[j] < MIN_LIMB_JOINTS:
             beside |= below[:, j]
+    return visible_joints(rig) & ~above & ~beside
+
+
+def visible_joints(rig: "Rig", shown: np.ndarray | None = None) -> np.ndarray:
+    """(J,) bool: the joints whose turn shows. In a rig with skin, those that move skin (they or a joint below
+    them carry skin weight); in a skeleton-only rig, those with a child among ``shown`` (J,) bool (default every
+    joint) to move: a leaf's turn, or a turn that moves only joints not ``shown`` (the helper joints the pose model
+    keeps at rest), shows nothing."""
     moves = rig.moves_skin()
-    if moves is None:
-        moves = np.array([bool(kids) for kids in children_lists(parents)])
-    return moves & ~above & ~beside
+    if moves is not None:
+        return np.asarray(moves, bool)
+    shown = np.ones(rig.num_joints, bool) if shown is None else np.asarray(shown, bool)
+    parents = np.asarray(rig.parents)
+    out = np.zeros(len(parents), bool)
+    out[parents[(parents >= 0) & shown]] = True
+    return out

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 import numpy as np
 
 from vips import diffusion
-from vips.body import judged_joints
+from vips.body import judged_joints, visible_joints
 from vips.errors import IKWarning, MissingExtra, PoseError, VipsError
 from vips.features import rig_conditioning
 from vips.helper_joints import carried_joints, helper_excess
@@ -454,14 +454,18 @@ class PoseSpace:
     @cached_property
     def scored_joints(self) -> np.ndarray:
         """(J,) bool: the joints :meth:`score` reduces over: those the model sees, and with the model's
-        ``score.joints`` = ``"body"`` only those that shape the body (:func:`vips.body.judged_joints`; all seen
-        joints when none of them does)."""
+        ``score.joints`` = ``"body"`` only those that shape the body (:func:`vips.body.judged_joints`), with
+        ``"visible"`` only those whose turn shows (:func:`vips.body.visible_joints`: it moves skin, or in a
+        skeleton-only rig a joint the model sees); all seen joints when none of them qualifies."""
         seen = self.cond.joint_mask > 0
-        if self.info.score.get("joints", "all") == "body":
-            body = seen & judged_joints(self.rig, self.cond.body_root)
-            if body.any():
-                return body
-        return seen
+        joints = self.info.score.get("joints", "all")
+        if joints == "body":
+            chosen = seen & judged_joints(self.rig, self.cond.body_root)
+        elif joints == "visible":
+            chosen = seen & visible_joints(self.rig, seen)
+        else:
+            return seen
+        return chosen if chosen.any() else seen
 
     def reference_error(self) -> float:
         """The median over the model's own samples on this rig of the pose error that :meth:`score` reduces to

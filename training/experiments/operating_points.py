@@ -38,7 +38,7 @@ from vips.runtime.model_dir import SCORE_JOINTS, SCORE_REDUCTIONS  # noqa: E402
 
 
 #: The arrays of one rig's row of :func:`ship_default_model.errors_of`.
-PARTS = ("valid", "bad", "ref", "body", "rest")
+PARTS = ("valid", "bad", "ref", "body", "rest", "visible")
 
 
 #: Scales of a pose's per-joint errors: the shipping script's (nothing; divided by the median over the model's
@@ -52,8 +52,8 @@ def _scores(rows: list, reduce: str, joints: str, scale: str) -> tuple[np.ndarra
     if scale != "rest-ratio":
         return scores_for(rows, reduce, scale == "samples", joints, "rest" if scale == "rest-excess" else "none")
     valid, bad = [], []
-    for v, b, _, body, rest in rows:
-        cols = body if joints == "body" else slice(None)
+    for v, b, _, body, rest, visible in rows:
+        cols = {"body": body, "visible": visible}.get(joints, slice(None))
         s = np.maximum(rest, 1e-9)
         valid.append(-reduce_errors((v / s)[:, cols], reduce))
         bad.append(-reduce_errors((b / s)[:, cols], reduce))

@@ -48,9 +48,10 @@ FORMAT = "vips-pose-space/1"
 #: How a pose's per-joint scores reduce to its score (``score.reduce``, see :meth:`vips.posespace.PoseSpace.score`;
 #: "min" when a model.json gives none).
 SCORE_REDUCTIONS = ("mean", "rms", "min")
-#: Which joints a pose's score reduces over (``score.joints``): every joint the model sees, or only those that shape
-#: the body (:func:`vips.body.judged_joints`); "all" when a model.json gives none.
-SCORE_JOINTS = ("all", "body")
+#: Which joints a pose's score reduces over (``score.joints``): every joint the model sees, only those that shape
+#: the body (:func:`vips.body.judged_joints`), or only those whose turn shows (:func:`vips.body.visible_joints`: no
+#: leaf of a skeleton-only rig); "all" when a model.json gives none.
+SCORE_JOINTS = ("all", "body", "visible")
 #: What each joint's error is measured against (``score.baseline``): nothing, or the same joint's error near the
 #: rig's rest pose (:meth:`vips.posespace.PoseSpace.rest_errors`); "none" when a model.json gives none.
 SCORE_BASELINES = ("none", "rest")
