@@ -30,7 +30,7 @@ class PoseGroup:
         node_features: (J, F) float32 rig features.
         graph_code: (J, J) int64 graph codes.
         channel_mask: (J, D) float32 live channels (:func:`vips.pose_encoding.channel_mask`); a joint with no
-            live channel (above the body root) is masked out of the model.
+            live channel (above the body root, or a helper joint) is masked out of the model.
         poses: (N, J, D) float32 pose vectors.
         name: the rig's name; source: the data source it came from (used to mix sources).
     """

@@ -19,7 +19,7 @@ class EncodedRig:
         context: (1, J, W) float32 projected rig encoder tokens.
         attn_bias: (1, L, H, J, J) float32 graph attention bias of every denoiser layer and head.
         mask: (1, J) float32 the joints the model sees (:attr:`vips.features.RigConditioning.joint_mask`: 0 for
-            the ground and control bones above the body root).
+            the ground and control bones above the body root and for helper joints, :mod:`vips.helper_joints`).
         channel_mask: (J, D) float32 live pose channels (:func:`vips.pose_encoding.channel_mask`).
     """
 
