@@ -318,8 +318,8 @@ def _smooth_enough(space: "PoseSpace", spline: Poses, keys: Poses, x: np.ndarray
     """``(clip, smoothing used)``: the spline with the projection's ``move`` low-passed over ``smoothing`` seconds,
     the smoothing doubled (up to :data:`SMOOTHING_DOUBLINGS` times, then the move dropped) until the clip's maximum
     jerk is within ``budget`` times the spline's (None: no check). The projection's change is decoded and applied
-    to the spline, not decoded as the pose itself, so what the encoding does not hold (joints above the body root, helper joints)
-    stays as the spline has it."""
+    to the spline, not decoded as the pose itself, so what the encoding does not hold (joints above the body root,
+    helper joints) stays as the spline has it."""
     from vips.kinematics import joint_positions
 
     rig = space.rig
