@@ -116,7 +116,8 @@ def _tree(stdout: str) -> dict[str, tuple[int, str]]:
 def test_info_prints_the_joint_tree_of_the_shipped_example() -> None:
     out = run_vips("info", "example:CesiumMan")
     assert out.returncode == 0, out.stderr
-    assert "body root 'joint_2', 0 ground/control bones above it, 0 helper joints, 5 leaves, 7 mirror pairs" in out.stdout
+    assert "body root 'joint_2', 0 ground/control bones above it, 0 helper joints, 5 leaves, 7 mirror pairs" \
+        in out.stdout
     tree = _tree(out.stdout)
     assert len(tree) == 19
     # The left arm: shoulder, elbow, hand, each one level deeper, paired with the right arm's joints.

@@ -168,7 +168,9 @@ def without_joints(rig: "Rig", drop: np.ndarray) -> "Rig":
     for j, p in enumerate(parents):
         if drop[j]:
             owner[j] = owner[p]
-    skin_indices = None if rig.skin_indices is None else new_index[owner[np.asarray(rig.skin_indices)]]
+    skin_indices = None
+    if rig.skin_indices is not None:
+        skin_indices = new_index[owner[np.asarray(rig.skin_indices)]].astype(np.asarray(rig.skin_indices).dtype)
     bind = None if rig.bind_matrices is None else np.asarray(rig.bind_matrices)[keep]
     new_parents = np.where(parents[keep] >= 0, new_index[np.maximum(parents[keep], 0)], -1)
     with warnings.catch_warnings():
@@ -176,6 +178,6 @@ def without_joints(rig: "Rig", drop: np.ndarray) -> "Rig":
         return Rig([rig.joint_names[j] for j in keep], new_parents.astype(np.int32),
                    np.asarray(rig.rest_translations)[keep], np.asarray(rig.rest_rotations)[keep],
                    bind_matrices=bind, vertices=rig.vertices, faces=rig.faces,
-                   skin_indices=None if skin_indices is None else skin_indices.astype(np.asarray(rig.skin_indices).dtype),
+                   skin_indices=skin_indices,
                    skin_weights=rig.skin_weights, up_axis=rig.up_axis, meters_per_unit=rig.meters_per_unit,
                    name=rig.name, source=rig.source)
