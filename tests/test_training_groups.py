@@ -66,6 +66,33 @@ def test_rerested_motion_is_the_same_motion_on_another_rest():
     assert np.abs(y - x).max() < 1.0 and np.median(np.abs(y - x)) < 0.05
 
 
+def test_mirrored_motion_puts_each_joint_where_its_partner_mirrored_was():
+    """On a symmetric rig, against positions computed here: joint j of the mirrored pose stands at the mirror image
+    (canonical x -> -x) of where its partner stood; mirroring twice gives the motion back; a rig with an unpaired
+    joint off the midline gets none."""
+    from vips.model.training_groups import mirrored_motion
+    from vips.rig import Rig
+
+    rig = biped()
+    cond = rig_conditioning(rig)
+    poses = _random_poses(np.random.default_rng(4), 5, rig.num_joints, 0.2, spread=4.0)
+    mirrored = mirrored_motion(rig, poses)
+    t = cond.canonical_transform.astype(np.float64)
+    canon = lambda p: p.astype(np.float64) @ t[:3, :3].T + t[:3, 3]  # noqa: E731
+    before, after = canon(joint_positions(rig, poses)), canon(joint_positions(rig, mirrored))
+    partner = np.where(cond.mirror >= 0, cond.mirror, np.arange(rig.num_joints))
+    assert (partner != np.arange(rig.num_joints)).sum() >= 4  # the test means something: limbs swap sides
+    np.testing.assert_allclose(after, before[:, partner] * np.array([-1.0, 1.0, 1.0]), atol=1e-5)
+    back = mirrored_motion(rig, mirrored)
+    np.testing.assert_allclose(canon(joint_positions(rig, back)), before, atol=1e-5)
+    pos = rig.rest_joint_positions().astype(np.float64)
+    left = int(np.argmax(canon(pos[None])[0, :, 0]))  # the joint furthest to the character's left
+    moved = rig.rest_translations.astype(np.float64).copy()
+    moved[left] += np.array([0.0, 0.0, 0.3]) * rig.height()  # now it has no partner
+    lopsided = Rig(rig.joint_names, rig.parents, moved, rig.rest_rotations)
+    assert mirrored_motion(lopsided, poses) is None
+
+
 @pytest.mark.slow
 def test_rest_variants_join_the_training_groups(tmp_path):
     from vips.data.dataset import BuildSettings, build_dataset

@@ -50,7 +50,8 @@ class TrainConfig:
     ``model``. It is ignored when the run resumes from its own checkpoint. ``source_weights`` maps a source (a body
     plan, ``clip:<family>``) or a prefix pattern (``"clip:*"``) to its weight (:func:`vips.model.data.source_weight`).
     ``rest_variants`` re-rested copies and ``insert_variants`` copies with static joints inserted of each shard of
-    a built dataset join the training data (:mod:`vips.model.training_groups`).
+    a built dataset join the training data, and with ``mirror_clips`` each real-motion shard's mirrored motion
+    (:mod:`vips.model.training_groups`).
     """
 
     out: str
@@ -77,6 +78,7 @@ class TrainConfig:
     init_from: str | None = None
     rest_variants: int = 0
     insert_variants: int = 0
+    mirror_clips: bool = False
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -196,7 +198,7 @@ def train(config: TrainConfig, groups: list[PoseGroup] | None = None) -> Path:
         if not config.data:
             raise ValueError("train: give the data groups or config.data (a dataset directory)")
         groups = load_dataset(config.data, rest_variants=config.rest_variants, seed=config.seed,
-                              insert_variants=config.insert_variants)
+                              insert_variants=config.insert_variants, mirror_clips=config.mirror_clips)
     _check_groups(groups, config.model)
     run = Path(config.out)
     if rank == 0:

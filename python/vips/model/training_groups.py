@@ -10,6 +10,12 @@ model must not care. The pose encoding is built so that the *tokens* of a posed 
 ``rest_variants`` adds, per shard, that many copies of its rig re-rested at a random *symmetric* pose
 (:func:`symmetric_rest`) with the same motion re-expressed on it, so the model learns from many rests of one motion.
 
+Mirrored motion: real clips are few and lopsided (a sword in the right hand, a kick with the left leg).
+``mirror_clips`` adds, per real-motion shard, one copy of its motion mirrored left to right on the same rig
+(:func:`mirrored_motion`): each joint takes its mirror partner's turn, reflected across the midline plane, so the
+model sees every one-sided pose on both sides. Rigs with a joint the model sees that has no mirror partner off the
+midline get no copy (the mirror would not be a pose of that rig).
+
 Inserted joints: real rigs hold joints that their animation never turns (the helper, share and split bones of
 character rigs; a static hips bone below a moving control bone) where the training rigs have none, and the model
 judged them implausible (MODEL_CARD.md). ``insert_variants`` adds, per shard, that many copies of its rig with 1 to
@@ -50,10 +56,12 @@ def group_source(meta: dict) -> str:
 
 
 def load_training_groups(dataset_dir: str | Path, split: str = "train", progress=None,  # noqa: ANN001
-                         rest_variants: int = 0, seed: int = 0, insert_variants: int = 0) -> list[PoseGroup]:
+                         rest_variants: int = 0, seed: int = 0, insert_variants: int = 0,
+                         mirror_clips: bool = False) -> list[PoseGroup]:
     """:class:`vips.model.data.PoseGroup` for every shard of ``split`` in a dataset built by ``vips dataset build``,
-    plus ``rest_variants`` re-rested copies of each and ``insert_variants`` copies with static joints inserted
-    (see the module docstring; seeded by ``seed`` and the shard).
+    plus ``rest_variants`` re-rested copies of each, ``insert_variants`` copies with static joints inserted and,
+    with ``mirror_clips``, each real-motion shard's mirrored motion (see the module docstring; seeded by ``seed``
+    and the shard).
 
     ``progress(done, total)`` is called after each shard.
     """
@@ -78,19 +86,22 @@ def load_training_groups(dataset_dir: str | Path, split: str = "train", progress
         for _ in range(insert_variants):
             rig, poses = with_inserted_joints(shard.rig, shard.poses, insert_rng)
             groups.append(PoseGroup.from_rig(rig, poses, source=source))
+        mirrored = mirrored_motion(shard.rig, shard.poses) if mirror_clips and meta.get("source") == "clip" else None
+        if mirrored is not None:
+            groups.append(PoseGroup.from_rig(shard.rig, mirrored, source=source))
         if progress:
             progress(i + 1, len(shards))
     return groups
 
 
 def load_dataset(directory: str | Path, rest_variants: int = 0, seed: int = 0,
-                 insert_variants: int = 0) -> list[PoseGroup]:
+                 insert_variants: int = 0, mirror_clips: bool = False) -> list[PoseGroup]:
     """All groups in a dataset directory: a built dataset (``manifest.json``, ``vips dataset build``; its train
     split, with ``rest_variants`` re-rested and ``insert_variants`` joint-inserted copies of each shard, see the
     module docstring) or a directory of ``*.safetensors`` groups (sorted by file name)."""
     if (Path(directory) / "manifest.json").is_file():
         return load_training_groups(directory, split="train", rest_variants=rest_variants, seed=seed,
-                                    insert_variants=insert_variants)
+                                    insert_variants=insert_variants, mirror_clips=mirror_clips)
     files = sorted(Path(directory).glob("*.safetensors"))
     if not files:
         raise FileNotFoundError(f"{directory}: no *.safetensors pose groups found")
@@ -153,6 +164,37 @@ def symmetric_rest(rig: "Rig", rng: np.random.Generator) -> "Poses":
     # A world turn T at a joint whose rest world rotation is G is the local delta G^T T G (in any axes).
     local = np.swapaxes(g, -1, -2) @ turns @ g
     return Poses(matrix_to_quat(local)[None].astype(np.float32), np.zeros((1, 3), np.float32), name="rest")
+
+
+def mirrored_motion(rig: "Rig", poses: "Poses") -> "Poses | None":
+    """``poses`` mirrored left to right on ``rig`` itself, or None when a joint the model sees has no mirror partner
+    (:attr:`vips.features.RigConditioning.mirror`: -1, off the midline).
+
+    In the canonical frame (:mod:`vips.features`, the character's left on +X) the mirror is ``M = diag(-1, 1, 1)``:
+    joint j's world turn from rest becomes ``M W_m M`` with ``W_m`` its partner's (its own on the midline), and the
+    root's translation is reflected. On a rig whose rest is symmetric, every joint of the result stands where the
+    mirror image of its partner stood.
+    """
+    from vips.features import rig_conditioning
+    from vips.pose_encoding import world_deltas
+    from vips.poses import Poses
+    from vips.rotations import matrix_to_quat
+
+    cond = rig_conditioning(rig)
+    partner = np.asarray(cond.mirror, np.int64)
+    if np.any((cond.joint_mask > 0) & (partner < 0)):
+        return None
+    partner = np.where(partner < 0, np.arange(len(partner)), partner)  # masked joints: their own mirror image
+    world = _MIRROR @ world_deltas(poses, cond)[:, partner] @ _MIRROR
+    g = cond.rest_world_rotations.astype(np.float64)
+    local = world.copy()
+    for j, p in enumerate(cond.parents):
+        if p >= 0:
+            local[:, j] = np.swapaxes(world[:, p], -1, -2) @ world[:, j]
+    delta = np.swapaxes(g, -1, -2)[None] @ local @ g[None]
+    rot = cond.canonical_rotation.astype(np.float64)  # asset axes -> canonical axes (orthonormal)
+    root = poses.root_translation.astype(np.float64) @ (rot.T @ _MIRROR @ rot).T
+    return Poses(matrix_to_quat(delta).astype(np.float32), root.astype(np.float32), poses.fps, poses.name)
 
 
 # ----- inserted static joints --------------------------------------------------------------------------------
