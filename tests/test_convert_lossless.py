@@ -534,3 +534,36 @@ def test_convert_one_clip_keeps_its_channels(tmp_path: Path) -> None:
     for k in (0, 17, 48):
         expected, ok = ref.skin(ref.animation("clip_0"), k / 24)
         assert np.abs(usd.skinned(query, binding, times[k]) - expected)[ok].max() <= TOLERANCE * h
+
+
+def test_convert_rest_first_frame_binds_the_first_frame_and_keeps_the_motion(tmp_path: Path) -> None:
+    """`vips convert --rest first-frame`: the written rest (usd-core's rest pose) is the BVH's first frame and every
+    frame stands where the BVH's own forward kinematics puts it; a first frame that translates joints (CesiumMan)
+    and a file without clips are refused, naming the option, with nothing written."""
+    from vips.cli import app
+
+    source = ASSETS_DIR / "bvh" / "walk.bvh"
+    out = tmp_path / "rested.usda"
+    result = CliRunner().invoke(app, ["convert", str(source), str(out), "--rest", "first-frame"])
+    assert result.exit_code == 0, result.output
+    _, positions, _ = bvh_positions(source)
+    h = load_quiet(source).height()
+    usd = UsdFile(out)
+    query, _, _ = usd.bind(None)
+    rest = np.stack([np.array(x, np.float64).T for x in query.ComputeJointWorldTransforms(UsdGeom.XformCache(0),
+                                                                                             atRest=True)])
+    assert np.abs(rest[:, :3, 3] - positions[0]).max() <= TOLERANCE * h
+    assert np.abs(rest[:, :3, 3] - positions[len(positions) // 2]).max() > 0.05 * h  # the test can fail
+    query, _, times = usd.bind(source.stem)
+    for k in frames_to_check(len(positions), 12):
+        assert np.abs(usd.joints(query, times[k]) - positions[k]).max() <= TOLERANCE * h
+    # CesiumMan's first frame translates joints (a rest cannot hold that): refused, nothing written.
+    gltf = ASSETS_DIR / "gltf" / "CesiumMan.glb"
+    out = tmp_path / "cesium.usda"
+    result = CliRunner().invoke(app, ["convert", str(gltf), str(out), "--rest", "first-frame"])
+    assert result.exit_code == 1 and "moves joints by translation or scale" in result.output
+    assert not out.exists()
+    still = ASSETS_DIR / "rignet" / "humanoid_auto_rig.txt"
+    result = CliRunner().invoke(app, ["convert", str(still), str(tmp_path / "x.usda"), "--rest", "first-frame"])
+    assert result.exit_code == 1 and "--rest first-frame needs a clip" in result.output
+    assert not (tmp_path / "x.usda").exists()

@@ -140,8 +140,12 @@ def rerested(rig: "Rig", pose: Poses) -> "Rig":
     and bind matrices are the posed ones) and every clip is re-expressed so it moves the body exactly as before.
 
     Used to bind one character in another rest (an A-pose instead of a T-pose, the first frame of a mocap clip
-    instead of a BVH's zero pose) and, in training, to show the model many rests of one motion.
+    instead of a BVH's zero pose) and, in training, to show the model many rests of one motion. A file's full clip
+    channels (:mod:`vips.io.channels`) are carried over unchanged: they are local transforms, which do not depend
+    on which pose is called the rest, so a writer still writes every animated channel.
     """
+    from dataclasses import replace
+
     from vips.rig import Rig
 
     pose.check_rig(rig.num_joints, f"rig {rig.label}")
@@ -150,10 +154,12 @@ def rerested(rig: "Rig", pose: Poses) -> "Rig":
     vertices = skin(rig, pose)[0] if rig.has_mesh else None
     bind = world_matrices(rig, pose)[0] if rig.bind_matrices is not None else None
     clips = {name: rerest_poses(clip, pose) for name, clip in rig.clips.items()}
+    by_id = {id(clip): clips[name] for name, clip in rig.clips.items()}
+    channels = {name: replace(ch, poses=by_id.get(id(ch.poses))) for name, ch in rig.clip_channels.items()}
     return Rig(list(rig.joint_names), rig.parents.copy(), trans[0], rot[0], bind_matrices=bind, vertices=vertices,
                faces=rig.faces, skin_indices=rig.skin_indices, skin_weights=rig.skin_weights, up_axis=rig.up_axis,
                meters_per_unit=rig.meters_per_unit, name=rig.name, source=rig.source, clips=clips,
-               warnings=list(rig.warnings))
+               warnings=list(rig.warnings), clip_channels=channels)
 
 
 def rerest_poses(poses: Poses, rest: Poses) -> Poses:

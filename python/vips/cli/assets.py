@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Optional
 
+import numpy as np
 import typer
 
 from vips.cli.checks import asset_inputs, check_int
@@ -135,18 +136,42 @@ def info(
         typer.echo(f"  note            {note}")
 
 
+def _check_first_frame_is_a_pose(rig, name: str, source: str) -> None:  # noqa: ANN001 - vips.Rig
+    """Refuse ``--rest first-frame`` when clip ``name``'s first frame moves a joint other than by turning it (a
+    non-root translation or a scale): a rest holds rotations and bone lengths only, so that frame could not be
+    bound exactly, and the conversion would no longer be lossless."""
+    channels = rig.clip_channels.get(name)
+    if channels is None:
+        return
+    h = max(float(rig.height()), 1e-12)
+    moved = np.abs(channels.translations[0, 1:] - rig.rest_translations[1:]).max(initial=0.0) / h
+    scaled = np.abs(channels.scales[0] - 1.0).max(initial=0.0)
+    if moved > 1e-6 or scaled > 1e-6:
+        fail(f"{source}: clip '{name}' moves joints by translation or scale in its first frame (up to "
+             f"{max(moved * h, scaled):.4g}); --rest first-frame binds rotations and bone lengths only, so this "
+             "file would not convert exactly: convert it without --rest")
+
+
 def convert(
     source: str = typer.Argument(..., help=ASSET_HELP),
     target: Path = typer.Argument(..., help="Output file: .usd/.usda/.usdc (UsdSkel) or .glb (glTF binary); its "
                                   "folder must exist, and it may not be the source."),
     clip: Optional[str] = typer.Option(None, help="Write only this animation clip (default: every clip)."),
+    rest: str = typer.Option("file", "--rest", help="The rest (bind) pose written: 'file', the source's own, or "
+                             "'first-frame', the first frame of the clip written (of the first clip without --clip): "
+                             "for BVH exports whose zero pose is not a pose of the body (Character Creator / iClone "
+                             "ones put the legs up), so that the pose model reads the rig in a real pose. The "
+                             "animation plays the same either way."),
 ) -> None:
     """Convert a rigged asset between formats, animation clips included: joint and clip names, every animated
     channel (rotation, translation, scale) and pose-set metadata are kept. The output is written atomically."""
     from vips.io import save
     from vips.io.atomic import check_outputs
     from vips.io.channels import clips_to_write
+    from vips.kinematics import rerested
 
+    if rest not in ("file", "first-frame"):
+        fail(f"--rest must be 'file' or 'first-frame', got '{rest}'")
     try:
         check_outputs({"TARGET": target}, asset_inputs(source))
         rig = load_asset(source)
@@ -158,6 +183,16 @@ def convert(
             poses = rig.clips.get(clip)
             if poses is None:  # a clip the pose model cannot hold (a spawn effect): its channels alone
                 rig.clips, rig.clip_channels = {}, {clip: rig.clip_channels[clip]}
+        if rest == "first-frame":
+            first = poses if poses is not None else next(iter(rig.clips.values()), None)
+            if first is None or len(first) == 0:
+                fail(f"{source}: --rest first-frame needs a clip with frames"
+                     + (f" (clip '{clip}' has none the pose model holds)" if clip is not None else
+                        " (the file has none the pose model holds)"))
+            name = next(n for n, c in rig.clips.items() if c is first)
+            _check_first_frame_is_a_pose(rig, name, source)
+            rig = rerested(rig, first[:1])
+            poses = rig.clips[name] if poses is not None else None
         written = 1 if clip is not None else len(clips_to_write(rig))
         save(rig, target, poses)
     except VipsError as exc:
