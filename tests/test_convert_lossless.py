@@ -567,3 +567,5 @@ def test_convert_rest_first_frame_binds_the_first_frame_and_keeps_the_motion(tmp
     result = CliRunner().invoke(app, ["convert", str(still), str(tmp_path / "x.usda"), "--rest", "first-frame"])
     assert result.exit_code == 1 and "--rest first-frame needs a clip" in result.output
     assert not (tmp_path / "x.usda").exists()
+    result = CliRunner().invoke(app, ["convert", str(source), str(tmp_path / "y.usda"), "--rest", "middle"])
+    assert result.exit_code == 1 and "--rest must be 'file' or 'first-frame'" in result.output
