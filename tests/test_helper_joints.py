@@ -140,6 +140,19 @@ def test_helpers_of_rigs_that_have_none_and_of_a_rig_given_them():
         np.testing.assert_array_equal(found, expected)
 
 
+def test_the_body_score_judges_no_helper_nor_a_joint_that_moves_only_helpers():
+    from vips.body import body_root, judged_joints
+
+    rig = Rig([f"j{j}" for j in range(len(RULE_PARENTS))], RULE_PARENTS,
+              RULE_POSITIONS - np.where(RULE_PARENTS[:, None] >= 0, RULE_POSITIONS[np.maximum(RULE_PARENTS, 0)], 0),
+              np.tile([1.0, 0, 0, 0], (len(RULE_PARENTS), 1)))  # skeleton only: leaves move nothing
+    assert body_root(rig) == 1
+    judged = judged_joints(rig, 1)
+    assert not judged[RULE_HELPERS].any()
+    assert not judged[5]  # the toe: its only child is the zero-length toe_end, a helper
+    assert judged[[1, 2, 3, 4]].all()
+
+
 def test_without_joints_folds_the_skin_and_refuses_a_kept_child():
     rig, _ = cesium_man()
     helped, index = with_helpers(rig)

@@ -96,8 +96,12 @@ def judged_joints(rig: "Rig", body: int) -> np.ndarray:
       targets and poles of artist rigs, parented to the ground bone, whose animated translations are not part of a
       pose (a real leg or tail has more joints);
     - joints whose rotation moves no skin (neither they nor a joint below them carries skin weight; in a rig
-      without skin, the leaves): helper and end bones, whose turn a real animator's pose says nothing about.
+      without skin, the leaves and the joints whose only children are helper joints): helper and end bones, whose
+      turn a real animator's pose says nothing about (:func:`visible_joints`; helper joints themselves,
+      :mod:`vips.helper_joints`, are never judged).
     """
+    from vips.helper_joints import helper_joints
+
     parents = np.asarray(rig.parents)
     above = above_body(parents, body)
     below = ancestors(parents)  # below[j, k]: k is j or one of its ancestors
@@ -106,7 +110,8 @@ def judged_joints(rig: "Rig", body: int) -> np.ndarray:
     for j in np.flatnonzero(~above & (parents >= 0)):
         if j != body and above[parents[j]] and size[j] < MIN_LIMB_JOINTS:
             beside |= below[:, j]
-    return visible_joints(rig) & ~above & ~beside
+    helpers = helper_joints(rig, body)
+    return visible_joints(rig, ~helpers) & ~helpers & ~above & ~beside
 
 
 def visible_joints(rig: "Rig", shown: np.ndarray | None = None) -> np.ndarray:
