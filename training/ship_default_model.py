@@ -95,7 +95,7 @@ def errors_of(model: Path, pairs: list, seed: int) -> list[tuple[np.ndarray, ...
                 continue
             bad.append(space.denoising_errors(corrupted)[:, live])
         samples = space.sample(REFERENCE_SAMPLES, seed=int(space.info.score.get("seed", 0)), steps=REFERENCE_STEPS)
-        body = judged_joints(rig, space.cond.body_root)[live]
+        body = judged_joints(rig, space.cond.body_root, live)[live]
         body = body if body.any() else np.ones(len(body), bool)  # as PoseSpace.scored_joints falls back
         visible = visible_joints(rig, live)[live]
         visible = visible if visible.any() else np.ones(len(visible), bool)

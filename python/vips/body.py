@@ -88,7 +88,7 @@ def above_body(parents: np.ndarray, body: int) -> np.ndarray:
     return strict_ancestors(parents, body)
 
 
-def judged_joints(rig: "Rig", body: int) -> np.ndarray:
+def judged_joints(rig: "Rig", body: int, shown: np.ndarray | None = None) -> np.ndarray:
     """(J,) bool: the joints whose rotation shapes the body, the ones a pose's plausibility can judge. Left out:
 
     - the joints above ``body`` (the body root): ground and control bones, whose rotation is the heading;
@@ -96,11 +96,11 @@ def judged_joints(rig: "Rig", body: int) -> np.ndarray:
       targets and poles of artist rigs, parented to the ground bone, whose animated translations are not part of a
       pose (a real leg or tail has more joints);
     - joints whose rotation moves no skin (neither they nor a joint below them carries skin weight; in a rig
-      without skin, the leaves and the joints whose only children are helper joints): helper and end bones, whose
-      turn a real animator's pose says nothing about (:func:`visible_joints`; helper joints themselves,
-      :mod:`vips.helper_joints`, are never judged).
+      without skin, the leaves and the joints whose only children are not ``shown``): helper and end bones, whose
+      turn a real animator's pose says nothing about (:func:`visible_joints`);
+    - joints not ``shown`` (J,) bool, default none left out: the pose model's caller passes the joints it sees, so
+      helper joints (:mod:`vips.helper_joints`) are never judged.
     """
-    from vips.helper_joints import helper_joints
 
     parents = np.asarray(rig.parents)
     above = above_body(parents, body)
@@ -110,8 +110,8 @@ def judged_joints(rig: "Rig", body: int) -> np.ndarray:
     for j in np.flatnonzero(~above & (parents >= 0)):
         if j != body and above[parents[j]] and size[j] < MIN_LIMB_JOINTS:
             beside |= below[:, j]
-    helpers = helper_joints(rig, body)
-    return visible_joints(rig, ~helpers) & ~helpers & ~above & ~beside
+    shown = np.ones(len(parents), bool) if shown is None else np.asarray(shown, bool)
+    return visible_joints(rig, shown) & shown & ~above & ~beside
 
 
 def visible_joints(rig: "Rig", shown: np.ndarray | None = None) -> np.ndarray:

@@ -460,7 +460,7 @@ class PoseSpace:
         seen = self.cond.joint_mask > 0
         joints = self.info.score.get("joints", "all")
         if joints == "body":
-            chosen = seen & judged_joints(self.rig, self.cond.body_root)
+            chosen = judged_joints(self.rig, self.cond.body_root, seen)
         elif joints == "visible":
             chosen = seen & visible_joints(self.rig, seen)
         else:

@@ -41,7 +41,7 @@ def judged_joints(rig) -> np.ndarray:  # noqa: ANN001 - Rig
     """(J_live,) bool over the joints the model sees: :func:`vips.body.judged_joints` (the score's ``"body"``
     joints)."""
     cond = rig_conditioning(rig)
-    return body_joints(rig, cond.body_root)[cond.joint_mask > 0]
+    return body_joints(rig, cond.body_root, cond.joint_mask > 0)[cond.joint_mask > 0]
 
 
 def main() -> None:
