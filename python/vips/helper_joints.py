@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from vips.skeleton import children_lists, subtree_sizes
+from vips.skeleton import children_lists, preorder, subtree_sizes
 
 if TYPE_CHECKING:
     from vips.rig import Rig
@@ -68,7 +68,9 @@ def find_helper_joints(parents: np.ndarray, positions: np.ndarray, body_root: in
     J = len(parents)
     kids = children_lists(parents)
     size = subtree_sizes(parents)
-    order, start = _preorder(kids, parents)
+    order = np.array([j for j, _ in preorder(parents)], np.int64)
+    start = np.empty(J, np.int64)
+    start[order] = np.arange(J)  # a subtree is order[start[j]:][:size[j]]
     below = np.zeros(J, bool)
     for j in range(J):
         p = parents[j]
@@ -90,19 +92,6 @@ def find_helper_joints(parents: np.ndarray, positions: np.ndarray, body_root: in
         helper[j] = any(size[c] > size[j] and _on_segment(members, pos[p], pos[c], ON_BONE * height)
                         for c in kids[p] if c != j)
     return helper
-
-
-def _preorder(kids: list[list[int]], parents: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Depth-first order of the joints and each joint's place in it: a subtree is ``order[start[j]:][:size[j]]``."""
-    order: list[int] = []
-    stack = [int(j) for j in np.flatnonzero(np.asarray(parents) < 0)][::-1]
-    while stack:
-        j = stack.pop()
-        order.append(j)
-        stack.extend(reversed(kids[j]))
-    start = np.empty(len(parents), np.int64)
-    start[order] = np.arange(len(order))
-    return np.asarray(order, np.int64), start
 
 
 def _on_segment(points: np.ndarray, a: np.ndarray, b: np.ndarray, tol: float) -> bool:

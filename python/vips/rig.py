@@ -118,14 +118,7 @@ class Rig:
     def preorder(self) -> list[tuple[int, int]]:
         """``(joint, depth)`` for every joint, depth first from the root (children in joint order), as a joint tree is
         read top to bottom; iterative, so a 20,000-joint chain costs no recursion."""
-        kids = self.children()
-        order: list[tuple[int, int]] = []
-        stack = [(j, 0) for j in reversed(range(self.num_joints)) if self.parents[j] < 0]
-        while stack:
-            j, depth = stack.pop()
-            order.append((j, depth))
-            stack.extend((k, depth + 1) for k in reversed(kids[j]))
-        return order
+        return skeleton.preorder(self.parents)
 
     def joint_tree(self) -> dict[str, Any]:
         """The skeleton as JSON-ready lists, one entry per joint in joint order (what ``vips info --json`` prints

@@ -22,6 +22,19 @@ def children_lists(parents: np.ndarray) -> list[list[int]]:
     return kids
 
 
+def preorder(parents: np.ndarray) -> list[tuple[int, int]]:
+    """``(joint, depth)`` for every joint, depth first from the roots (children in joint order), as a joint tree is
+    read top to bottom; iterative, so a 20,000-joint chain costs no recursion. A subtree is a contiguous run."""
+    kids = children_lists(parents)
+    order: list[tuple[int, int]] = []
+    stack = [(j, 0) for j in reversed(range(len(parents))) if parents[j] < 0]
+    while stack:
+        j, depth = stack.pop()
+        order.append((j, depth))
+        stack.extend((k, depth + 1) for k in reversed(kids[j]))
+    return order
+
+
 def child_counts(parents: np.ndarray) -> np.ndarray:
     """(J,) int64 number of children of each joint."""
     parents = np.asarray(parents)
