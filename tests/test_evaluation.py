@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,7 +31,7 @@ from vips.evaluation import (
     self_intersection_rate,
 )
 from vips.evaluation import metrics
-from vips.evaluation.corruptions import PROCEDURAL_CORRUPTIONS, body_layout
+from vips.evaluation.corruptions import PROCEDURAL_CORRUPTIONS, body_layout, corruptible_joints
 from vips.kinematics import joint_positions
 from vips.poses import Poses
 from vips.rotations import (
@@ -41,6 +42,9 @@ from vips.rotations import (
     quat_to_axis_angle,
     quat_to_matrix,
 )
+
+
+IK_RIGS = Path(__file__).resolve().parent / "data" / "ik_rigs"
 
 
 # ----- fixtures ----------------------------------------------------------------------------------------------
@@ -319,6 +323,64 @@ def test_through_body_puts_a_limb_inside_the_trunk(request, rig_name, trunk):
         inside += dist < radius
     assert inside >= 0.9 * len(poses)
     assert radius < 0.15 * rig.height()
+
+
+def _changed_joints(before: Poses, after: Poses) -> np.ndarray:
+    """(J,) bool: the joints some pose of ``after`` turned away from ``before`` (sign-blind quaternion compare)."""
+    dot = np.abs(np.sum(after.rotations.astype(np.float64) * quat_normalize(before.rotations.astype(np.float64)), -1))
+    return (dot < 1 - 1e-6).any(axis=0)  # float32 rounding: about 0.2 degrees
+
+
+def test_corruptible_joints_of_a_skeleton_labelled_by_hand():
+    """The helper-joint rule's skeleton (tests/test_helper_joints.py): ground 0 and its zero-length end 14 above
+    the body, pelvis 1 (the body root), helpers 6-9 and 15, and the leaves and the toe (whose only child is a
+    helper) whose turn moves nothing; the rest may be corrupted."""
+    from test_helper_joints import RULE_PARENTS, RULE_POSITIONS
+
+    from vips.rig import Rig
+
+    local = RULE_POSITIONS - np.where(RULE_PARENTS[:, None] >= 0, RULE_POSITIONS[np.maximum(RULE_PARENTS, 0)], 0)
+    rig = Rig([f"j{j}" for j in range(len(RULE_PARENTS))], RULE_PARENTS, local,
+              np.tile([1.0, 0, 0, 0], (len(RULE_PARENTS), 1)))
+    np.testing.assert_array_equal(np.flatnonzero(corruptible_joints(rig)), [2, 3, 4, 11, 12, 16, 17, 18, 19, 21])
+
+
+@pytest.mark.parametrize("kind", list(CORRUPTIONS))
+def test_corruptions_turn_no_helper_joint(humanoid, kind):
+    """On the humanoid given twist, share and end helper bones, every corruption turns joints of the body only."""
+    from test_helper_joints import on_helper_rig, with_helpers
+
+    rig, poses = humanoid
+    helped, index = with_helpers(rig)
+    body = np.zeros(helped.num_joints, bool)
+    body[index] = True
+    shows = corruptible_joints(helped)
+    assert not shows[~body].any() and shows[index[1:]].sum() >= rig.num_joints - 8  # not the hips, nor a few leaves
+    frames = on_helper_rig(poses[::4], index, helped.num_joints)
+    res = CORRUPTIONS[kind](helped, frames, seed=11, reference=frames)
+    changed = _changed_joints(frames, res.poses)
+    assert changed.any() and not changed[~shows].any(), np.asarray(helped.joint_names)[changed & ~shows]
+
+
+def test_corruptions_leave_the_ground_bone_and_ik_targets_of_a_real_rig_alone():
+    """Quaternius' knight (tests/data/ik_rigs, CC0): ground bone 'Bone', body root 'Body', IK feet and pole targets
+    parented to the ground bone. Turning them shows nothing (the targets move no skin) or turns the whole body."""
+    import warnings
+
+    import vips
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rig = vips.load(str(IK_RIGS / "KnightCharacter.glb"))
+    left_out = {"Bone", "Body", "Foot.L", "Foot.R", "PoleTarget.L", "PoleTarget.R"}
+    expected = np.array([name not in left_out for name in rig.joint_names])
+    np.testing.assert_array_equal(corruptible_joints(rig), expected)
+    rng = np.random.default_rng(0)
+    frames = Poses(quat_normalize(rng.normal([1, 0, 0, 0], 0.2, (24, rig.num_joints, 4))).astype(np.float32),
+                   np.zeros((24, 3), np.float32))
+    for kind, corrupt in CORRUPTIONS.items():
+        changed = _changed_joints(frames, corrupt(rig, frames, seed=3, reference=frames).poses)
+        assert changed.any() and not changed[~expected].any(), (kind, np.asarray(rig.joint_names)[changed & ~expected])
 
 
 def test_through_body_needs_a_limb():

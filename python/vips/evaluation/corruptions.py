@@ -3,12 +3,18 @@
 Every corruption has the signature ``corrupt(rig, poses, seed=0, reference=None) -> Corrupted`` and changes
 one thing per pose (named in the pose's description); ``reference`` (training poses) is used by the
 corruptions that need to know what the data does and defaults to ``poses`` themselves. Results keep the
-input's shape and unit quaternions. Geometry uses the rig only, so any topology works:
+input's shape and unit quaternions. Geometry uses the rig only, so any topology works.
 
-- ``twist``: a non-root joint with a child twisted about its bone axis to 100..180 degrees from rest, its
+Every corruption turns only joints whose turn changes the body's shape (:func:`corruptible_joints`): not the body
+root nor the ground and control bones above it (their turn is the heading, or lying down), not the IK targets
+beside the body, not helper joints (:mod:`vips.helper_joints`: real animation turns twist bones as far as 130
+degrees), and not joints that move no skin (end bones, whose turn shows nothing). A corrupted pose is one that
+looks broken, so the yardstick never counts a turn nobody could see as a broken pose.
+
+- ``twist``: a joint with a child twisted about its bone axis to 100..180 degrees from rest, its
   swing unchanged (so the bone points where it did);
-- ``random_rotation``: 1..3 non-root joints replaced by uniformly random rotations;
-- ``turned_joints``: 2..3 non-root joints with bones each turned 90..120 degrees about a random axis, on top of
+- ``random_rotation``: 1..3 joints replaced by uniformly random rotations;
+- ``turned_joints``: 2..3 joints with bones each turned 90..120 degrees about a random axis, on top of
   the rotation they had (the model issue's "a few joints turned 90-120 degrees");
 - ``hyperextension``: the most hinge-like joints (one dominant axis of motion in the data) bent at least
   100 degrees against their usual bend and at least 45 degrees past anything the data does that way;
@@ -24,6 +30,8 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 
+from vips.body import body_root, judged_joints
+from vips.helper_joints import helper_joints
 from vips.poses import Poses
 from vips.rotations import (
     axis_angle_to_quat,
@@ -61,14 +69,28 @@ def uniform_quaternions(rng: np.random.Generator, shape: tuple[int, ...]) -> np.
     return quat_normalize(rng.normal(size=shape + (4,)))
 
 
-def _non_root_joints(rig: "Rig", need_bone: bool) -> np.ndarray:
-    axes = rig.bone_axes()
+def corruptible_joints(rig: "Rig") -> np.ndarray:
+    """(J,) bool: the joints a corruption may turn, the ones whose turn changes the body's shape: the joints
+    :func:`vips.body.judged_joints` judges on the skeleton without helper joints, less the body root itself."""
+    body = body_root(rig)
+    out = judged_joints(rig, body, shown=~helper_joints(rig, body))
+    out[body] = False
+    return out
+
+
+def _candidates(rig: "Rig", need_bone: bool) -> np.ndarray:
+    """Indices of the joints a corruption may turn (:func:`corruptible_joints`; with ``need_bone``, those with a
+    bone to turn). Rigs where that leaves none (a few joints, no skin) fall back to every non-root joint."""
+    bone = np.linalg.norm(rig.bone_axes(), axis=1) > 0
+    cand = np.flatnonzero(corruptible_joints(rig) & (bone if need_bone else True))
+    if len(cand):
+        return cand
     ok = np.arange(rig.num_joints) > 0
     if need_bone:
-        ok &= np.linalg.norm(axes, axis=1) > 0
+        ok &= bone
     cand = np.flatnonzero(ok)
     if len(cand) == 0:  # one-joint rigs (or rigs of zero-length bones): the root is all there is
-        cand = np.flatnonzero(np.linalg.norm(axes, axis=1) > 0) if need_bone else np.arange(rig.num_joints)
+        cand = np.flatnonzero(bone) if need_bone else np.arange(rig.num_joints)
     if len(cand) == 0:
         raise ValueError(f"{rig.label}: no joint with a bone to corrupt")
     return cand
@@ -85,14 +107,14 @@ def _finish(poses: Poses, rotations: np.ndarray, kind: str, descriptions: list[s
 # ----- twist ---------------------------------------------------------------------------------------------
 def twist(rig: "Rig", poses: Poses, seed: int = 0, reference: Poses | None = None,
           min_deg: float = 100.0, max_deg: float = 180.0) -> Corrupted:
-    """Twist one random non-root joint per pose about its bone axis to ``min_deg..max_deg`` degrees from rest.
+    """Twist one joint per pose (:func:`corruptible_joints`, with a bone) about its bone axis to ``min_deg..max_deg`` degrees from rest.
 
     The joint's swing is kept, so its bone (and the child joint) stay in place; the subtree turns about it.
     """
     poses.check_rig(rig.num_joints, f"rig {rig.label}")
     rng = np.random.default_rng(seed)
     axes = rig.bone_axes()
-    cand = _non_root_joints(rig, need_bone=True)
+    cand = _candidates(rig, need_bone=True)
     rot = poses.rotations.astype(np.float64).copy()
     desc, joints = [], []
     for i in range(len(poses)):
@@ -108,10 +130,10 @@ def twist(rig: "Rig", poses: Poses, seed: int = 0, reference: Poses | None = Non
 # ----- random rotations ------------------------------------------------------------------------------------
 def random_rotation(rig: "Rig", poses: Poses, seed: int = 0, reference: Poses | None = None,
                     max_joints: int = 3) -> Corrupted:
-    """Replace 1..``max_joints`` distinct non-root joints of each pose by uniformly random rotations."""
+    """Replace 1..``max_joints`` distinct joints (:func:`corruptible_joints`) of each pose by uniformly random rotations."""
     poses.check_rig(rig.num_joints, f"rig {rig.label}")
     rng = np.random.default_rng(seed)
-    cand = _non_root_joints(rig, need_bone=False)
+    cand = _candidates(rig, need_bone=False)
     rot = poses.rotations.astype(np.float64).copy()
     desc, joints = [], []
     for i in range(len(poses)):
@@ -126,7 +148,7 @@ def random_rotation(rig: "Rig", poses: Poses, seed: int = 0, reference: Poses | 
 # ----- a few joints turned ---------------------------------------------------------------------------------
 def turned_joints(rig: "Rig", poses: Poses, seed: int = 0, reference: Poses | None = None, min_joints: int = 2,
                   max_joints: int = 3, min_deg: float = 90.0, max_deg: float = 120.0) -> Corrupted:
-    """Turn ``min_joints..max_joints`` distinct non-root joints with bones of each pose by ``min_deg..max_deg``.
+    """Turn ``min_joints..max_joints`` distinct joints with bones (:func:`corruptible_joints`) of each pose by ``min_deg..max_deg``.
 
     Each chosen joint's delta rotation ``q`` becomes ``r * q``, ``r`` a rotation by a uniform angle in
     ``[min_deg, max_deg]`` about a uniformly random axis: the joint ends that far (geodesic angle) from where
@@ -137,7 +159,7 @@ def turned_joints(rig: "Rig", poses: Poses, seed: int = 0, reference: Poses | No
     if not 1 <= min_joints <= max_joints:
         raise ValueError(f"turned_joints needs 1 <= min_joints <= max_joints, got {min_joints} and {max_joints}")
     rng = np.random.default_rng(seed)
-    cand = _non_root_joints(rig, need_bone=True)
+    cand = _candidates(rig, need_bone=True)
     rot = poses.rotations.astype(np.float64).copy()
     desc, joints = [], []
     for i in range(len(poses)):
@@ -202,7 +224,7 @@ def hyperextension(rig: "Rig", poses: Poses, seed: int = 0, reference: Poses | N
     reference.check_rig(rig.num_joints, "reference poses' rig")
     rng = np.random.default_rng(seed)
     model = bend_model(reference)
-    cand = _non_root_joints(rig, need_bone=True)
+    cand = _candidates(rig, need_bone=True)
     lo = np.maximum(np.deg2rad(min_deg), model.opposite + np.deg2rad(margin_deg))
     roomy = cand[lo[cand] <= np.deg2rad(150.0)]
     moving = roomy[model.motion[roomy] > 1e-8]
@@ -323,6 +345,8 @@ def through_body(rig: "Rig", poses: Poses, seed: int = 0, reference: Poses | Non
                  targets_per_bone: int = 9) -> Corrupted:
     """Swing one limb chain per pose rigidly about its root joint so that the limb passes into the trunk.
 
+    Chains are those of :func:`body_layout` whose root is among :func:`corruptible_joints` (all of them when none is).
+
     For each chain (random order, chains longer than twice the trunk radius first) the swing aims the chain
     root's line to one of its joints at points along the trunk's bones; a joint "lands" where that line,
     at the joint's distance, meets the trunk. The deepest joint of the chain that lands within half the
@@ -346,7 +370,10 @@ def through_body(rig: "Rig", poses: Poses, seed: int = 0, reference: Poses | Non
     # A chain no longer than the trunk is thick ends "inside" wherever it points: prefer long ones.
     rest = rig.rest_joint_positions().astype(np.float64)
     reach = np.array([np.linalg.norm(rest[e] - rest[c]) for c, e in layout.chains])
-    pool = [k for k in range(len(paths)) if reach[k] >= 2 * layout.radius] or list(range(len(paths)))
+    # Chains rooted at a joint whose turn shows (not an IK target beside the body, not a helper), long ones first.
+    shows = corruptible_joints(rig)
+    seen = [k for k in range(len(paths)) if shows[paths[k][0]]] or list(range(len(paths)))
+    pool = [k for k in seen if reach[k] >= 2 * layout.radius] or seen
     subtrees = []
     for c, _ in layout.chains:
         inside = np.zeros(rig.num_joints, bool)

@@ -6,7 +6,9 @@ by their manifest row's ``family`` (else ``species``), or one animated asset fil
 
 - **plausible**: the share of real frames the model flags plausible (its calibrated threshold);
 - per corruption kind (:data:`REAL_MOTION_CORRUPTIONS`): **caught**, the share of the same frames, corrupted,
-  that the model flags implausible, and the **AUROC** of real against corrupted scores;
+  that the model flags implausible, and the **AUROC** of real against corrupted scores; corruptions turn only
+  joints whose turn changes the body (:func:`~vips.evaluation.corruptions.corruptible_joints`: no helper, end,
+  ground or IK-target bone);
 - **coverage**: a frame is covered when one of ``n_samples`` model samples lies within a mean per-joint
   distance of :data:`COVER_RADIUS` (a fraction of the rig's height) of it, both as
   :func:`~vips.evaluation.metrics.pose_features` (joint positions relative to the body joint, turned so that
