@@ -89,7 +89,8 @@ def evaluate(
     Real motion ("real motion" in report.json, real_*.png): the dataset's real clip families of --split (rigs
     never trained on) and each --assets file. On --frames-per-clip frames per clip: the share flagged plausible;
     per corruption (turned_joints: 2-3 joints turned 90-120 deg; twist, random_rotation, hyperextension,
-    through_body) the share caught and the AUROC of real against corrupted; coverage (a frame is covered by one
+    through_body; only joints whose turn changes the body: no helper, end, ground or IK-target bone) the share
+    caught and the AUROC of real against corrupted; coverage (a frame is covered by one
     of --cover-samples samples within a mean joint distance of 8 % of the height, joints relative to the body
     joint and facing one way); rest bias (samples' median distance from the rest pose over the real frames').
     Targets: plausible >= 0.9, caught >= 0.9, AUROC >= 0.95 per family and kind; coverage >= 0.8 and rest
