@@ -363,8 +363,9 @@ def test_corruptions_turn_no_helper_joint(humanoid, kind):
 
 
 def test_corruptions_leave_the_ground_bone_and_ik_targets_of_a_real_rig_alone():
-    """Quaternius' knight (tests/data/ik_rigs, CC0): ground bone 'Bone', body root 'Body', IK feet and pole targets
-    parented to the ground bone. Turning them shows nothing (the targets move no skin) or turns the whole body."""
+    """Quaternius' knight (tests/data/ik_rigs, CC0): ground bone 'Bone' and body root 'Body' (their turn turns the
+    whole body), IK feet and pole targets beside the body on the ground bone (driven by translations, which a pose
+    does not hold): no corruption turns them."""
     import warnings
 
     import vips

@@ -7,9 +7,9 @@ input's shape and unit quaternions. Geometry uses the rig only, so any topology 
 
 Every corruption turns only joints whose turn changes the body's shape (:func:`corruptible_joints`): not the body
 root nor the ground and control bones above it (their turn is the heading, or lying down), not the IK targets
-beside the body, not helper joints (:mod:`vips.helper_joints`: real animation turns twist bones as far as 130
-degrees), and not joints that move no skin (end bones, whose turn shows nothing). A corrupted pose is one that
-looks broken, so the yardstick never counts a turn nobody could see as a broken pose.
+beside the body, not helper joints (:mod:`vips.helper_joints`: real animation turns the iClone skeleton's twist
+bones up to 132 degrees), and not joints that move no skin (end bones, whose turn shows nothing). A corrupted
+pose is one that looks broken, so the yardstick never counts a turn nobody could see as a broken pose.
 
 - ``twist``: a joint with a child twisted about its bone axis to 100..180 degrees from rest, its
   swing unchanged (so the bone points where it did);
@@ -107,7 +107,8 @@ def _finish(poses: Poses, rotations: np.ndarray, kind: str, descriptions: list[s
 # ----- twist ---------------------------------------------------------------------------------------------
 def twist(rig: "Rig", poses: Poses, seed: int = 0, reference: Poses | None = None,
           min_deg: float = 100.0, max_deg: float = 180.0) -> Corrupted:
-    """Twist one joint per pose (:func:`corruptible_joints`, with a bone) about its bone axis to ``min_deg..max_deg`` degrees from rest.
+    """Twist one joint per pose (:func:`corruptible_joints`, with a bone) about its bone axis to
+    ``min_deg..max_deg`` degrees from rest.
 
     The joint's swing is kept, so its bone (and the child joint) stay in place; the subtree turns about it.
     """
@@ -130,7 +131,8 @@ def twist(rig: "Rig", poses: Poses, seed: int = 0, reference: Poses | None = Non
 # ----- random rotations ------------------------------------------------------------------------------------
 def random_rotation(rig: "Rig", poses: Poses, seed: int = 0, reference: Poses | None = None,
                     max_joints: int = 3) -> Corrupted:
-    """Replace 1..``max_joints`` distinct joints (:func:`corruptible_joints`) of each pose by uniformly random rotations."""
+    """Replace 1..``max_joints`` distinct joints (:func:`corruptible_joints`) of each pose by uniformly random
+    rotations."""
     poses.check_rig(rig.num_joints, f"rig {rig.label}")
     rng = np.random.default_rng(seed)
     cand = _candidates(rig, need_bone=False)
@@ -148,7 +150,8 @@ def random_rotation(rig: "Rig", poses: Poses, seed: int = 0, reference: Poses | 
 # ----- a few joints turned ---------------------------------------------------------------------------------
 def turned_joints(rig: "Rig", poses: Poses, seed: int = 0, reference: Poses | None = None, min_joints: int = 2,
                   max_joints: int = 3, min_deg: float = 90.0, max_deg: float = 120.0) -> Corrupted:
-    """Turn ``min_joints..max_joints`` distinct joints with bones (:func:`corruptible_joints`) of each pose by ``min_deg..max_deg``.
+    """Turn ``min_joints..max_joints`` distinct joints with bones (:func:`corruptible_joints`) of each pose by
+    ``min_deg..max_deg``.
 
     Each chosen joint's delta rotation ``q`` becomes ``r * q``, ``r`` a rotation by a uniform angle in
     ``[min_deg, max_deg]`` about a uniformly random axis: the joint ends that far (geodesic angle) from where
