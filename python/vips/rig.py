@@ -45,6 +45,8 @@ class Rig:
             channel the pose model leaves out. Empty for rigs built in memory; see :mod:`vips.io.channels`.
         root_name: the name of the asset's top object in the file it came from (the UsdSkel SkelRoot prim; kept
             through glTF in the scene's extras), "" when none; writers name the SkelRoot after it, else after ``name``.
+        file_parents: (J,) int32 the file's hierarchy where it differs from ``parents``, else None: the loader hangs
+            limb-end IK targets under their limb (:mod:`vips.limb_targets`) and the writers put them back.
     """
 
     joint_names: list[str]
@@ -64,6 +66,7 @@ class Rig:
     warnings: list[str] = field(default_factory=list)
     clip_channels: dict[str, Any] = field(default_factory=dict)
     root_name: str = ""
+    file_parents: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         validate(self)

@@ -33,6 +33,16 @@ def validate(rig: "Rig") -> None:
     _check_units(rig)
     for clip in rig.clips.values():
         clip.check_rig(rig.num_joints, f"rig {rig.label}")
+    _check_file_parents(rig)
+
+
+def _check_file_parents(rig: "Rig") -> None:
+    if rig.file_parents is None:
+        return
+    fp = np.asarray(rig.file_parents).astype(np.int32).reshape(-1)
+    if fp.shape != (rig.num_joints,) or fp[0] != -1 or not np.all(fp[1:] >= 0) or not np.all(fp < np.arange(rig.num_joints)):
+        _fail(rig, "file_parents must list one parent per joint, the root first and every parent before its child")
+    rig.file_parents = fp
 
 
 def _fail(rig: "Rig", message: str) -> None:
@@ -113,6 +123,9 @@ def _reorder_joints(rig: "Rig", order: np.ndarray) -> None:
     new_index[order] = np.arange(J)
     old_parents = rig.parents[order]
     rig.parents = np.where(old_parents < 0, -1, new_index[np.maximum(old_parents, 0)]).astype(np.int32)
+    if rig.file_parents is not None:
+        fp = np.asarray(rig.file_parents)[order]
+        rig.file_parents = np.where(fp < 0, -1, new_index[np.maximum(fp, 0)]).astype(np.int32)
     rig.joint_names = [rig.joint_names[i] for i in order]
     rig.rest_translations = np.ascontiguousarray(rig.rest_translations[order])
     rig.rest_rotations = np.ascontiguousarray(rig.rest_rotations[order])

@@ -76,11 +76,16 @@ def _reader(fmt: str) -> Callable[[Path], "Rig"]:
 def load(path: str | os.PathLike[str]) -> "Rig":
     """Read a rigged asset: its skeleton, rest and bind pose, mesh, skin weights and animation clips.
 
+    Limb-end IK targets (skinned feet parented to a ground bone, :mod:`vips.limb_targets`) are hung under their
+    limb; the writers put them back under their file parent.
+
     Raises :class:`vips.errors.AssetError` for unreadable or corrupt files and
     :class:`vips.errors.RigError` for rigs that fail validation; both name the file.
     """
+    from vips.limb_targets import with_targets_on_limbs
+
     path = Path(path)
-    return _reader(sniff_format(path))(path)
+    return with_targets_on_limbs(_reader(sniff_format(path))(path))
 
 
 def save(rig: "Rig", path: str | os.PathLike[str], poses: "Poses | None" = None) -> Path:

@@ -22,6 +22,7 @@ import numpy as np
 from vips.errors import RigError
 from vips.io.atomic import write_bytes_atomic
 from vips.io.channels import ClipChannels, clips_to_write
+from vips.limb_targets import in_file_hierarchy
 from vips.io.gltf_format import (ARRAY_BUFFER, DTYPE_COMPONENTS, ELEMENT_ARRAY_BUFFER, FPS_EXTRAS_KEY,
                                  SCENE_EXTRAS_KEY, asset_frame_trs, build_glb, pad4)
 from vips.io.pose_set_meta import GLTF_EXTRAS_KEY
@@ -51,6 +52,7 @@ def write_glb(rig: Rig, path: Path, poses: Poses | None = None, clips: list[Clip
         clips = clips_to_write(rig, poses)
     for clip in clips:
         clip.check(rig)
+    rig, clips = in_file_hierarchy(rig, clips)  # limb-end IK targets back under their file parent
     _check_finite(rig)
     write_bytes_atomic(path, glb_bytes(rig, clips))
 

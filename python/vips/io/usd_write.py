@@ -32,6 +32,7 @@ from pxr import Gf, Sdf, Usd, UsdGeom, UsdSkel, Vt
 from vips.errors import AssetError
 from vips.io.atomic import atomic_path
 from vips.io.channels import ClipChannels, clips_to_write
+from vips.limb_targets import in_file_hierarchy
 from vips.io.pose_set_meta import author_usd_meta
 from vips.io.usd_common import describe_error, identifier, matrices_to_usd, quats_to_usd, unique_identifiers
 from vips.poses import Poses
@@ -85,6 +86,7 @@ def author_rig(stage: Usd.Stage, rig: Rig, poses: Poses | None = None, root_path
         clips = clips_to_write(rig, poses)
     for clip in clips:
         clip.check(rig)
+    rig, clips = in_file_hierarchy(rig, clips)  # limb-end IK targets back under their file parent
     root_path = Sdf.Path(root_path)
     root = UsdSkel.Root.Define(stage, root_path)
     Usd.ModelAPI(root.GetPrim()).SetKind("component")
