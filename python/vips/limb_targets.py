@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from vips.io.channels import ClipChannels
     from vips.rig import Rig
 
+
 def find_limb_targets(parents: np.ndarray, body_root: int, skin_indices: np.ndarray | None,
                       skin_weights: np.ndarray | None) -> dict[int, int]:
     """``{target: anchor}``: the limb-end targets of a skeleton and the limb end each rides on (module docstring).
@@ -63,24 +64,27 @@ def find_limb_targets(parents: np.ndarray, body_root: int, skin_indices: np.ndar
     if skin_indices is None or skin_weights is None or not above.any():
         return {}
     J = len(parents)
-    idx = np.asarray(skin_indices, np.int64)
-    w = np.asarray(skin_weights, np.float64)
-    weight = np.zeros((idx.shape[0], J))
-    np.add.at(weight, (np.repeat(np.arange(idx.shape[0]), idx.shape[1]), idx.ravel()), w.ravel())
     size = subtree_sizes(parents)
     kids = children_lists(parents)
     in_body = np.zeros(J, bool)
     in_body[body_root] = True
     for j, p in enumerate(parents):
         in_body[j] |= p >= 0 and in_body[p]
+    candidates = [t for t, p in enumerate(parents)
+                  if p >= 0 and above[p] and not above[t] and not in_body[t] and size[t] < MIN_LIMB_JOINTS]
+    if not candidates:
+        return {}
+    idx = np.asarray(skin_indices, np.int64)
+    w = np.asarray(skin_weights, np.float64)
     pairs = []
-    for t, p in enumerate(parents):
-        if p < 0 or not above[p] or above[t] or in_body[t] or size[t] >= MIN_LIMB_JOINTS:
-            continue
-        mine = weight[:, [t, *kids[t]]].sum(axis=1, keepdims=True)  # the target and its toe
-        if not mine.any():
+    for t in candidates:
+        mine = (np.isin(idx, [t, *kids[t]]) * w).sum(axis=1)  # per vertex: the target's and its toe's weight
+        rows = np.flatnonzero(mine > 0)
+        if not len(rows):
             continue  # a pole or an IK target that deforms nothing
-        shared = np.minimum(mine, weight).sum(axis=0)  # skin the two bend together
+        # Skin the two bend together: over the vertices the target moves, the smaller of the two weights.
+        shared = np.zeros(J)
+        np.add.at(shared, idx[rows].ravel(), np.minimum(w[rows], mine[rows, None]).ravel())
         shared[~in_body] = 0.0
         a = int(np.argmax(shared))
         if shared[a] > 0.0 and not kids[a]:
